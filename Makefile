@@ -1,0 +1,69 @@
+# cfha: the two commands a new user runs are `make demo` and `make test`.
+# Everything else here is for developers; `make help` lists it.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: help deps venv lint test test-fast test-lab demo demo-down lab-up lab-status lab-down \
+        docs bench e2e clean
+
+help:
+	@echo "make demo        set everything up and run cfha on the built-in lab cluster"
+	@echo "make test        set everything up and run the whole test suite (lint, types, tests)"
+	@echo "make test-fast   only the tests that need no live lab cluster"
+	@echo "make test-lab    only the live-lab tests"
+	@echo "make lab-up | lab-status | lab-down   the two-hub lab cluster"
+	@echo "make docs        regenerate docs/metrics.md from the collectors"
+	@echo "make bench       run the benchmarks (ratios against baselines measured in the same run)"
+
+deps:
+	@scripts/ensure-debs
+
+$(STAMP): pyproject.toml
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@$(VPY) -m pip install -q --disable-pip-version-check --upgrade pip
+	@$(VPY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test: deps venv lint
+	$(VPY) -m pytest $(PYTEST_ARGS)
+
+test-fast: venv
+	$(VPY) -m pytest -m "not lab and not e2e" $(PYTEST_ARGS)
+
+test-lab: deps venv
+	$(VPY) -m pytest -m "lab or e2e" $(PYTEST_ARGS)
+
+docs: venv
+	$(VPY) -m exporter.docs > docs/metrics.md
+
+demo: deps venv
+	$(VPY) -m lab.demo
+
+demo-down: venv
+	$(VPY) -m lab.demo --down
+
+lab-up: deps venv
+	$(VPY) -m lab up
+
+lab-status: venv
+	$(VPY) -m lab status
+
+lab-down: venv
+	$(VPY) -m lab down
+
+bench: deps venv
+	$(VPY) -m bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

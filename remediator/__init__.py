@@ -1,0 +1,1 @@
+"""cfha remediator: alert-driven, interlocked self-healing for a CFEngine HA pair."""
