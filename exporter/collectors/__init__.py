@@ -1,1 +1,1 @@
-
+"""One module per observed subsystem; `exporter.registry` lists them."""

@@ -1,0 +1,156 @@
+"""`cfha-exporter`: flags in the Prometheus style, config validated before anything starts."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import FrameType
+
+from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client.core import Metric
+
+from exporter import __version__
+from exporter.config import ConfigError, load_config, parse_listen_address
+from exporter.registry import COLLECTORS, DERIVED, build_collectors
+from exporter.scrape import Scrape, Scraper, ScrapeRegistryAdapter
+from exporter.server import serve
+from exporter.web.app import create_app
+
+log = logging.getLogger("cfha.exporter")
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cfha-exporter",
+        description="Prometheus exporter for a CFEngine Enterprise HA hub (read-only).",
+    )
+    parser.add_argument("--version", action="version", version=f"cfha-exporter {__version__}")
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        type=Path,
+        default=None,
+        help="YAML configuration file (default: built-in defaults)",
+    )
+    parser.add_argument(
+        "--config.check",
+        dest="config_check",
+        action="store_true",
+        help="validate the configuration, report every error, and exit",
+    )
+    parser.add_argument(
+        "--web.listen-address",
+        dest="listen_address",
+        default=None,
+        help="address to listen on, host:port or :port (overrides the config)",
+    )
+    parser.add_argument("--log.level", dest="log_level", choices=sorted(LOG_LEVELS), default="info")
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="collect once, print the exposition to stdout and exit "
+        "(non-zero when every collector failed)",
+    )
+    group = parser.add_argument_group("collectors")
+    for entry in COLLECTORS + DERIVED:
+        group.add_argument(
+            f"--collector.{entry.name}",
+            dest=f"collector_{entry.name}",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help=f"{entry.description} (default: as configured, enabled)",
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    # BooleanOptionalAction spells the negation --no-collector.X, as node_exporter does.
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=LOG_LEVELS[args.log_level],
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = load_config(args.config_file)
+        listen = args.listen_address or config.web.listen_address
+        host, port = parse_listen_address(listen)
+    except ConfigError as exc:
+        print(f"cfha-exporter: invalid configuration {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"cfha-exporter: {exc}", file=sys.stderr)
+        return 2
+    if args.config_check:
+        print(f"{args.config_file or '(defaults)'}: configuration is valid")
+        return 0
+
+    overrides = {e.name: getattr(args, f"collector_{e.name}") for e in COLLECTORS + DERIVED}
+    scheduled, derived = build_collectors(config, overrides)
+    scraper = Scraper(scheduled, derived, node=config.node_name, cluster=config.cluster)
+    if args.once:
+        return _once(scraper)
+
+    registry = CollectorRegistry()
+    registry.register(ScrapeRegistryAdapter(scraper))
+    ProcessCollector(registry=registry)
+    try:
+        server = serve(create_app(scraper, registry), host, port)
+    except OSError as exc:
+        print(f"cfha-exporter: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        return 1
+    log.info(
+        "listening on %s (node %s, collectors: %s)",
+        listen,
+        config.node_name,
+        ", ".join(scraper.collector_names) or "none",
+    )
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received signal %d, shutting down", signum)
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        scraper.close()
+    return 0
+
+
+class _FixedScrape:
+    def __init__(self, scrape: Scrape) -> None:
+        self._scrape = scrape
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._scrape.families()
+
+
+def _once(scraper: Scraper) -> int:
+    scrape = scraper.scrape()
+    registry = CollectorRegistry()
+    registry.register(_FixedScrape(scrape))
+    sys.stdout.buffer.write(generate_latest(registry))
+    sys.stdout.flush()
+    for result in scrape.failed:
+        print(
+            f"cfha-exporter: collector {result.name} failed ({result.reason}): {result.message}",
+            file=sys.stderr,
+        )
+    plain = [r for r in scrape.results.values() if r.name not in {d.name for d in DERIVED}]
+    scraper.close()
+    return 1 if plain and all(not r.ok for r in plain) else 0

@@ -1,0 +1,415 @@
+"""The collector framework: each collector under its own deadline; one failure never fails a scrape.
+
+A scrape runs all enabled collectors in parallel threads and waits for each only until its own
+deadline. A collector that raises, or misses its deadline, contributes no metrics of its own but
+its failure is published (`cfha_exporter_collector_success`, the failure reason, timestamps), and
+everything else is still served. Derived collectors (the HA verdict) then run on the typed facts
+the others returned.
+
+Load on the observed systems is bounded twice over: concurrent scrapes share one in-flight scrape
+(single flight), and a collector whose previous run is still stuck is joined, not started again,
+so a hung crm_mon or PostgreSQL never accumulates threads or connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, TypeVar
+
+from prometheus_client.core import Metric
+
+from exporter import __version__
+from exporter.commands import CommandError
+from exporter.metrics import Kind, MetricSpec, MetricWriter
+from exporter.pg import PgError
+
+log = logging.getLogger(__name__)
+
+FAILURE_REASONS: tuple[str, ...] = (
+    "timeout",
+    "connect",
+    "auth",
+    "permission",
+    "parse",
+    "schema",
+    "command",
+    "unavailable",
+    "config",
+    "query",
+    "internal",
+)
+FAILURE_REASON_HELP: tuple[str, ...] = (
+    "no answer within the collector's deadline (a hung tool or a slow query)",
+    "could not connect (service down, wrong address or socket)",
+    "authentication was refused",
+    "not allowed to read a file, socket, table or run a tool",
+    "output could not be parsed (garbled or unexpected format)",
+    "an expected table, column or function is missing (version or schema drift)",
+    "a tool ran but exited with an error",
+    "the thing to observe is not there (tool not installed, cluster not running on this node)",
+    "the collector's configuration is invalid",
+    "a query failed for another reason",
+    "a bug in the exporter: see its log",
+)
+
+
+class CollectorError(Exception):
+    """A collector could not observe its subsystem. `reason` is one of FAILURE_REASONS.
+
+    `partial` and `facts` let a collector still publish what it knows about the failure (for
+    example `cfha_pg_up 0`): being down is a fact, and series must not silently vanish.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        message: str,
+        *,
+        partial: MetricWriter | None = None,
+        facts: object | None = None,
+    ) -> None:
+        if reason not in FAILURE_REASONS:
+            raise ValueError(f"unknown failure reason {reason!r}")
+        super().__init__(message)
+        self.reason = reason
+        self.partial = partial
+        self.facts = facts
+
+
+class Collector(Protocol):
+    """One subsystem: `collect` writes samples and returns the typed facts it observed."""
+
+    name: ClassVar[str]
+    metrics: ClassVar[tuple[MetricSpec, ...]]
+
+    def collect(self, out: MetricWriter) -> object: ...
+
+
+class DerivedCollector(Protocol):
+    """Computes metrics from the facts the plain collectors returned in the same scrape."""
+
+    name: ClassVar[str]
+    metrics: ClassVar[tuple[MetricSpec, ...]]
+
+    def collect(self, out: MetricWriter, results: Mapping[str, CollectorResult]) -> object: ...
+
+
+@dataclass(frozen=True)
+class CollectorResult:
+    name: str
+    ok: bool
+    duration_seconds: float
+    finished_at: float  # Unix time
+    facts: object | None = None
+    writer: MetricWriter | None = None
+    reason: str | None = None
+    message: str | None = None
+
+
+FactsT = TypeVar("FactsT")
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """Everything one scrape observed."""
+
+    started_at: float  # Unix time
+    cluster: str
+    node: str
+    results: Mapping[str, CollectorResult]
+    self_metrics: MetricWriter = field(default_factory=MetricWriter)
+
+    def facts(self, name: str, kind: type[FactsT]) -> FactsT | None:
+        """The typed facts of collector `name`: None when disabled or when it failed without
+        telling what it saw (a failed collector may still return facts such as "down")."""
+        result = self.results.get(name)
+        if result is None or not isinstance(result.facts, kind):
+            return None
+        return result.facts
+
+    @property
+    def failed(self) -> list[CollectorResult]:
+        return [r for r in self.results.values() if not r.ok]
+
+    def families(self) -> Iterator[Metric]:
+        merged = MetricWriter()
+        for result in self.results.values():
+            if result.writer is not None:
+                merged.merge(result.writer)
+        merged.merge(self.self_metrics)
+        seen: set[str] = set()
+        for family in merged.families(self.cluster):
+            if family.name in seen:  # two declarations of one name: keep the page valid
+                log.error("metric %s declared twice; dropping the duplicate", family.name)
+                continue
+            seen.add(family.name)
+            yield family
+
+
+SUCCESS = MetricSpec(
+    "cfha_exporter_collector_success",
+    "1 if the collector observed its subsystem in this scrape, 0 if it failed or timed out.",
+    labels=("collector",),
+)
+DURATION = MetricSpec(
+    "cfha_exporter_collector_duration_seconds",
+    "How long the collector took in this scrape (its deadline when it timed out).",
+    labels=("collector",),
+)
+FAILURE_REASON = MetricSpec(
+    "cfha_exporter_collector_failure_reason",
+    "Why the collector failed most recently (1 on that reason); kept after recovery so the "
+    "cause stays visible. All 0 when it has never failed.",
+    kind=Kind.STATESET,
+    labels=("collector",),
+    states=FAILURE_REASONS,
+    state_help=FAILURE_REASON_HELP,
+)
+FAILURES = MetricSpec(
+    "cfha_exporter_collector_failures_total",
+    "Failed collections since the exporter started, by reason.",
+    kind=Kind.COUNTER,
+    labels=("collector", "reason"),
+)
+LAST_SUCCESS = MetricSpec(
+    "cfha_exporter_collector_last_success_timestamp_seconds",
+    "When the collector last succeeded (Unix time); absent if it never has.",
+    labels=("collector",),
+)
+LAST_FAILURE = MetricSpec(
+    "cfha_exporter_collector_last_failure_timestamp_seconds",
+    "When the collector last failed (Unix time); absent if it never has.",
+    labels=("collector",),
+)
+BUILD_INFO = MetricSpec(
+    "cfha_exporter_build_info",
+    "The exporter's version, and the pacemaker node name it reports as (its identity).",
+    kind=Kind.INFO,
+    labels=("version", "node"),
+)
+SELF_METRICS: tuple[MetricSpec, ...] = (
+    SUCCESS,
+    DURATION,
+    FAILURE_REASON,
+    FAILURES,
+    LAST_SUCCESS,
+    LAST_FAILURE,
+    BUILD_INFO,
+)
+
+
+@dataclass(frozen=True)
+class ScheduledCollector:
+    collector: Collector
+    deadline_seconds: float
+
+
+@dataclass
+class _History:
+    last_success: float | None = None
+    last_failure: float | None = None
+    last_reason: str | None = None
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+class Scraper:
+    """Runs the collectors for each scrape; thread-safe; remembers the last scrape for the UI."""
+
+    def __init__(
+        self,
+        collectors: Sequence[ScheduledCollector],
+        derived: Sequence[DerivedCollector] = (),
+        *,
+        node: str,
+        cluster: str | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._collectors = list(collectors)
+        self._derived = list(derived)
+        self._node = node
+        self._configured_cluster = cluster
+        self._discovered_cluster: str | None = None
+        self._clock = clock
+        # One worker per collector is enough: a stuck run is joined, never duplicated.
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, len(self._collectors)), thread_name_prefix="collector"
+        )
+        self._running: dict[str, Future[CollectorResult]] = {}
+        self._lock = threading.Lock()
+        self._inflight: Future[Scrape] | None = None
+        self._history: dict[str, _History] = {}
+        self._last: Scrape | None = None
+
+    @property
+    def collector_names(self) -> list[str]:
+        return [s.collector.name for s in self._collectors] + [d.name for d in self._derived]
+
+    def last(self) -> Scrape | None:
+        return self._last
+
+    def scrape(self) -> Scrape:
+        """Collect now, or join the scrape already in flight."""
+        with self._lock:
+            inflight = self._inflight
+            if inflight is None:
+                mine: Future[Scrape] = Future()
+                self._inflight = mine
+        if inflight is not None:
+            return inflight.result()
+        try:
+            result = self._scrape()
+            mine.set_result(result)
+            return result
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        finally:
+            with self._lock:
+                self._inflight = None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _scrape(self) -> Scrape:
+        started_wall = self._clock()
+        started = time.monotonic()
+        futures = {s.collector.name: (s, self._start(s)) for s in self._collectors}
+        results: dict[str, CollectorResult] = {}
+        for name, (scheduled, future) in futures.items():
+            remaining = scheduled.deadline_seconds - (time.monotonic() - started)
+            try:
+                results[name] = future.result(timeout=max(0.0, remaining))
+            except FutureTimeout:
+                results[name] = CollectorResult(
+                    name=name,
+                    ok=False,
+                    duration_seconds=scheduled.deadline_seconds,
+                    finished_at=self._clock(),
+                    reason="timeout",
+                    message=f"no result within its {scheduled.deadline_seconds:g}s deadline",
+                )
+        for derived in self._derived:
+            results[derived.name] = self._run_derived(derived, results)
+        cluster = self._cluster(results)
+        scrape = Scrape(
+            started_at=started_wall,
+            cluster=cluster,
+            node=self._node,
+            results=results,
+            self_metrics=self._self_metrics(results),
+        )
+        self._last = scrape
+        return scrape
+
+    def _start(self, scheduled: ScheduledCollector) -> Future[CollectorResult]:
+        name = scheduled.collector.name
+        with self._lock:
+            running = self._running.get(name)
+            if running is not None and not running.done():
+                log.warning("collector %s is still busy with an earlier scrape; joining it", name)
+                return running
+            future = self._pool.submit(self._run, scheduled.collector)
+            self._running[name] = future
+            return future
+
+    def _run(self, collector: Collector) -> CollectorResult:
+        writer = MetricWriter()
+        return self._guarded(collector.name, lambda: collector.collect(writer), writer)
+
+    def _run_derived(
+        self, derived: DerivedCollector, results: Mapping[str, CollectorResult]
+    ) -> CollectorResult:
+        writer = MetricWriter()
+        return self._guarded(derived.name, lambda: derived.collect(writer, results), writer)
+
+    def _guarded(
+        self, name: str, call: Callable[[], object], writer: MetricWriter
+    ) -> CollectorResult:
+        started = time.monotonic()
+        reason: str
+        partial: MetricWriter | None = None
+        facts: object | None = None
+        try:
+            facts = call()
+        except CollectorError as exc:
+            reason, message, partial, facts = exc.reason, str(exc), exc.partial, exc.facts
+            log.warning("collector %s failed (%s): %s", name, reason, message)
+        except (CommandError, PgError) as exc:
+            reason, message = exc.reason, str(exc)
+            log.warning("collector %s failed (%s): %s", name, reason, message)
+        except Exception as exc:
+            reason, message = "internal", f"{type(exc).__name__}: {exc}"
+            log.exception("collector %s crashed", name)
+        else:
+            return CollectorResult(
+                name=name,
+                ok=True,
+                duration_seconds=time.monotonic() - started,
+                finished_at=self._clock(),
+                facts=facts,
+                writer=writer,
+            )
+        if reason not in FAILURE_REASONS:
+            reason = "internal"
+        return CollectorResult(
+            name=name,
+            ok=False,
+            duration_seconds=time.monotonic() - started,
+            finished_at=self._clock(),
+            facts=facts,
+            writer=partial,
+            reason=reason,
+            message=message,
+        )
+
+    def _cluster(self, results: Mapping[str, CollectorResult]) -> str:
+        if self._configured_cluster:
+            return self._configured_cluster
+        for result in results.values():
+            discovered = getattr(result.facts, "cluster_name", None)
+            if result.ok and isinstance(discovered, str) and discovered:
+                self._discovered_cluster = discovered
+        return self._discovered_cluster or "unknown"
+
+    def _self_metrics(self, results: Mapping[str, CollectorResult]) -> MetricWriter:
+        out = MetricWriter()
+        out.info(BUILD_INFO, version=__version__, node=self._node)
+        with self._lock:
+            for name, result in results.items():
+                history = self._history.setdefault(name, _History())
+                if result.ok:
+                    history.last_success = result.finished_at
+                else:
+                    history.last_failure = result.finished_at
+                    history.last_reason = result.reason
+                    reason = result.reason or "internal"
+                    history.failures[reason] = history.failures.get(reason, 0) + 1
+                out.gauge(SUCCESS, 1.0 if result.ok else 0.0, collector=name)
+                out.gauge(DURATION, result.duration_seconds, collector=name)
+                out.state(FAILURE_REASON, history.last_reason, collector=name)
+                out.gauge(LAST_SUCCESS, history.last_success, collector=name)
+                out.gauge(LAST_FAILURE, history.last_failure, collector=name)
+                for reason in FAILURE_REASONS:
+                    out.counter(
+                        FAILURES, history.failures.get(reason, 0), collector=name, reason=reason
+                    )
+        return out
+
+
+class ScrapeRegistryAdapter:
+    """Lets prometheus_client's registry serve a Scraper (one scrape per /metrics request)."""
+
+    def __init__(self, scraper: Scraper) -> None:
+        self._scraper = scraper
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._scraper.scrape().families()
+
+    def describe(self) -> list[Any]:
+        return []  # no collection at registration time

@@ -1,0 +1,1 @@
+"""The exporter's HTTP face: /metrics, /healthz and the page at /."""

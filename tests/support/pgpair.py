@@ -1,0 +1,241 @@
+"""A real PostgreSQL 15 primary + streaming standby on free loopback ports, in a temporary dir.
+
+Used by tests and benchmarks that need real replication but not the whole lab cluster. Runs the
+servers as the `postgres` OS user when started as root (initdb refuses root). Every server is
+stopped by its postmaster PID through pg_ctl, and the directory removed, in `close()`.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("CFHA_PG_BIN", "/usr/lib/postgresql/15/bin"))
+MONITOR_ROLE = "cfha_monitor"  # a pg_monitor member, as the exporter runs in production
+SECRET_ROLE = "cfha_secret"  # a role that must authenticate with a password
+SECRET_PASSWORD = "s3cret-not-logged"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _db_user() -> dict[str, object]:
+    if os.geteuid() != 0:
+        return {}
+    entry = pwd.getpwnam("postgres")
+    return {"user": entry.pw_uid, "group": entry.pw_gid}
+
+
+@dataclass
+class PgServer:
+    name: str
+    port: int
+    datadir: Path
+    log: Path
+
+    def conninfo(self, user: str = MONITOR_ROLE, dbname: str = "postgres") -> str:
+        return f"host=127.0.0.1 port={self.port} user={user} dbname={dbname}"
+
+
+class PgPair:
+    """Primary `hub1` streaming to standby `hub2` (application_name = node name, as in CFEngine)."""
+
+    def __init__(self, base: Path | None = None) -> None:
+        self.base = base or Path(tempfile.mkdtemp(prefix="cfha-pg-"))
+        self.base.chmod(0o755)
+        ids = _db_user()
+        if ids:
+            os.chown(self.base, int(ids["user"]), int(ids["group"]))  # type: ignore[call-overload]
+        self.primary = PgServer("hub1", free_port(), self.base / "hub1", self.base / "hub1.log")
+        self.standby = PgServer("hub2", free_port(), self.base / "hub2", self.base / "hub2.log")
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> PgPair:
+        p = self.primary
+        self._pg(
+            "initdb",
+            "-D",
+            str(p.datadir),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--data-checksums",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        conf = (
+            "listen_addresses = '127.0.0.1'\n"
+            f"unix_socket_directories = '{self.base}'\n"
+            "wal_level = replica\nmax_wal_senders = 10\nmax_replication_slots = 10\n"
+            "wal_log_hints = on\nhot_standby = on\nwal_keep_size = 64MB\nfsync = off\n"
+            "archive_mode = on\n"
+            f"archive_command = 'cp %p {self.base}/archive-%f'\n"
+        )
+        with (p.datadir / "postgresql.conf").open("a") as f:
+            f.write(conf)
+        hba = p.datadir / "pg_hba.conf"
+        hba.write_text(
+            f"host all {SECRET_ROLE} 127.0.0.1/32 scram-sha-256\n"
+            "local all all trust\n"
+            "host all all 127.0.0.1/32 trust\n"
+            "host replication all 127.0.0.1/32 trust\n"
+        )
+        self._start(p)
+        self.psql(
+            p,
+            f"CREATE ROLE {MONITOR_ROLE} LOGIN",
+            f"GRANT pg_monitor TO {MONITOR_ROLE}",
+            f"CREATE ROLE {SECRET_ROLE} LOGIN PASSWORD '{SECRET_PASSWORD}'",
+            f"GRANT pg_monitor TO {SECRET_ROLE}",
+            "SELECT pg_create_physical_replication_slot('hub2')",
+            "CREATE TABLE IF NOT EXISTS burst (id bigserial PRIMARY KEY, payload text)",
+        )
+        self._clone_standby()
+        return self
+
+    def _clone_standby(self) -> None:
+        s = self.standby
+        self._pg(
+            "pg_basebackup",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.primary.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(s.datadir),
+            "-R",
+            "-X",
+            "stream",
+            "-S",
+            "hub2",
+            "-c",
+            "fast",
+            "-d",
+            "application_name=hub2",
+        )
+        self._start(s)
+        self.wait_streaming()
+
+    def stop_standby(self) -> None:
+        self._stop(self.standby)
+
+    def start_standby(self) -> None:
+        self._start(self.standby)
+        self.wait_streaming()
+
+    def close(self) -> None:
+        for server in (self.standby, self.primary):
+            self._stop(server)
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self) -> PgPair:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def psql(self, server: PgServer, *commands: str, dbname: str = "postgres") -> str:
+        argv = [
+            str(PG_BIN / "psql"),
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(server.port),
+            "-U",
+            "postgres",
+            "-d",
+            dbname,
+        ]
+        for command in commands:
+            argv += ["-c", command]
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=True)
+        return done.stdout.strip()
+
+    def wait_streaming(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.psql(
+                self.primary,
+                "SELECT state FROM pg_stat_replication WHERE application_name = 'hub2'",
+            )
+            if state == "streaming":
+                return
+            time.sleep(0.05)
+        raise TimeoutError("standby hub2 did not reach streaming")
+
+    def wait_replayed(self, timeout: float = 30.0) -> None:
+        """Until the standby has replayed everything the primary has written."""
+        deadline = time.monotonic() + timeout
+        target = self.psql(self.primary, "SELECT pg_current_wal_lsn()")
+        while time.monotonic() < deadline:
+            done = self.psql(self.standby, f"SELECT pg_last_wal_replay_lsn() >= '{target}'")
+            if done == "t":
+                return
+            time.sleep(0.05)
+        raise TimeoutError("standby did not catch up")
+
+    def _pg(self, tool: str, *args: str) -> None:
+        subprocess.run(
+            [str(PG_BIN / tool), *args],
+            capture_output=True,
+            check=True,
+            timeout=120,
+            cwd=self.base,
+            **_db_user(),
+        )  # type: ignore[call-overload]
+
+    def _start(self, server: PgServer) -> None:
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(server.datadir),
+            "-l",
+            str(server.log),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-p {server.port}",
+            "start",
+        )
+
+    def _stop(self, server: PgServer) -> None:
+        if (server.datadir / "postmaster.pid").exists():
+            subprocess.run(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(server.datadir),
+                    "-m",
+                    "immediate",
+                    "-w",
+                    "-t",
+                    "30",
+                    "stop",
+                ],
+                check=False,
+                capture_output=True,
+                timeout=60,
+                cwd=self.base,
+                **_db_user(),
+            )  # type: ignore[call-overload]
