@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from remediator.app import close_app, create_app
 from remediator.config import RemediatorConfig, config_from_mapping
+from remediator.service import Remediator
 
 from .fakeworld import World
 
@@ -134,3 +135,28 @@ def resync_alert(node: str = "hub2", **kw: Any) -> dict[str, Any]:
 
 def ban_alert(constraint: str = "cli-ban-mscfpgsql-on-hub2", **kw: Any) -> dict[str, Any]:
     return alert("CfHaLeftoverCliConstraint", "clear_cli_constraints", constraint=constraint, **kw)
+
+
+def body(response: Any) -> dict[str, Any]:
+    """A test-client response's JSON object."""
+    data = response.get_json()
+    assert isinstance(data, dict), data
+    return data
+
+
+def core(app: Flask) -> Remediator:
+    found = app.extensions["cfha_remediator"]
+    assert isinstance(found, Remediator)
+    return found
+
+
+def job_of(app: Flask, job_id: str) -> dict[str, Any]:
+    job = core(app).journal.job(job_id)
+    assert job is not None, job_id
+    return job
+
+
+def circuit_of(app: Flask, action: str, target: str) -> dict[str, Any]:
+    circuit = core(app).journal.circuit(action, target)
+    assert circuit is not None
+    return circuit

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -18,7 +19,9 @@ from .conftest import (
     alert,
     auth,
     ban_alert,
+    body,
     cleanup_alert,
+    make_config,
     payload,
     resync_alert,
 )
@@ -83,12 +86,8 @@ def test_api_needs_the_token_too(client: FlaskClient) -> None:
         assert getattr(client, method)(path).status_code == 401, path
 
 
-def test_refuses_to_start_without_a_token(tmp_path: object, world: World) -> None:
-    from pathlib import Path
-
-    from .conftest import make_config
-
-    base = Path(str(tmp_path))
+def test_refuses_to_start_without_a_token(tmp_path: Path, world: World) -> None:
+    base = tmp_path
     short = base / "short"
     short.write_text("tooshort")
     for token_file in (base / "missing", short):
@@ -105,7 +104,7 @@ def test_insecure_no_auth_says_so_on_every_answer(make_app: AppFactory) -> None:
     response = client.post("/webhook", json=payload(), headers={})
     assert response.status_code == 202
     assert response.headers["X-Cfha-Warning"] == "authentication disabled"
-    assert client.get("/healthz").json["auth"] == "disabled"
+    assert body(client.get("/healthz"))["auth"] == "disabled"
 
 
 # -- bad input: 400 with the reason, 413 when too large, never 5xx -------------------------------
@@ -158,7 +157,7 @@ def test_too_large_is_413(make_app: AppFactory) -> None:
     big = payload(cleanup_alert(**{"x": "y" * 4000}))
     response = client.post("/webhook", json=big, headers=auth())
     assert response.status_code == 413
-    assert "error" in response.json
+    assert "error" in body(response)
 
 
 def test_unknown_fields_are_ignored(client: FlaskClient) -> None:

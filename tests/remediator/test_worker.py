@@ -11,19 +11,23 @@ from flask import Flask
 
 from remediator.cluster import LocationConstraint
 from remediator.policy import Policy, load_policy, policy_from_mapping
-from remediator.service import Remediator
 
-from .conftest import AppFactory, auth, ban_alert, cleanup_alert, payload, resync_alert
+from .conftest import (
+    AppFactory,
+    auth,
+    ban_alert,
+    body,
+    circuit_of,
+    cleanup_alert,
+    core,
+    job_of,
+    payload,
+    resync_alert,
+)
 from .fakeworld import Call, World
-from .snapshots import healthy, standby_failed
+from .snapshots import standby_failed
 
 CLEANUP = ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
-
-
-def core(app: Flask) -> Remediator:
-    found = app.extensions["cfha_remediator"]
-    assert isinstance(found, Remediator)
-    return found
 
 
 def policy_with(action: str, **changes: Any) -> Policy:
@@ -88,7 +92,7 @@ def test_cooldown_then_attempt_budget_then_circuit(world: World, make_app: AppFa
     def episode() -> str:
         fail_standby(world, age=300)
         send(app, cleanup_alert(starts_at=next(days)))
-        return run(app)[0]["state"]
+        return str(run(app)[0]["state"])
 
     assert episode() == "succeeded"
     world.clock.advance(60)
@@ -99,7 +103,7 @@ def test_cooldown_then_attempt_budget_then_circuit(world: World, make_app: AppFa
     world.clock.advance(700)
     assert episode() == "refused"
     assert run(app)[0]["refused_by"] == "attempt_budget"
-    assert core(app).journal.circuit("resource_cleanup", "cfpgsql@hub2")["open"] == 1
+    assert circuit_of(app, "resource_cleanup", "cfpgsql@hub2")["open"] == 1
     assert len(world.commands()) == 2
 
 
@@ -109,8 +113,7 @@ def test_a_cleanup_that_does_not_stick_opens_the_circuit(world: World, app: Flas
     send(app, cleanup_alert(starts_at="2027-01-01T00:00:00Z"))
     job = run(app)[0]
     assert job["state"] == "failed" and "verify" in job["detail"]
-    circuit = core(app).journal.circuit("resource_cleanup", "cfpgsql@hub2")
-    assert circuit["open"] == 1
+    assert circuit_of(app, "resource_cleanup", "cfpgsql@hub2")["open"] == 1
     metrics = app.test_client().get("/metrics").get_data(as_text=True)
     assert (
         'cfha_remediation_circuit_open{action="resource_cleanup",cluster="cftest",'
@@ -182,16 +185,18 @@ def test_kill_switch_file_pauses_everything(world: World, app: Flask, tmp_path: 
 def test_kill_switch_api(world: World, make_app: AppFactory, tmp_path: Path) -> None:
     app = make_app("hub2", redecide_after_seconds=0)
     client = app.test_client()
-    state = client.post(
-        "/api/killswitch", json={"reason": "maintenance window", "by": "bob"}, headers=auth()
-    ).json
+    state = body(
+        client.post(
+            "/api/killswitch", json={"reason": "maintenance window", "by": "bob"}, headers=auth()
+        )
+    )
     assert state["engaged"] and state["reason"] == "maintenance window" and state["by"] == "bob"
     assert (tmp_path / "hub2" / "paused").exists()
     fail_standby(world)
     alert = cleanup_alert()
     send(app, alert)
     assert run(app)[0]["refused_by"] == "kill_switch"
-    assert client.delete("/api/killswitch", headers=auth()).json["engaged"] is False
+    assert body(client.delete("/api/killswitch", headers=auth()))["engaged"] is False
     send(app, alert)  # a repeat of the refused episode is decided again
     assert run(app)[0]["state"] == "succeeded"
     events = [a["event"] for a in core(app).journal.audit_log()]
@@ -255,20 +260,18 @@ def test_interrupted_job_is_marked_and_redecided_after_restart(
     with pytest.raises(Crash):
         core(first).worker.run_pending()
     world.lock = lock_at_crash[0]  # a killed process runs no `finally`: its lock stays
-    assert core(first).journal.job(old_id)["state"] == "running"
+    assert job_of(first, old_id)["state"] == "running"
     assert world.lock.held and world.lock.job_id == old_id
     before = len(world.calls)
 
     second = make_app("hub2")  # restart on the same journal
     journal = core(second).journal
-    old = journal.job(old_id)
-    assert old["state"] == "interrupted"
+    assert job_of(second, old_id)["state"] == "interrupted"
     assert not world.lock.held  # its own stale lock was released
     new = journal.jobs(state="queued")
     assert len(new) == 1 and new[0]["parent_job"] == old_id
     run(second)
-    redecided = journal.job(new[0]["id"])
-    assert redecided["state"] == "succeeded"
+    assert job_of(second, new[0]["id"])["state"] == "succeeded"
     # Decided again from live state: a new plan, starting with (re)placing the hold.
     replayed = [c.argv for c in world.calls[before:]]
     assert replayed[0][:3] == ("cibadmin", "--modify", "--allow-create")
