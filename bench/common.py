@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,7 +83,7 @@ def machine() -> dict[str, object]:
     }
 
 
-def save(name: str, result: dict[str, object]) -> Path:
+def save(name: str, result: Mapping[str, object]) -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **result}, indent=2) + "\n")
