@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client.core import Metric
 
@@ -85,8 +85,11 @@ class CollectorError(Exception):
 class Collector(Protocol):
     """One subsystem: `collect` writes samples and returns the typed facts it observed."""
 
-    name: ClassVar[str]
-    metrics: ClassVar[tuple[MetricSpec, ...]]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def metrics(self) -> Sequence[MetricSpec]: ...
 
     def collect(self, out: MetricWriter) -> object: ...
 
@@ -94,8 +97,11 @@ class Collector(Protocol):
 class DerivedCollector(Protocol):
     """Computes metrics from the facts the plain collectors returned in the same scrape."""
 
-    name: ClassVar[str]
-    metrics: ClassVar[tuple[MetricSpec, ...]]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def metrics(self) -> Sequence[MetricSpec]: ...
 
     def collect(self, out: MetricWriter, results: Mapping[str, CollectorResult]) -> object: ...
 
@@ -173,9 +179,10 @@ FAILURE_REASON = MetricSpec(
 )
 FAILURES = MetricSpec(
     "cfha_exporter_collector_failures_total",
-    "Failed collections since the exporter started, by reason.",
+    "Failed collections since the exporter started (the reason of the last one is in "
+    "cfha_exporter_collector_failure_reason).",
     kind=Kind.COUNTER,
-    labels=("collector", "reason"),
+    labels=("collector",),
 )
 LAST_SUCCESS = MetricSpec(
     "cfha_exporter_collector_last_success_timestamp_seconds",
@@ -215,7 +222,7 @@ class _History:
     last_success: float | None = None
     last_failure: float | None = None
     last_reason: str | None = None
-    failures: dict[str, int] = field(default_factory=dict)
+    failures: int = 0
 
 
 class Scraper:
@@ -274,7 +281,12 @@ class Scraper:
                 self._inflight = None
 
     def close(self) -> None:
+        """Stop the workers and release what collectors hold (database connections)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for scheduled in self._collectors:
+            close = getattr(scheduled.collector, "close", None)
+            if callable(close):
+                close()
 
     def _scrape(self) -> Scrape:
         started_wall = self._clock()
@@ -388,17 +400,13 @@ class Scraper:
                 else:
                     history.last_failure = result.finished_at
                     history.last_reason = result.reason
-                    reason = result.reason or "internal"
-                    history.failures[reason] = history.failures.get(reason, 0) + 1
+                    history.failures += 1
                 out.gauge(SUCCESS, 1.0 if result.ok else 0.0, collector=name)
                 out.gauge(DURATION, result.duration_seconds, collector=name)
                 out.state(FAILURE_REASON, history.last_reason, collector=name)
                 out.gauge(LAST_SUCCESS, history.last_success, collector=name)
                 out.gauge(LAST_FAILURE, history.last_failure, collector=name)
-                for reason in FAILURE_REASONS:
-                    out.counter(
-                        FAILURES, history.failures.get(reason, 0), collector=name, reason=reason
-                    )
+                out.counter(FAILURES, history.failures, collector=name)
         return out
 
 

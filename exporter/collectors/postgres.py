@@ -242,6 +242,17 @@ class PostgresCollector:
             if len(rows) != 1:
                 raise DecodeError(f"expected one row, got {len(rows)}")
             facts = decode(rows[0], self._expected)
+            if not rows[0].get("can_read_stats"):
+                # Without pg_read_all_stats the replication views show NULLs that would read as
+                # "no standby"/"no lag": publish only what is certain and say why.
+                self._write(out, PgFacts(up=True, role=facts.role), details=False)
+                raise CollectorError(
+                    "permission",
+                    "the monitoring role must be a member of pg_monitor (replication details "
+                    "are hidden from it)",
+                    partial=out,
+                    facts=PgFacts(up=True, role=facts.role, error="insufficient privileges"),
+                )
         except (PgError, DecodeError) as exc:
             # Down is a fact worth publishing: cfha_pg_up 0 and an empty role, plus the reason.
             reason = exc.reason if isinstance(exc, PgError) else "parse"
@@ -251,11 +262,11 @@ class PostgresCollector:
         self._write(out, facts)
         return facts
 
-    def _write(self, out: MetricWriter, f: PgFacts) -> None:
+    def _write(self, out: MetricWriter, f: PgFacts, *, details: bool = True) -> None:
         node = self._node
         out.gauge(UP, 1.0 if f.up else 0.0, node=node)
         out.state(ROLE, f.role, node=node)
-        if not f.up:
+        if not (f.up and details):
             return
         if f.version:
             out.info(SERVER_INFO, node=node, version=f.version)

@@ -17,6 +17,7 @@ STATEMENT = """
 WITH r AS (SELECT pg_is_in_recovery() AS in_recovery)
 SELECT
   r.in_recovery,
+  pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_stats,
   current_setting('server_version_num')::int AS version_num,
   current_setting('server_version') AS version,
   current_setting('archive_mode') AS archive_mode,

@@ -184,11 +184,21 @@ class PgPair:
         raise TimeoutError("standby hub2 did not reach streaming")
 
     def wait_replayed(self, timeout: float = 30.0) -> None:
-        """Until the standby has replayed everything the primary has written."""
-        deadline = time.monotonic() + timeout
+        """Until the primary sees the standby has replayed everything written so far.
+
+        The primary learns replay progress from the standby's feedback, so a fresh standby's
+        replay_lsn is NULL until some WAL flows: write a little to make it report.
+        """
+        self.psql(self.primary, "INSERT INTO burst (payload) VALUES ('sync')")
         target = self.psql(self.primary, "SELECT pg_current_wal_lsn()")
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            done = self.psql(self.standby, f"SELECT pg_last_wal_replay_lsn() >= '{target}'")
+            done = self.psql(
+                self.primary,
+                "SELECT coalesce(bool_and(replay_lsn >= "
+                f"'{target}'::pg_lsn), false) FROM pg_stat_replication "
+                "WHERE application_name = 'hub2'",
+            )
             if done == "t":
                 return
             time.sleep(0.05)

@@ -1,0 +1,245 @@
+"""The PostgreSQL replication collector against a real primary + standby (PostgreSQL 15)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from exporter.collectors.postgres import PostgresCollector, PostgresConfig
+from exporter.collectors.postgres_sql import PgFacts
+from exporter.metrics import MetricWriter
+from exporter.pg import PgSession, PgSettings
+from exporter.scrape import CollectorError, ScheduledCollector, Scraper
+from tests.support.metrics_text import sample_value, scrape_text
+from tests.support.pgpair import MONITOR_ROLE, SECRET_PASSWORD, SECRET_ROLE, PgPair, free_port
+
+
+def collector(pair: PgPair, node: str, **overrides: object) -> PostgresCollector:
+    server = pair.primary if node == "hub1" else pair.standby
+    settings = {"conninfo": server.conninfo(), "expected_standbys": ["hub2"], **overrides}
+    return PostgresCollector(PostgresConfig.model_validate(settings), node)
+
+
+def collect(c: PostgresCollector) -> tuple[PgFacts, str]:
+    scraper = Scraper([ScheduledCollector(c, 5.0)], node="x", cluster="cfcluster")
+    scrape = scraper.scrape()
+    facts = scrape.facts("postgres", PgFacts)
+    assert facts is not None
+    text = scrape_text(scrape)
+    scraper.close()
+    c.close()
+    return facts, text
+
+
+def test_healthy_streaming_seen_from_both_sides(pg_pair: PgPair) -> None:
+    pg_pair.wait_replayed()
+    facts, text = collect(collector(pg_pair, "hub1"))
+    assert facts.role == "primary" and facts.writable
+    assert sample_value(text, "cfha_pg_up", node="hub1") == 1
+    assert sample_value(text, "cfha_pg_role", node="hub1", state="primary") == 1
+    assert sample_value(text, "cfha_pg_streaming_standbys", node="hub1") == 1
+    assert sample_value(text, "cfha_pg_standby_connected", standby="hub2") == 1
+    assert sample_value(text, "cfha_pg_standby_state", standby="hub2", state="streaming") == 1
+    assert sample_value(text, "cfha_pg_standby_sync_state", standby="hub2", state="async") == 1
+    assert sample_value(text, "cfha_pg_standby_lag_bytes", standby="hub2", stage="replay") == 0
+    assert sample_value(text, "cfha_pg_slot_active", slot="hub2") == 1
+    assert sample_value(text, "cfha_pg_timeline", node="hub1") == 1
+
+    facts, text = collect(collector(pg_pair, "hub2"))
+    assert facts.role == "standby" and not facts.writable
+    assert sample_value(text, "cfha_pg_role", node="hub2", state="standby") == 1
+    assert sample_value(text, "cfha_pg_wal_receiver_status", state="streaming") == 1
+    assert sample_value(text, "cfha_pg_wal_receiver_timeline", node="hub2") == 1
+    assert sample_value(text, "cfha_pg_replay_lag_seconds", node="hub2") == 0
+    assert sample_value(text, "cfha_pg_replay_paused", node="hub2") == 0
+    # Primary-only series are not published by a standby, and vice versa.
+    assert sample_value(text, "cfha_pg_streaming_standbys", node="hub2") is None
+
+
+def test_idle_primary_does_not_make_the_standby_lag(pg_pair: PgPair) -> None:
+    """postgres_exporter's best-known bug: now() - last replay grows while nothing is written."""
+    pg_pair.psql(pg_pair.primary, "INSERT INTO burst (payload) VALUES ('before idle')")
+    pg_pair.wait_replayed()
+    idle_since = time.time()
+    time.sleep(30)
+    facts, text = collect(collector(pg_pair, "hub2"))
+    assert facts.last_replay_time is not None and facts.last_replay_time <= idle_since
+    naive_lag = time.time() - facts.last_replay_time
+    assert naive_lag >= 30  # what a naive exporter would report
+    assert sample_value(text, "cfha_pg_replay_lag_seconds", node="hub2") == 0
+
+
+def test_write_burst_raises_byte_lag_then_it_returns_to_zero(pg_pair: PgPair) -> None:
+    # Pausing replay makes the burst's lag observable however fast the standby is.
+    pg_pair.psql(pg_pair.standby, "SELECT pg_wal_replay_pause()")
+    try:
+        pg_pair.psql(
+            pg_pair.primary,
+            "INSERT INTO burst (payload) SELECT repeat('x', 200) FROM generate_series(1, 20000)",
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            _, primary_text = collect(collector(pg_pair, "hub1"))
+            replay_lag = sample_value(primary_text, "cfha_pg_standby_lag_bytes", stage="replay")
+            if (replay_lag or 0) > 1_000_000 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert replay_lag is not None and replay_lag > 1_000_000
+        _, standby_text = collect(collector(pg_pair, "hub2"))
+        assert (sample_value(standby_text, "cfha_pg_replay_pending_bytes") or 0) > 1_000_000
+        assert sample_value(standby_text, "cfha_pg_replay_paused") == 1
+        assert (sample_value(standby_text, "cfha_pg_replay_lag_seconds") or 0) >= 0
+    finally:
+        pg_pair.psql(pg_pair.standby, "SELECT pg_wal_replay_resume()")
+    pg_pair.wait_replayed()
+    _, primary_text = collect(collector(pg_pair, "hub1"))
+    assert sample_value(primary_text, "cfha_pg_standby_lag_bytes", stage="replay") == 0
+    _, standby_text = collect(collector(pg_pair, "hub2"))
+    assert sample_value(standby_text, "cfha_pg_replay_pending_bytes") == 0
+    assert sample_value(standby_text, "cfha_pg_replay_lag_seconds") == 0
+
+
+def test_stopped_standby_is_missing_not_caught_up(pg_pair: PgPair) -> None:
+    pg_pair.stop_standby()
+    try:
+        facts, text = collect(collector(pg_pair, "hub1"))
+        assert facts.streaming_standbys == 0
+        assert sample_value(text, "cfha_pg_streaming_standbys", node="hub1") == 0
+        assert sample_value(text, "cfha_pg_standby_connected", standby="hub2") == 0
+        assert (
+            sample_value(text, "cfha_pg_standby_state", standby="hub2", state="disconnected") == 1
+        )
+        # A missing standby never reads as zero lag: no lag series at all.
+        assert (
+            sample_value(text, "cfha_pg_standby_lag_bytes", standby="hub2", stage="replay") is None
+        )
+        assert (
+            sample_value(text, "cfha_pg_standby_lag_seconds", standby="hub2", stage="replay")
+            is None
+        )
+        assert sample_value(text, "cfha_pg_slot_active", slot="hub2") == 0
+    finally:
+        pg_pair.start_standby()
+
+
+def test_unreachable_database_is_reported_as_connect_and_down() -> None:
+    config = PostgresConfig(conninfo=f"host=127.0.0.1 port={free_port()} user=x dbname=x")
+    c = PostgresCollector(config, "hub1")
+    out = MetricWriter()
+    with pytest.raises(CollectorError) as failure:
+        c.collect(out)
+    assert failure.value.reason == "connect"
+    assert isinstance(failure.value.facts, PgFacts) and not failure.value.facts.up
+    facts, text = collect(PostgresCollector(config, "hub1"))
+    assert not facts.up
+    assert sample_value(text, "cfha_pg_up", node="hub1") == 0
+    assert sample_value(text, "cfha_pg_role", node="hub1", state="primary") == 0
+    assert sample_value(text, "cfha_exporter_collector_success", collector="postgres") == 0
+    assert (
+        sample_value(
+            text, "cfha_exporter_collector_failure_reason", collector="postgres", state="connect"
+        )
+        == 1
+    )
+
+
+class SlowSession(PgSession):
+    """A real session whose statement first sleeps past the statement timeout."""
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        return super().query("SELECT pg_sleep(3)")
+
+
+def test_statement_timeout_is_reported_as_timeout(pg_pair: PgPair) -> None:
+    session = SlowSession(
+        PgSettings(conninfo=pg_pair.primary.conninfo(), statement_timeout_seconds=0.2)
+    )
+    c = PostgresCollector(PostgresConfig(), "hub1", session=session)
+    started = time.monotonic()
+    with pytest.raises(CollectorError) as failure:
+        c.collect(MetricWriter())
+    assert failure.value.reason == "timeout"
+    assert time.monotonic() - started < 2.5
+    c.close()
+
+
+def test_wrong_password_is_auth_and_the_password_never_leaks(
+    pg_pair: PgPair, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = tmp_path / "wrong"
+    wrong.write_text("not-the-password\n")
+    conninfo = pg_pair.primary.conninfo(user=SECRET_ROLE) + " password=inline-secret-xyz"
+    facts, text = collect(
+        PostgresCollector(PostgresConfig(conninfo=conninfo, password_file=wrong), "hub1")
+    )
+    assert not facts.up
+    assert (
+        sample_value(
+            text, "cfha_exporter_collector_failure_reason", collector="postgres", state="auth"
+        )
+        == 1
+    )
+    assert "inline-secret-xyz" not in (facts.error or "") and "inline-secret-xyz" not in caplog.text
+    assert "not-the-password" not in caplog.text
+
+    right = tmp_path / "right"
+    right.write_text(SECRET_PASSWORD + "\n")
+    facts, _ = collect(
+        PostgresCollector(
+            PostgresConfig(
+                conninfo=pg_pair.primary.conninfo(user=SECRET_ROLE), password_file=right
+            ),
+            "hub1",
+        )
+    )
+    assert facts.up
+    assert SECRET_PASSWORD not in caplog.text
+
+
+def test_role_without_pg_monitor_is_a_permission_failure(pg_pair: PgPair) -> None:
+    pg_pair.psql(
+        pg_pair.primary,
+        "DO $$BEGIN CREATE ROLE plain_user LOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$",
+    )
+    facts, text = collect(
+        PostgresCollector(
+            PostgresConfig(conninfo=pg_pair.primary.conninfo(user="plain_user")), "hub1"
+        )
+    )
+    assert facts.up and facts.role == "primary" and not facts.standbys
+    assert sample_value(text, "cfha_pg_streaming_standbys") is None
+    assert (
+        sample_value(
+            text, "cfha_exporter_collector_failure_reason", collector="postgres", state="permission"
+        )
+        == 1
+    )
+
+
+def test_reconnects_after_the_server_restarts(pg_pair: PgPair) -> None:
+    c = collector(pg_pair, "hub2")
+    assert c.collect(MetricWriter()).up
+    pg_pair.stop_standby()
+    try:
+        with pytest.raises(CollectorError):
+            c.collect(MetricWriter())
+    finally:
+        pg_pair.start_standby()
+    assert c.collect(MetricWriter()).up
+    c.close()
+
+
+def test_monitor_role_is_the_documented_minimum(pg_pair: PgPair) -> None:
+    members = pg_pair.psql(
+        pg_pair.primary,
+        f"SELECT string_agg(b.rolname, ',') FROM pg_auth_members m "
+        f"JOIN pg_roles r ON r.oid = m.member JOIN pg_roles b ON b.oid = m.roleid "
+        f"WHERE r.rolname = '{MONITOR_ROLE}'",
+    )
+    assert members == "pg_monitor"

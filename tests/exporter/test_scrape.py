@@ -1,0 +1,174 @@
+"""The collector framework: deadlines, isolation of failures, single flight, self metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import ClassVar
+
+import pytest
+
+from exporter.commands import CommandError
+from exporter.metrics import Kind, MetricSpec, MetricWriter
+from exporter.scrape import CollectorError, ScheduledCollector, Scraper
+from tests.support.metrics_text import sample_value, scrape_text
+
+OK_METRIC = MetricSpec("cfha_test_value", "A test value.", labels=("node",))
+STATE = MetricSpec(
+    "cfha_test_state", "A test state.", kind=Kind.STATESET, labels=("node",), states=("a", "b")
+)
+
+
+class Fake:
+    """A collector whose name, delay and outcome each test chooses."""
+
+    metrics: ClassVar[tuple[MetricSpec, ...]] = (OK_METRIC, STATE)
+
+    def __init__(self, name: str, *, delay: float = 0.0, error: Exception | None = None) -> None:
+        self.name = name
+        self.delay = delay
+        self.error = error
+        self.calls = 0
+        self.release = threading.Event()
+        self.release.set()
+
+    def collect(self, out: MetricWriter) -> str:
+        self.calls += 1
+        time.sleep(self.delay)
+        self.release.wait(30)
+        if self.error is not None:
+            raise self.error
+        out.gauge(OK_METRIC, 42, node=self.name)
+        out.state(STATE, "b", node=self.name)
+        return f"facts of {self.name}"
+
+
+def scraper(*collectors: Fake, deadline: float = 2.0) -> Scraper:
+    return Scraper(
+        [ScheduledCollector(c, deadline) for c in collectors], node="hub1", cluster="cfcluster"
+    )
+
+
+def test_a_failing_collector_does_not_hide_the_others() -> None:
+    s = scraper(
+        Fake("good"),
+        Fake("parser", error=CollectorError("parse", "garbage")),
+        Fake("tool", error=CommandError("unavailable", ["crm_mon"], "not found")),
+        Fake("bug", error=ZeroDivisionError("oops")),
+    )
+    scrape = s.scrape()
+    text = scrape_text(scrape)
+    assert sample_value(text, "cfha_test_value", node="good") == 42
+    assert sample_value(text, "cfha_test_state", node="good", state="b") == 1
+    assert sample_value(text, "cfha_test_value", node="parser") is None
+    for name, reason in (("parser", "parse"), ("tool", "unavailable"), ("bug", "internal")):
+        assert sample_value(text, "cfha_exporter_collector_success", collector=name) == 0
+        assert (
+            sample_value(
+                text, "cfha_exporter_collector_failure_reason", collector=name, state=reason
+            )
+            == 1
+        )
+        assert sample_value(text, "cfha_exporter_collector_failures_total", collector=name) == 1
+    assert sample_value(text, "cfha_exporter_collector_success", collector="good") == 1
+    assert scrape.facts("good", str) == "facts of good"
+    assert scrape.facts("parser", str) is None
+    assert all(v.startswith("cfha") or v.startswith("#") for v in text.splitlines())
+    s.close()
+
+
+def test_the_reason_of_the_last_failure_stays_visible_after_recovery() -> None:
+    flaky = Fake("flaky", error=CollectorError("timeout", "slow"))
+    s = scraper(flaky)
+    s.scrape()
+    flaky.error = None
+    text = scrape_text(s.scrape())
+    assert sample_value(text, "cfha_exporter_collector_success", collector="flaky") == 1
+    assert (
+        sample_value(
+            text, "cfha_exporter_collector_failure_reason", collector="flaky", state="timeout"
+        )
+        == 1
+    )
+    assert (
+        sample_value(
+            text, "cfha_exporter_collector_last_failure_timestamp_seconds", collector="flaky"
+        )
+        is not None
+    )
+    s.close()
+
+
+def test_a_hung_collector_times_out_within_its_deadline_and_is_not_restarted() -> None:
+    hung = Fake("hung")
+    hung.release.clear()
+    quick = Fake("quick")
+    s = scraper(hung, quick, deadline=0.3)
+    try:
+        for _ in range(3):
+            started = time.monotonic()
+            text = scrape_text(s.scrape())
+            assert time.monotonic() - started < 2.0  # the deadline, with room for a slow machine
+            assert (
+                sample_value(
+                    text,
+                    "cfha_exporter_collector_failure_reason",
+                    collector="hung",
+                    state="timeout",
+                )
+                == 1
+            )
+            assert sample_value(text, "cfha_test_value", node="quick") == 42
+        assert hung.calls == 1  # joined by later scrapes, never started twice
+    finally:
+        hung.release.set()
+        s.close()
+
+
+def test_concurrent_scrapes_share_one_collection() -> None:
+    slow = Fake("slow", delay=0.5)
+    s = scraper(slow)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(s.scrape())) for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert slow.calls == 1
+    assert len({id(r) for r in results}) == 1
+    s.close()
+
+
+def test_partial_metrics_of_a_failed_collector_are_published() -> None:
+    out = MetricWriter()
+    out.gauge(OK_METRIC, 0, node="down")
+
+    class Down(Fake):
+        def collect(self, out: MetricWriter) -> str:
+            out.gauge(OK_METRIC, 0, node="down")
+            raise CollectorError("connect", "refused", partial=out, facts="down facts")
+
+    s = scraper(Down("pg"))
+    scrape = s.scrape()
+    text = scrape_text(scrape)
+    assert sample_value(text, "cfha_test_value", node="down") == 0
+    assert scrape.facts("pg", str) == "down facts"
+    s.close()
+
+
+def test_writer_rejects_undeclared_labels_and_states() -> None:
+    out = MetricWriter()
+    with pytest.raises(ValueError, match="labels"):
+        out.gauge(OK_METRIC, 1, nod="x")
+    with pytest.raises(ValueError, match="not in"):
+        out.state(STATE, "c", node="x")
+    out.gauge(OK_METRIC, None, node="x")  # unknown publishes nothing
+    assert out.value(OK_METRIC, node="x") is None
+
+
+def test_duplicate_samples_keep_the_last_value() -> None:
+    out = MetricWriter()
+    out.gauge(OK_METRIC, 1, node="x")
+    out.gauge(OK_METRIC, 2, node="x")
+    families = list(out.families("c"))
+    assert [s.value for s in families[0].samples] == [2.0]
