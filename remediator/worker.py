@@ -233,6 +233,17 @@ class Worker:
             failures = self.journal.failures_in_a_row(rule.action, job["target"])
             if failures >= rule.circuit_failures:
                 self._open_circuit(job, f"{failures} failed run(s) in a row: {result.detail}")
+                return
+        if self.journal.circuit(rule.action, job["target"]) is None:
+            # Publish the circuit of every target that ever ran, closed, not only open ones.
+            self.journal.set_circuit(
+                rule.action,
+                job["target"],
+                is_open=False,
+                now=self.services.clock.time(),
+                reason="closed",
+                job_id=job["id"],
+            )
 
     # -- bookkeeping -----------------------------------------------------------------------------
     def _finish(
