@@ -37,7 +37,9 @@ class Remediator:
         services: Services,
         *,
         start_worker: bool = True,
+        recover: bool = True,
     ) -> None:
+        """`recover=False` (the `plan` command) leaves jobs of a running service alone."""
         self.config = config
         self.policy = policy
         self.services = services
@@ -59,9 +61,10 @@ class Remediator:
                 in_progress=self.worker.current,
             )
         )
-        redecided = self.worker.recover()
-        if redecided:
-            log.warning("re-deciding %d job(s) interrupted by a restart", len(redecided))
+        if recover:
+            redecided = self.worker.recover()
+            if redecided:
+                log.warning("re-deciding %d job(s) interrupted by a restart", len(redecided))
         if start_worker:
             self.worker.start()
 
