@@ -117,3 +117,19 @@ def test_jobs_and_circuit_commands(
     assert main([*args, "circuit", "reset", "resource_cleanup", "cfpgsql@hub2"]) == 0
     assert main([*args, "circuit", "reset", "resource_cleanup", "cfpgsql@hub2"]) == 1
     assert main([*args, "jobs", "--id", "nope"]) == 1
+
+
+def test_shipped_example_and_default_policy_are_valid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    example = Path(__file__).resolve().parents[2] / "remediator" / "example.yml"
+    data = yaml.safe_load(example.read_text())
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    token.chmod(0o600)
+    data["web"]["token_file"] = str(token)
+    copy = tmp_path / "example.yml"
+    copy.write_text(yaml.safe_dump(data))
+    assert main(["--config.file", str(copy), "check-config"]) == 0
+    out = capsys.readouterr().out
+    assert "cleanup-failed-resource, clear-leftover-cli-constraints, resync-standby" in out
