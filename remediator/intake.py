@@ -24,7 +24,7 @@ from remediator.journal import Journal
 from remediator.models import Alert, WebhookPayload
 from remediator.policy import Policy
 
-REDECIDABLE_STATES = ("refused", "cancelled")
+REDECIDABLE_STATES = ("refused", "cancelled", "interrupted")
 
 
 @dataclass

@@ -52,6 +52,25 @@ def hold_xml(t: PgTarget, expires: float) -> str:
     return ET.tostring(location, encoding="unicode")
 
 
+def rewind_trusted(outcomes: Outcomes) -> bool:
+    """Whether pg_rewind's dry run is evidence enough to rewind rather than re-clone.
+
+    pg_rewind finds divergence by comparing timelines. When the promotion kept the timeline (the
+    pgsql agent's restart_on_promote=true promotes by a restart, not `pg_ctl promote`), it says
+    "no rewind required" even for an old primary that wrote WAL the new primary never saw, and
+    that node would then never stream. So "no rewind required" is only trusted for a target that
+    last stopped as a standby (in recovery it cannot have written its own WAL); an old primary
+    is re-cloned.
+    """
+    dry_run = outcomes.get("rewind_dry_run")
+    if dry_run is None or not dry_run.ok:
+        return False
+    if "no rewind required" not in dry_run.output:
+        return True
+    control = outcomes.get("controldata")
+    return bool(control and control.ok and "shut down in recovery" in control.output)
+
+
 def _ok(outcomes: Outcomes, *names: str) -> bool:
     return any((o := outcomes.get(n)) is not None and o.ok for n in names)
 
@@ -161,6 +180,12 @@ class ResyncPlanner:
         timeout = self.params.rewind_timeout_seconds
         return [
             self._cmd(
+                "controldata",
+                "how the target last stopped: as a primary, or as a standby in recovery",
+                as_pg_user(self.ctx, t, f"{t.bin_dir}/pg_controldata", "-D", t.pgdata),
+                tolerate_failure=True,
+            ),
+            self._cmd(
                 "rewind_dry_run",
                 "find out whether pg_rewind can resynchronise in place",
                 as_pg_user(self.ctx, t, *rewind, "--dry-run"),
@@ -173,7 +198,10 @@ class ResyncPlanner:
                 as_pg_user(self.ctx, t, *rewind),
                 timeout=timeout,
                 destructive=True,
-                when=after_ok("rewind_dry_run"),
+                when=Condition(
+                    "the dry run succeeded and proves the target is not diverged",
+                    lambda o, _s: rewind_trusted(o),
+                ),
                 tolerate_failure=self.params.basebackup,
             ),
         ]

@@ -47,6 +47,7 @@ def test_rewind_path(broken_standby: World, app: Flask) -> None:
         "cibadmin --modify",
         "install -d",
         "cp -p",
+        "pg_controldata",
         "pg_rewind --dry-run",
         "pg_rewind",
         "cp -p",
@@ -57,7 +58,7 @@ def test_rewind_path(broken_standby: World, app: Flask) -> None:
     commands = world.commands()
     # Paths come from the CIB's pgsql resource, never from the labels (which said /etc and /).
     assert all("/etc" not in a for argv in commands for a in argv if a != "--")
-    rewind = commands[4]
+    rewind = commands[5]
     user = pwd.getpwnam("postgres")
     assert rewind[:7] == (
         "setpriv",
@@ -74,14 +75,14 @@ def test_rewind_path(broken_standby: World, app: Flask) -> None:
         "--source-server=host=10.250.0.100 port=5432 user=postgres dbname=postgres "
         "connect_timeout=10",
     )
-    assert commands[6] == ("rm", "-f", "--", "/var/cfengine/state/pg/tmp/PGSQL.lock")
-    assert commands[7] == (
+    assert commands[7] == ("rm", "-f", "--", "/var/cfengine/state/pg/tmp/PGSQL.lock")
+    assert commands[8] == (
         "cibadmin",
         "--delete",
         "--xpath",
         "//constraints/rsc_location[@id='cfha-hold-mscfpgsql-on-hub2']",
     )
-    assert commands[8] == ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
+    assert commands[9] == ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
     hold = commands[0][-1]
     assert 'id="cfha-hold-mscfpgsql-on-hub2" rsc="mscfpgsql" role="Started"' in hold
     assert 'score="-INFINITY"' in hold and 'value="hub2"' in hold and 'operation="lt"' in hold
@@ -101,6 +102,7 @@ def test_basebackup_when_rewind_cannot(broken_standby: World, app: Flask) -> Non
         "cibadmin --modify",
         "install -d",
         "cp -p",
+        "pg_controldata",
         "pg_rewind --dry-run",
         "install -d",
         "pg_basebackup",
@@ -113,10 +115,10 @@ def test_basebackup_when_rewind_cannot(broken_standby: World, app: Flask) -> Non
     ]
     commands = world.commands()
     new_dir = f"{PGDATA}.cfha-new-{job_id[:12]}"
-    assert commands[4][-1] == new_dir and "-o" in commands[4]
-    assert commands[5][-9:] == ("-U", "postgres", "-D", new_dir, "-X", "stream", "-c", "fast", "-w")
-    assert commands[6] == ("mv", "-T", "--", PGDATA, f"{PGDATA}.cfha-old-{job_id[:12]}")
-    assert commands[7] == ("mv", "-T", "--", new_dir, PGDATA)
+    assert commands[5][-1] == new_dir and "-o" in commands[5]
+    assert commands[6][-9:] == ("-U", "postgres", "-D", new_dir, "-X", "stream", "-c", "fast", "-w")
+    assert commands[7] == ("mv", "-T", "--", PGDATA, f"{PGDATA}.cfha-old-{job_id[:12]}")
+    assert commands[8] == ("mv", "-T", "--", new_dir, PGDATA)
 
 
 def test_a_failed_rebuild_stays_banned_and_opens_the_circuit(

@@ -254,3 +254,45 @@ def test_unreachable_primary_fails_safely(
         assert circuit_of(app, "resync_standby", "hub2")["open"] == 1
     finally:
         close_app(app)
+
+
+def test_old_primary_on_the_same_timeline_is_recloned_not_rewound(
+    pair: PgPair, setup: tuple[Flask, PacemakerStandIn]
+) -> None:
+    """The lab's `diverge`: promotion by restart (the agent's restart_on_promote=true) keeps the
+    timeline, so pg_rewind sees nothing to rewind although the old primary has WAL of its own."""
+    app, stand_in = setup
+    rows(pair, "primary", "CREATE TABLE kept AS SELECT generate_series(1, 200) AS id")
+    pair.wait_replayed()
+    stand_in.stop_standby()
+    (pair.standby.datadir / "standby.signal").unlink()
+    pair._start(pair.standby)  # hub2 runs as a primary on the same timeline
+    rows(pair, "standby", "CREATE TABLE diverged AS SELECT 1 AS id")
+    stand_in.stop_standby()
+    rows(pair, "primary", "INSERT INTO kept SELECT generate_series(201, 250)")
+    job = resync(app)
+    assert job["state"] == "succeeded", (job["detail"], core(app).journal.steps(job["id"]))
+    steps = {s["name"]: s for s in core(app).journal.steps(job["id"])}
+    assert "no rewind required" in steps["rewind_dry_run"]["output_tail"]
+    assert (
+        "Database cluster state:               shut down\n" in steps["controldata"]["output_tail"]
+    )
+    assert steps["rewind"]["outcome"] == "skipped"
+    assert steps["basebackup"]["outcome"] == "ok"
+    assert rows(pair, "standby", "SELECT count(*) FROM kept") == "250"
+    assert rows(pair, "standby", "SELECT to_regclass('diverged') IS NULL") == "t"
+
+
+def test_killed_standby_is_resynced(pair: PgPair, setup: tuple[Flask, PacemakerStandIn]) -> None:
+    """The lab's `stop-standby`: the standby's postmaster died (an unclean stop)."""
+    app, _stand_in = setup
+    rows(pair, "primary", "CREATE TABLE kept AS SELECT generate_series(1, 100) AS id")
+    pair.wait_replayed()
+    pair.stop_standby()  # pg_ctl -m immediate: no shutdown checkpoint, like kill -9
+    rows(pair, "primary", "INSERT INTO kept SELECT generate_series(101, 150)")
+    job = resync(app)
+    assert job["state"] == "succeeded", (job["detail"], core(app).journal.steps(job["id"]))
+    assert rows(pair, "standby", "SELECT count(*) FROM kept") == "150"
+    steps = {s["name"]: s["outcome"] for s in core(app).journal.steps(job["id"])}
+    # pg_rewind's dry run refuses a target that was not shut down cleanly: a fresh copy.
+    assert (steps["rewind_dry_run"], steps["basebackup"]) == ("failed", "ok")
