@@ -116,6 +116,7 @@ class ToolsConfig(StrictModel):
     cibadmin: str = "cibadmin"
     crm_mon: str = "crm_mon"
     corosync_quorumtool: str = "corosync-quorumtool"
+    crm_simulate: str = "crm_simulate"
     setpriv: str = "setpriv"
     read_timeout_seconds: float = Field(default=15, gt=0, le=120)
 

@@ -7,7 +7,7 @@ Two layers, both fully evaluated so a human sees every reason at once:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from remediator import guard
 from remediator.actions import ACTIONS
@@ -95,4 +95,8 @@ class Decider:
             for c in snapshot.constraints:  # every sighting is evidence of age for later
                 first_seen(c)
         ctx = Context(snapshot, self.config, job_id, hints, first_seen)
-        return spec.evaluate(ctx, rule.parameters), snapshot
+        evaluation = spec.evaluate(ctx, rule.parameters)
+        if evaluation.refusal is None and evaluation.command_checks:
+            extra = tuple(check(self.services.runner) for check in evaluation.command_checks)
+            evaluation = replace(evaluation, checks=(*evaluation.checks, *extra))
+        return evaluation, snapshot

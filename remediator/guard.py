@@ -36,6 +36,7 @@ DISK_ROOM = "disk_room"
 PGDATA_SANE = "pgdata_sane"
 CAUSE_GONE = "cause_gone"
 CONSTRAINT_AGE = "constraint_age"
+SIMULATION = "simulation"
 CLUSTER_LOCK = "cluster_lock"
 GUARD_CHANGED = "guard_changed"  # a precondition stopped holding in the middle of a job
 
@@ -61,6 +62,7 @@ PRECONDITIONS = (
     PGDATA_SANE,
     CAUSE_GONE,
     CONSTRAINT_AGE,
+    SIMULATION,
     CLUSTER_LOCK,
     GUARD_CHANGED,
 )

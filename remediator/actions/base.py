@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from exporter.commands import CommandRunner
 from remediator import guard
 from remediator.cluster import ClusterSnapshot, LocationConstraint
 from remediator.config import RemediatorConfig
@@ -68,6 +69,8 @@ class Context:
 
 
 GuardFn = Callable[[ClusterSnapshot], list[Check]]
+CommandCheck = Callable[[CommandRunner], Check]
+"""A precondition that needs to run (read-only) commands, e.g. a pacemaker simulation."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ class Evaluation:
     checks: tuple[Check, ...]
     plan: Plan | None
     guard: GuardFn
+    command_checks: tuple[CommandCheck, ...] = ()
+    """Run by the decider only once every other check passed (they cost a few commands)."""
 
     @property
     def refusal(self) -> Check | None:

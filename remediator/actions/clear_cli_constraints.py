@@ -9,6 +9,8 @@ lifetime that has not run out yet is left alone (it was placed on purpose and ex
 Constraints that are not `cli-*` are never touched: in particular the resync hold
 (`cfha-hold-*`) of a failed `resync_standby`, which must stay until a human has looked.
 
+Before anything is removed, pacemaker's scheduler is asked what the removal would do, on a copy
+of the live CIB (`simulate.removal_is_quiet`): only starting things is acceptable.
 Plan: `pcs constraint delete <id>` for each, then wait until they are gone. A cluster action:
 either hub may act, the cluster lock lets only one; the other then finds nothing to do.
 """
@@ -19,12 +21,14 @@ from typing import Literal
 
 from pydantic import Field
 
+from exporter.commands import CommandRunner
 from remediator import guard
 from remediator.actions.base import Context, Evaluation, Hints, Scope, cluster_safety, unresolved
 from remediator.cluster import ClusterSnapshot, LocationConstraint
 from remediator.config import RemediatorConfig, StrictModel
 from remediator.guard import Check
 from remediator.plan import Plan, Step
+from remediator.simulate import removal_is_quiet
 
 NAME = "clear_cli_constraints"
 
@@ -133,4 +137,8 @@ def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
             wait_description=f"{', '.join(ids) or 'nothing'} absent from the CIB",
         )
     )
-    return Evaluation(NAME, key, tuple(checks), Plan(NAME, key, tuple(steps)), safety)
+
+    def simulate(runner: CommandRunner) -> Check:
+        return removal_is_quiet(runner, config.tools, ids)
+
+    return Evaluation(NAME, key, tuple(checks), Plan(NAME, key, tuple(steps)), safety, (simulate,))

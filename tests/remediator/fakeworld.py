@@ -76,6 +76,10 @@ class World:
     """Nodes where a cleanup does not stick (the failure comes back)."""
     on_call: Callable[[Call], None] | None = None
     readable: bool = True
+    simulated: list[tuple[str, str, str]] = field(
+        default_factory=lambda: [("start", "cfpgsql:1", "hub2")]
+    )
+    """What crm_simulate says pacemaker would do: (action, resource, node)."""
 
     def __post_init__(self) -> None:
         for node in ("hub1", "hub2"):
@@ -109,6 +113,26 @@ class World:
             lock=MemoryLock(self, node),
             clock=self.clock,
         )
+
+    def simulation_xml(self) -> bytes:
+        actions = "".join(
+            f'<rsc_action action="{a}" resource="{r}" node="{n}"/>' for a, r, n in self.simulated
+        )
+        return (
+            f'<pacemaker-result api-version="2.25"><actions>{actions}</actions>'
+            '<status code="0" message="OK"/></pacemaker-result>'
+        ).encode()
+
+    def changes(self, node: str | None = None) -> list[tuple[str, ...]]:
+        """Commands that change the cluster (not the reads and simulations on copies)."""
+        return [
+            c.argv
+            for c in self.calls
+            if (node is None or c.node == node)
+            and c.argv[0] != "crm_simulate"
+            and c.argv[:2] != ("cibadmin", "--query")
+            and not (c.env and "CIB_file" in c.env)
+        ]
 
     # -- effects of commands ---------------------------------------------------------------------
     def apply(self, call: Call) -> int:
@@ -227,6 +251,12 @@ class FakeRunner:
         self.world.calls.append(call)
         if self.world.on_call:
             self.world.on_call(call)
+        if env and "CIB_file" in env:
+            return CommandResult(tuple(argv), 0, b"", b"", 0.01)  # a change to a copy
+        if argv[0] == "crm_simulate":
+            return CommandResult(tuple(argv), 0, self.world.simulation_xml(), b"", 0.01)
+        if tuple(argv[:2]) == ("cibadmin", "--query"):
+            return CommandResult(tuple(argv), 0, b"<cib/>", b"", 0.01)
         rc = self.world.apply(call)
         return CommandResult(tuple(argv), rc, b"", b"" if rc == 0 else b"simulated failure", 0.01)
 

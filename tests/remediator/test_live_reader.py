@@ -26,6 +26,7 @@ from remediator.cluster import ClusterSnapshot, LocalHost, PgsqlParams, PgView
 from remediator.config import RemediatorConfig, config_from_mapping
 from remediator.live import LiveClusterReader
 from remediator.lock import ClusterLock
+from remediator.simulate import removal_is_quiet
 from tests.support.cibstates import HEALTHY_AT, INCIDENT_AT, PCMK_TZ, CibStates
 
 from .snapshots import host
@@ -215,3 +216,47 @@ def test_leftover_ban_is_cleared_with_the_real_tools(
     assert lock.release("job1")
     after = read("leftover_ban", at=INCIDENT_AT + 7200)
     assert not any(c.cli_kind for c in after.constraints) and not after.lock.held
+
+
+def test_removal_is_simulated_with_pacemakers_scheduler(
+    read: Callable[..., ClusterSnapshot], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tools = config("hub2").tools
+    read("leftover_ban")  # puts CIB_file on a copy of that state
+    quiet = removal_is_quiet(SubprocessRunner(), tools, ["cli-ban-mscfpgsql-on-hub2"])
+    assert quiet.ok and "start cfpgsql" in quiet.detail, quiet
+    assert "cli-ban-mscfpgsql-on-hub2" in (tmp_path / "leftover_ban.xml").read_text()  # a copy
+    # A leftover prefer that is all that keeps the primary where it is (stickiness 0 and a
+    # stronger preference for hub2): removing it would fail the primary over.
+    read("healthy")
+    danger = tmp_path / "healthy.xml"
+    run = SubprocessRunner()
+    for xml, scope, verb in (
+        (
+            '<rsc_defaults><meta_attributes id="rsc_defaults-meta_attributes"><nvpair '
+            'id="rsc_defaults-stickiness" name="resource-stickiness" value="0"/><nvpair '
+            'id="rsc_defaults-migration-threshold" name="migration-threshold" value="1"/>'
+            "</meta_attributes></rsc_defaults>",
+            "rsc_defaults",
+            "--replace",
+        ),
+        (
+            '<rsc_location id="prefer-hub2" rsc="mscfpgsql"><rule id="prefer-hub2-rule" '
+            'role="Promoted" score="5000"><expression id="prefer-hub2-expr" attribute="#uname" '
+            'operation="eq" value="hub2"/></rule></rsc_location>',
+            "constraints",
+            "--create",
+        ),
+        (
+            '<rsc_location id="cli-prefer-mscfpgsql" rsc="mscfpgsql" role="Promoted" node="hub1" '
+            'score="INFINITY"/>',
+            "constraints",
+            "--create",
+        ),
+    ):
+        assert run.run(("cibadmin", verb, "--scope", scope, "--xml-text", xml), timeout=30).ok
+    monkeypatch.setenv("CIB_file", str(danger))
+    refused = removal_is_quiet(run, tools, ["cli-prefer-mscfpgsql"])
+    assert not refused.ok
+    assert "demote cfpgsql" in refused.detail and "promote cfpgsql" in refused.detail
+    assert "move cfvirtip" in refused.detail
