@@ -119,7 +119,7 @@ class Lab:
         On any failure everything started so far is torn down again.
         """
         return lifecycle.up(
-            self, timeout, seed_hosts=seed_hosts, rng_seed=rng_seed, replace=replace
+            self, timeout, seed_hosts=seed_hosts, rng_seed=rng_seed, replace_existing=replace
         )
 
     def down(self) -> lifecycle.DownReport:

@@ -1,4 +1,4 @@
-"""Starting and stopping a lab, and the processes tracked in its state file.
+"""Starting and stopping a lab (and a node's cluster stack on its own).
 
 `up` records each thing in the state file *before* creating it; `down` reads that file and
 undoes everything, in order: tracked processes, pacemakerd (it stops its resources), corosync,
@@ -9,7 +9,6 @@ with their last process.
 
 from __future__ import annotations
 
-import dataclasses
 import grp
 import logging
 import os
@@ -31,6 +30,7 @@ from lab.config import (
     MASTER_HUB_DAT,
     NODE_BIND_DIRS,
     OCF_SHELLFUNCS,
+    PG_BIN,
     PG_OS_USER,
     PG_PORT,
     PG_STATE_DIR,
@@ -51,15 +51,18 @@ from lab.procs import (
     netns_inode,
     parent_pid,
     pids_in_netns,
+    start_time,
     terminate,
     wait_gone,
 )
-from lab.state import LabState, StateError
+from lab.state import LabState, NodeState, StateError
 
 if TYPE_CHECKING:
     from lab.cluster import Lab
 
 log = logging.getLogger("lab")
+REQUIRED_TOOLS = ("unshare", "nsenter", "setpriv", "ip", "corosync", "corosync-cfgtool",
+                  "pacemakerd", "crm_mon", "crm_resource", "crm_attribute")
 PACEMAKER_STOP_TIMEOUT_S = 60.0
 # A cluster that never finished starting can sit in its election for a long time after SIGTERM;
 # its data is thrown away anyway, so it gets a short grace before SIGKILL.
@@ -286,20 +289,36 @@ def kill_stack(lab: Lab, name: str) -> list[int]:
     return [r.pid for r in refs]
 
 
-def up(lab: Lab, timeout: float, *, seed_hosts: int, rng_seed: int, replace: bool) -> float:
+def unavailable_reason() -> str | None:
+    """Why a lab cannot start on this machine (None when it can)."""
+    if os.geteuid() != 0:
+        return "the lab needs root (network and mount namespaces)"
+    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool, path=BASE_ENV["PATH"]) is None]
+    if not (PG_BIN / "postgres").exists():
+        missing.append(str(PG_BIN / "postgres"))
+    return f"missing for the lab: {', '.join(missing)} (make deps)" if missing else None
+
+
+def up(
+    lab: Lab, timeout: float, *, seed_hosts: int, rng_seed: int, replace_existing: bool
+) -> float:
     started = time.monotonic()
     cfg = lab.config
-    if lab.exists():
+    reason = unavailable_reason()
+    if reason:
+        raise LabError(reason)
+    if replace_existing:
+        down(lab)
+    elif lab.exists():
         state = lab.load_state()
-        if replace:
-            down(lab)
-        elif not (state.phase == "claimed" and state.owner_pid == os.getpid()):
+        if not (state.phase == "claimed" and state.owner_pid == os.getpid()):
             raise_exists(lab, state)
-    phases: list[tuple[str, float]] = []
+    elif cfg.root.exists():
+        raise LabError(f"{cfg.root} exists without a lab state; remove it: python -m lab down"
+                       f" --id {cfg.lab_id}")
 
     def mark(name: str) -> None:
-        phases.append((name, time.monotonic() - started))
-        log.info("lab %s up: %s at %.1fs", cfg.lab_id, name, phases[-1][1])
+        log.info("lab %s up: %s at %.1fs", cfg.lab_id, name, time.monotonic() - started)
 
     try:
         cfg.root.mkdir(mode=0o755, exist_ok=True)
@@ -331,7 +350,7 @@ def up(lab: Lab, timeout: float, *, seed_hosts: int, rng_seed: int, replace: boo
             down(lab)
         raise
     seconds = time.monotonic() - started
-    lab.store.update(lambda s: dataclasses.replace(s, phase="up", time_to_healthy_s=seconds))
+    lab.store.update(lambda s: replace(s, phase="up", time_to_healthy_s=seconds))
     return seconds
 
 
@@ -362,6 +381,27 @@ def _all_node_processes(state: LabState) -> list[ProcRef]:
     return list(dict.fromkeys(refs))
 
 
+def _state_from_holders(lab: Lab) -> LabState | None:
+    nodes = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        for spec in lab.config.nodes:
+            if b"lab.nodeinit" in argv and str(spec.root).encode() in argv:
+                pid = int(entry.name)
+                start, inode = start_time(pid), netns_inode(pid)
+                if start is not None and inode is not None and not is_host_netns(inode):
+                    nodes[spec.name] = NodeState(holder=ProcRef(pid, start), netns_inode=inode)
+    if not nodes:
+        return None
+    log.warning("lab %s: no state file; found its holders %s", lab.lab_id, nodes)
+    return LabState(lab.lab_id, str(lab.config.root), "stopping", os.getpid(), nodes=nodes)
+
+
 def down(lab: Lab) -> DownReport:
     started = time.monotonic()
     cfg = lab.config
@@ -373,8 +413,13 @@ def down(lab: Lab) -> DownReport:
         return DownReport(existed=False)
     killed: list[int] = []
     seen: list[ProcRef] = []
+    if state is None:
+        # No usable state file: find the lab's holders by their --root argument, and with them
+        # everything in their network namespaces.
+        state = _state_from_holders(lab)
     if state is not None:
-        lab.store.update(lambda s: replace(s, phase="stopping"))
+        if lab.store.exists():
+            lab.store.update(lambda s: replace(s, phase="stopping"))
         terminate([t.proc for t in state.tracked], timeout=5)
         pacemakers = [n.pacemakerd for n in state.nodes.values() if n.pacemakerd]
         # pacemakerd stops its resources (demote, stop PostgreSQL, remove the VIP) before exiting.

@@ -32,18 +32,12 @@ from lab.cluster import Lab
 from lab.config import MAX_LAB_ID, PG_BIN, PG_OS_USER
 from lab.node import user_argv, user_env
 
-_NEEDED = ("unshare", "nsenter", "setpriv", "ip", "corosync", "pacemakerd", "crm_mon")
 _shared: dict[str, tuple[Lab, int]] = {}
 
 
 def lab_unavailable_reason() -> str | None:
     """Why the live lab cannot run here (None when it can)."""
-    if os.geteuid() != 0:
-        return "the live lab needs root (network and mount namespaces)"
-    missing = [tool for tool in _NEEDED if shutil.which(tool) is None]
-    if missing or not (PG_BIN / "postgres").exists():
-        return f"missing tools for the live lab: {', '.join(missing) or str(PG_BIN)} (make deps)"
-    return None
+    return lifecycle.unavailable_reason()
 
 
 def claim_free_lab(first: int = 1, last: int = MAX_LAB_ID) -> Lab:

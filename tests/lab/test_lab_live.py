@@ -350,3 +350,22 @@ def test_a_failed_start_leaves_nothing():
     assert lab.last_down is not None and lab.last_down.netns_inodes
     assert leftovers(lab.last_down) == []
     assert not lab.exists()
+
+
+def test_down_without_a_state_file_still_finds_the_nodes(monkeypatch):
+    if lab_unavailable_reason():
+        pytest.skip(lab_unavailable_reason() or "")
+    monkeypatch.setenv("CFHA_LAB_KEEP_ON_FAILURE", "1")  # a failed start that stays in place
+    lab = claim_free_lab()
+    try:
+        with pytest.raises(LabNotHealthyError):
+            lab.up(timeout=2.0)
+        state = lab.load_state()
+        inodes = [n.netns_inode for n in state.nodes.values() if n.netns_inode]
+        assert len(inodes) == 2
+        lab.config.state_file.unlink()  # lost or corrupt state
+        report = lab.down()
+    finally:
+        lab.down()
+    assert sorted(report.netns_inodes) == sorted(inodes)
+    assert leftovers(report) == []
