@@ -11,7 +11,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from lab import lifecycle, scenarios
+from lab import scenarios, teardown
 from lab.cluster import Lab
 from lab.config import LabConfigError, lab_id_from_env
 from lab.errors import LabError
@@ -89,9 +89,11 @@ def _down(lab: Lab, _args: argparse.Namespace) -> int:
     if not report.existed:
         print(f"lab {lab.lab_id} was not up")
         return 0
-    left = lifecycle.leftovers(report)
-    print(f"lab {lab.lab_id} down in {report.seconds:.1f}s; "
-          + ("left behind: " + "; ".join(left) if left else "nothing left behind"))
+    left = teardown.leftovers(report)
+    print(
+        f"lab {lab.lab_id} down in {report.seconds:.1f}s; "
+        + ("left behind: " + "; ".join(left) if left else "nothing left behind")
+    )
     return 1 if left else 0
 
 

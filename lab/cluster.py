@@ -12,7 +12,6 @@ Every method works from any process: what is running is read from the lab's stat
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -20,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import config as lab_config
-from lab import lifecycle, postgres, restore, scenarios, tracked
+from lab import lifecycle, postgres, restore, scenarios, teardown, tracked
 from lab import status as lab_status
 from lab.config import (
     MASTER_HUB_DAT,
@@ -49,7 +48,7 @@ class Lab:
         base = root_base if root_base is not None else lab_config.DEFAULT_ROOT_BASE
         self.config = LabConfig.for_id(chosen, base)
         self.store = StateStore(self.config.state_file, self.config.lock_file)
-        self.last_down: lifecycle.DownReport | None = None  # set by down(), also after a failed up
+        self.last_down: teardown.DownReport | None = None  # set by down(), also after a failed up
 
     def __repr__(self) -> str:
         return f"Lab({self.config.lab_id}, root={self.config.root})"
@@ -122,9 +121,9 @@ class Lab:
             self, timeout, seed_hosts=seed_hosts, rng_seed=rng_seed, replace_existing=replace
         )
 
-    def down(self) -> lifecycle.DownReport:
+    def down(self) -> teardown.DownReport:
         """Stop everything and remove the lab's directory. Idempotent."""
-        return lifecycle.down(self)
+        return teardown.down(self)
 
     # -- observing ---------------------------------------------------------------------------
     def status(self) -> LabStatus:
@@ -235,6 +234,3 @@ class Lab:
             path = spec.host_path(MASTER_HUB_DAT)
             path.write_text(active + "\n")
         return active
-
-    def owner_is_me(self) -> bool:
-        return self.load_state().owner_pid == os.getpid()

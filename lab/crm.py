@@ -80,6 +80,15 @@ class CrmView:
                 return r.role
         return "Stopped"
 
+    def online(self, node: str) -> bool:
+        n = self.nodes.get(node)
+        return n is not None and n.online
+
+    def flag(self, node: str, name: str) -> bool:
+        """A node's boolean state (standby, maintenance, unclean, ...); False if unknown."""
+        n = self.nodes.get(node)
+        return bool(n is not None and getattr(n, name))
+
     def attr(self, node: str, name: str) -> str | None:
         n = self.nodes.get(node)
         return None if n is None else n.attributes.get(name)

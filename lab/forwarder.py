@@ -51,9 +51,7 @@ async def _relay(
 
 
 async def serve(listener: socket.socket, host: str, port: int) -> None:
-    server = await asyncio.start_server(
-        lambda r, w: _relay(r, w, host, port), sock=listener
-    )
+    server = await asyncio.start_server(lambda r, w: _relay(r, w, host, port), sock=listener)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,4 +1,4 @@
-"""Starting and stopping a lab (and a node's cluster stack on its own).
+"""Starting a lab (and a node's cluster stack on its own); `lab.teardown` stops it.
 
 `up` records each thing in the state file *before* creating it; `down` reads that file and
 undoes everything, in order: tracked processes, pacemakerd (it stops its resources), corosync,
@@ -17,7 +17,7 @@ import shutil
 import signal
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -51,51 +51,27 @@ from lab.procs import (
     netns_inode,
     parent_pid,
     pids_in_netns,
-    start_time,
-    terminate,
     wait_gone,
 )
-from lab.state import LabState, NodeState, StateError
+from lab.state import LabState
+from lab.teardown import down
 
 if TYPE_CHECKING:
     from lab.cluster import Lab
 
 log = logging.getLogger("lab")
-REQUIRED_TOOLS = ("unshare", "nsenter", "setpriv", "ip", "corosync", "corosync-cfgtool",
-                  "pacemakerd", "crm_mon", "crm_resource", "crm_attribute")
-PACEMAKER_STOP_TIMEOUT_S = 60.0
-# A cluster that never finished starting can sit in its election for a long time after SIGTERM;
-# its data is thrown away anyway, so it gets a short grace before SIGKILL.
-PACEMAKER_STOP_TIMEOUT_STARTING_S = 5.0
-
-
-@dataclass(frozen=True)
-class DownReport:
-    existed: bool
-    killed: tuple[int, ...] = ()  # PIDs that had to be killed after the orderly stop
-    seconds: float = 0.0
-    # What the lab had, to check that none of it is left (see `leftovers`).
-    processes: tuple[ProcRef, ...] = ()
-    netns_inodes: tuple[int, ...] = ()
-    root: str = ""
-    links: tuple[str, ...] = ()
-
-
-def leftovers(report: DownReport) -> list[str]:
-    """Anything of a stopped lab still present on the machine; empty when nothing is."""
-    found = [f"process {r.pid} still running" for r in report.processes if is_alive(r)]
-    for inode in report.netns_inodes:
-        if is_host_netns(inode):
-            continue
-        found += [f"process {r.pid} still in netns {inode}" for r in pids_in_netns(inode)]
-    if report.root and Path(report.root).exists():
-        found.append(f"directory {report.root} still exists")
-    mounts = Path("/proc/mounts").read_text()
-    if report.root and report.root in mounts:
-        found.append(f"a mount under {report.root} is still in /proc/mounts")
-    links = Path("/proc/net/dev").read_text()  # the links of our (the host's) namespace
-    found += [f"host link {name}" for name in report.links if f"{name}:" in links]
-    return found
+REQUIRED_TOOLS = (
+    "unshare",
+    "nsenter",
+    "setpriv",
+    "ip",
+    "corosync",
+    "corosync-cfgtool",
+    "pacemakerd",
+    "crm_mon",
+    "crm_resource",
+    "crm_attribute",
+)
 
 
 def _owner(user: str, group: str) -> tuple[int, int]:
@@ -150,8 +126,21 @@ def _save_node(lab: Lab, name: str, **changes: object) -> None:
 def start_holder(lab: Lab, node: NodeSpec) -> NodeRunner:
     (node.root / READY_FILE).unlink(missing_ok=True)
     argv = [
-        "unshare", "--net", "--mount", "--uts", "--ipc", "--propagation", "private", "--",
-        sys.executable, "-m", "lab.nodeinit", "--name", node.name, "--root", str(node.root),
+        "unshare",
+        "--net",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--propagation",
+        "private",
+        "--",
+        sys.executable,
+        "-m",
+        "lab.nodeinit",
+        "--name",
+        node.name,
+        "--root",
+        str(node.root),
     ]
     ref = launch_detached(argv, log_path=node.logs / "holder.log", env=BASE_ENV)
     # Its namespaces are recorded only once it is ready: until unshare has run, it is still in
@@ -185,8 +174,19 @@ def connect_nodes(lab: Lab) -> None:
     # Both ends are created directly inside the nodes' namespaces: the host's never sees them.
     lab.runner(first.name).run(
         [
-            "ip", "link", "add", first.link, "netns", str(h1.pid), "type", "veth",
-            "peer", "name", second.link, "netns", str(h2.pid),
+            "ip",
+            "link",
+            "add",
+            first.link,
+            "netns",
+            str(h1.pid),
+            "type",
+            "veth",
+            "peer",
+            "name",
+            second.link,
+            "netns",
+            str(h2.pid),
         ],
         check=True,
     )
@@ -237,8 +237,14 @@ def setup_postgres(lab: Lab, seed_hosts: int, rng_seed: int) -> None:
 def enable_postgres_resource(lab: Lab, timeout: float = 30.0) -> None:
     """Remove the seed CIB's target-role=Stopped (the guide also creates cfpgsql disabled)."""
     runner = lab.runner(lab.node_names[0])
-    argv = ["crm_resource", "--resource", "mscfpgsql", "--meta", "--delete-parameter",
-            "target-role"]
+    argv = [
+        "crm_resource",
+        "--resource",
+        "mscfpgsql",
+        "--meta",
+        "--delete-parameter",
+        "target-role",
+    ]
     deadline = time.monotonic() + timeout
     while (done := runner.run(argv, timeout=15)).returncode != 0:
         if time.monotonic() >= deadline:
@@ -314,8 +320,10 @@ def up(
         if not (state.phase == "claimed" and state.owner_pid == os.getpid()):
             raise_exists(lab, state)
     elif cfg.root.exists():
-        raise LabError(f"{cfg.root} exists without a lab state; remove it: python -m lab down"
-                       f" --id {cfg.lab_id}")
+        raise LabError(
+            f"{cfg.root} exists without a lab state; remove it: python -m lab down"
+            f" --id {cfg.lab_id}"
+        )
 
     def mark(name: str) -> None:
         log.info("lab %s up: %s at %.1fs", cfg.lab_id, name, time.monotonic() - started)
@@ -369,87 +377,3 @@ def claim(lab: Lab) -> bool:
         return False
     lab.store.save(LabState(lab.lab_id, str(lab.config.root), "claimed", os.getpid()))
     return True
-
-
-def _all_node_processes(state: LabState) -> list[ProcRef]:
-    refs: list[ProcRef] = []
-    for node_state in state.nodes.values():
-        if node_state.netns_inode and not is_host_netns(node_state.netns_inode):
-            refs += pids_in_netns(node_state.netns_inode)
-        if node_state.holder and is_alive(node_state.holder):
-            refs.append(node_state.holder)
-    return list(dict.fromkeys(refs))
-
-
-def _state_from_holders(lab: Lab) -> LabState | None:
-    nodes = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        for spec in lab.config.nodes:
-            if b"lab.nodeinit" in argv and str(spec.root).encode() in argv:
-                pid = int(entry.name)
-                start, inode = start_time(pid), netns_inode(pid)
-                if start is not None and inode is not None and not is_host_netns(inode):
-                    nodes[spec.name] = NodeState(holder=ProcRef(pid, start), netns_inode=inode)
-    if not nodes:
-        return None
-    log.warning("lab %s: no state file; found its holders %s", lab.lab_id, nodes)
-    return LabState(lab.lab_id, str(lab.config.root), "stopping", os.getpid(), nodes=nodes)
-
-
-def down(lab: Lab) -> DownReport:
-    started = time.monotonic()
-    cfg = lab.config
-    try:
-        state: LabState | None = lab.store.load()
-    except StateError:
-        state = None
-    if state is None and not cfg.root.exists():
-        return DownReport(existed=False)
-    killed: list[int] = []
-    seen: list[ProcRef] = []
-    if state is None:
-        # No usable state file: find the lab's holders by their --root argument, and with them
-        # everything in their network namespaces.
-        state = _state_from_holders(lab)
-    if state is not None:
-        if lab.store.exists():
-            lab.store.update(lambda s: replace(s, phase="stopping"))
-        terminate([t.proc for t in state.tracked], timeout=5)
-        pacemakers = [n.pacemakerd for n in state.nodes.values() if n.pacemakerd]
-        # pacemakerd stops its resources (demote, stop PostgreSQL, remove the VIP) before exiting.
-        grace = (
-            PACEMAKER_STOP_TIMEOUT_S if state.phase == "up" else PACEMAKER_STOP_TIMEOUT_STARTING_S
-        )
-        terminate(pacemakers, timeout=grace)
-        terminate([n.corosync for n in state.nodes.values() if n.corosync], timeout=10)
-        remaining = _all_node_processes(state)
-        killed = [r.pid for r in remaining if is_alive(r)]
-        terminate(remaining, timeout=3, sig=signal.SIGKILL)
-        seen = [t.proc for t in state.tracked] + remaining + [
-            ref
-            for n in state.nodes.values()
-            for ref in (n.holder, n.corosync, n.pacemakerd)
-            if ref is not None
-        ]
-    shutil.rmtree(cfg.root, ignore_errors=True)
-    if cfg.root.exists():
-        shutil.rmtree(cfg.root)  # raises with the reason
-    report = DownReport(
-        existed=True,
-        killed=tuple(killed),
-        seconds=time.monotonic() - started,
-        processes=tuple(dict.fromkeys(seen)),
-        netns_inodes=tuple(
-            n.netns_inode for n in (state.nodes.values() if state else ()) if n.netns_inode
-        ),
-        root=str(cfg.root),
-        links=tuple(n.link for n in cfg.nodes),
-    )
-    lab.last_down = report
-    return report

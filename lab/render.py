@@ -20,7 +20,6 @@ from lab.config import (
     PG_TMPDIR,
     PGDATA,
     LabConfig,
-    NodeSpec,
 )
 
 # The promoted instance is checked every 3 s and the other every 4 s, as in the CFEngine guide.
@@ -280,7 +279,3 @@ def etc_hosts(original: str, cfg: LabConfig) -> str:
     lines = [original.rstrip("\n"), "# cfha lab"]
     lines += [f"{n.address}\t{n.name}" for n in cfg.nodes]
     return "\n".join(lines) + "\n"
-
-
-def node_summary(node: NodeSpec) -> str:
-    return f"{node.name} ({node.address}, {node.link})"

@@ -53,8 +53,12 @@ def drop_stray_vip(lab: Lab, node: str) -> bool:
     shown = lab.run(node, ["ip", "-o", "-4", "addr", "show", "dev", spec.link], timeout=10)
     if f" {lab.vip}/" not in shown.stdout:
         return False
-    lab.run(node, ["ip", "addr", "del", f"{lab.vip}/{lab.config.prefix_len}", "dev", spec.link],
-            timeout=10, check=True)
+    lab.run(
+        node,
+        ["ip", "addr", "del", f"{lab.vip}/{lab.config.prefix_len}", "dev", spec.link],
+        timeout=10,
+        check=True,
+    )
     return True
 
 
@@ -86,15 +90,27 @@ def reclone(lab: Lab, primary: str, node: str, deadline: float) -> None:
     """Replace `node`'s data directory with a fresh base backup of `primary`."""
     _crm(lab, primary, "crm_attribute", "--node", node, "--name", "standby", "--update", "on")
     # Only now leave node maintenance: with the node in standby pacemaker can only stop there.
-    _crm(lab, primary, "crm_attribute", "--node", node, "--name", "maintenance", "--delete",
-         check=False)
+    _crm(
+        lab,
+        primary,
+        "crm_attribute",
+        "--node",
+        node,
+        "--name",
+        "maintenance",
+        "--delete",
+        check=False,
+    )
     # A failed (blocked) stop is only retried after its failure is cleaned up; in standby the
     # re-probe can only lead to a stop.
     _crm(lab, primary, "crm_resource", "--cleanup", "--resource", "cfpgsql", "--node", node)
     # The cleanup re-probes the node; the agent's probe may append to postgresql.conf, so it has to
     # be over before the data directory is replaced.
-    lab.run(primary, ["crm_resource", "--wait", f"--timeout={int(_remaining(deadline))}s"],
-            timeout=_remaining(deadline) + 5)
+    lab.run(
+        primary,
+        ["crm_resource", "--wait", f"--timeout={int(_remaining(deadline))}s"],
+        timeout=_remaining(deadline) + 5,
+    )
     wait_for(
         lab,
         lambda s: [] if s.crm and s.crm.role_on(node) == "Stopped" else [f"{node} still active"],
@@ -119,14 +135,23 @@ def _repair(lab: Lab, deadline: float) -> None:
     def both_online(s: LabStatus) -> list[str]:
         if s.crm is None:
             return [f"crm_mon: {s.crm_error}"]
-        return [f"{n} offline" for n in lab.node_names if not s.crm.nodes[n].online]
+        return [f"{n} offline" for n in lab.node_names if not s.crm.online(n)]
 
     current = wait_for(lab, both_online, "both nodes online", timeout=_remaining(deadline))
     assert current.crm is not None
     anchor = lab.node_names[0]
     if current.crm.maintenance_mode:
-        _crm(lab, anchor, "crm_attribute", "--type", "crm_config", "--name", "maintenance-mode",
-             "--update", "false")
+        _crm(
+            lab,
+            anchor,
+            "crm_attribute",
+            "--type",
+            "crm_config",
+            "--name",
+            "maintenance-mode",
+            "--update",
+            "false",
+        )
     for ban in current.crm.bans:
         if ban.id.startswith("cli-"):
             constraint = f'<rsc_location id="{ban.id}"/>'
@@ -145,8 +170,17 @@ def _repair(lab: Lab, deadline: float) -> None:
         reclone(lab, primary, other, deadline)
     for node in lab.node_names:
         for flag in ("standby", "maintenance"):
-            _crm(lab, primary, "crm_attribute", "--node", node, "--name", flag, "--delete",
-                 check=False)
+            _crm(
+                lab,
+                primary,
+                "crm_attribute",
+                "--node",
+                node,
+                "--name",
+                flag,
+                "--delete",
+                check=False,
+            )
     _crm(lab, primary, "crm_resource", "--cleanup")
     lab.wait_healthy(_remaining(deadline))
 

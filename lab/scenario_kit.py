@@ -147,14 +147,25 @@ def crm(lab: Lab, node: str, *argv: str) -> None:
 
 
 def pg_ctl(lab: Lab, node: str, *args: str) -> None:
-    lab.run(node, [str(PG_BIN / "pg_ctl"), "-D", str(PGDATA), *args], user=PG_OS_USER,
-            timeout=60, check=True)
+    lab.run(
+        node,
+        [str(PG_BIN / "pg_ctl"), "-D", str(PGDATA), *args],
+        user=PG_OS_USER,
+        timeout=60,
+        check=True,
+    )
 
 
-def result(name: str, t: Target, actions: list[str], expected: str, started: float,
-            **details: str) -> ScenarioResult:
+def result(
+    name: str, t: Target, actions: list[str], expected: str, started: float, **details: str
+) -> ScenarioResult:
     return ScenarioResult(
-        name=name, node=t.node, other=t.other, primary_before=t.primary,
-        actions=tuple(actions), expected=expected, seconds=time.monotonic() - started,
+        name=name,
+        node=t.node,
+        other=t.other,
+        primary_before=t.primary,
+        actions=tuple(actions),
+        expected=expected,
+        seconds=time.monotonic() - started,
         details=details,
     )

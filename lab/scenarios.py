@@ -52,11 +52,22 @@ def stop_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
     started = time.monotonic()
     t = resolve_target(lab, node, "standby", ("standby",))
     pid = kill9_postgres(lab, t.node)
-    wait_for(lab, lambda s: failed_instance(s, t.node) + standby_gone(s, t.primary, t.node)
-             + promoted_on(s, t.primary), "stop-standby")
-    return result("stop-standby", t, [f"kill -9 {pid} (postmaster)"],
-                   f"cfpgsql Stopped on {t.node} with fail-count 1; {t.primary} PRI alone",
-                   started)
+    wait_for(
+        lab,
+        lambda s: (
+            failed_instance(s, t.node)
+            + standby_gone(s, t.primary, t.node)
+            + promoted_on(s, t.primary)
+        ),
+        "stop-standby",
+    )
+    return result(
+        "stop-standby",
+        t,
+        [f"kill -9 {pid} (postmaster)"],
+        f"cfpgsql Stopped on {t.node} with fail-count 1; {t.primary} PRI alone",
+        started,
+    )
 
 
 def wipe_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
@@ -73,14 +84,24 @@ def wipe_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
     started = time.monotonic()
     t = resolve_target(lab, node, "standby", ("standby",))
     pid = kill9_postgres(lab, t.node)
-    wait_for(lab, lambda s: failed_instance(s, t.node) + standby_gone(s, t.primary, t.node),
-             "wipe-standby: instance stopped")
+    wait_for(
+        lab,
+        lambda s: failed_instance(s, t.node) + standby_gone(s, t.primary, t.node),
+        "wipe-standby: instance stopped",
+    )
     lab.run(t.node, ["rm", "-rf", "--one-file-system", str(PGDATA)], check=True)
-    wait_for(lab, lambda s: [] if not s.nodes[t.node].pgdata_present else ["pgdata present"],
-             "wipe-standby: data gone")
-    return result("wipe-standby", t, [f"kill -9 {pid} (postmaster)", f"rm -rf {PGDATA}"],
-                   f"cfpgsql Stopped on {t.node} with fail-count 1; its data directory is gone",
-                   started)
+    wait_for(
+        lab,
+        lambda s: [] if not s.nodes[t.node].pgdata_present else ["pgdata present"],
+        "wipe-standby: data gone",
+    )
+    return result(
+        "wipe-standby",
+        t,
+        [f"kill -9 {pid} (postmaster)", f"rm -rf {PGDATA}"],
+        f"cfpgsql Stopped on {t.node} with fail-count 1; its data directory is gone",
+        started,
+    )
 
 
 def kill_primary(lab: Lab, node: str | None = None) -> ScenarioResult:
@@ -95,13 +116,22 @@ def kill_primary(lab: Lab, node: str | None = None) -> ScenarioResult:
     started = time.monotonic()
     t = resolve_target(lab, node, "primary", ("primary",))
     pid = kill9_postgres(lab, t.node)
-    wait_for(lab, lambda s: failed_instance(s, t.node) + promoted_on(s, t.other)
-             + ([] if s.nodes[t.node].lock_present else [f"no PGSQL.lock on {t.node}"]),
-             "kill-primary")
-    return result("kill-primary", t, [f"kill -9 {pid} (postmaster)"],
-                   f"{t.other} promoted with the VIP; {t.node} Stopped, fail-count 1,"
-                   " PGSQL.lock kept",
-                   started)
+    wait_for(
+        lab,
+        lambda s: (
+            failed_instance(s, t.node)
+            + promoted_on(s, t.other)
+            + ([] if s.nodes[t.node].lock_present else [f"no PGSQL.lock on {t.node}"])
+        ),
+        "kill-primary",
+    )
+    return result(
+        "kill-primary",
+        t,
+        [f"kill -9 {pid} (postmaster)"],
+        f"{t.other} promoted with the VIP; {t.node} Stopped, fail-count 1, PGSQL.lock kept",
+        started,
+    )
 
 
 DIVERGED_ROWS = 5
@@ -138,13 +168,19 @@ def diverge(lab: Lab, node: str | None = None) -> ScenarioResult:
     baseline = new_baseline.attr(first.other, "cfpgsql-master-baseline") if new_baseline else None
     t = Target(node=old, other=first.other, primary=first.primary_before)
     return result(
-        "diverge", t,
-        [*first.actions, f"started PostgreSQL on {old} by hand, wrote {len(rows)} rows to"
-         " lab_writes (note 'diverged'), stopped it"],
+        "diverge",
+        t,
+        [
+            *first.actions,
+            f"started PostgreSQL on {old} by hand, wrote {len(rows)} rows to"
+            " lab_writes (note 'diverged'), stopped it",
+        ],
         f"{t.other} promoted; {old} Stopped with fail-count 1 and PGSQL.lock, and its WAL"
-        f" diverged from {t.other}'s", started,
+        f" diverged from {t.other}'s",
+        started,
         diverged_row_ids=",".join(str(r[0]) for r in rows),
-        old_primary_wal_lsn=str(lsn), new_primary_master_baseline=str(baseline),
+        old_primary_wal_lsn=str(lsn),
+        new_primary_master_baseline=str(baseline),
     )
 
 
@@ -173,9 +209,13 @@ def fail_monitor(lab: Lab, node: str | None = None) -> ScenarioResult:
         postgres.wait_no_server(inode, timeout=30)
     finally:
         hidden.unlink(missing_ok=True)
-    return result("fail-monitor", t, [f"renamed {sock.name} until the monitor failed"],
-                   f"cfpgsql Stopped on {t.node}, fail-count 1, failed monitor ('error')",
-                   started)
+    return result(
+        "fail-monitor",
+        t,
+        [f"renamed {sock.name} until the monitor failed"],
+        f"cfpgsql Stopped on {t.node}, fail-count 1, failed monitor ('error')",
+        started,
+    )
 
 
 def ban(lab: Lab, node: str | None = None) -> ScenarioResult:
@@ -199,9 +239,13 @@ def ban(lab: Lab, node: str | None = None) -> ScenarioResult:
         return out
 
     wait_for(lab, check, "ban")
-    return result("ban", t, [f"crm_resource --ban --resource mscfpgsql --node {t.node}"],
-                   f"cli-ban-mscfpgsql-on-{t.node}; cfpgsql Stopped there; {survivor} PRI",
-                   started)
+    return result(
+        "ban",
+        t,
+        [f"crm_resource --ban --resource mscfpgsql --node {t.node}"],
+        f"cli-ban-mscfpgsql-on-{t.node}; cfpgsql Stopped there; {survivor} PRI",
+        started,
+    )
 
 
 def maintenance(lab: Lab, node: str | None = None) -> ScenarioResult:
@@ -213,8 +257,17 @@ def maintenance(lab: Lab, node: str | None = None) -> ScenarioResult:
     started = time.monotonic()
     primary = lab.primary()
     t = Target(node=primary, other=lab.other(primary), primary=primary)
-    crm(lab, primary, "crm_attribute", "--type", "crm_config", "--name", "maintenance-mode",
-         "--update", "true")
+    crm(
+        lab,
+        primary,
+        "crm_attribute",
+        "--type",
+        "crm_config",
+        "--name",
+        "maintenance-mode",
+        "--update",
+        "true",
+    )
 
     def check(s: LabStatus) -> list[str]:
         if s.crm is None or not s.crm.maintenance_mode:
@@ -222,8 +275,13 @@ def maintenance(lab: Lab, node: str | None = None) -> ScenarioResult:
         return [] if not any(r.managed for r in s.crm.instances("cfpgsql")) else ["still managed"]
 
     wait_for(lab, check, "maintenance")
-    return result("maintenance", t, ["crm_attribute --name maintenance-mode --update true"],
-                   "maintenance-mode=true; resources unmanaged; replication unchanged", started)
+    return result(
+        "maintenance",
+        t,
+        ["crm_attribute --name maintenance-mode --update true"],
+        "maintenance-mode=true; resources unmanaged; replication unchanged",
+        started,
+    )
 
 
 def node_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
@@ -238,15 +296,20 @@ def node_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
 
     def check(s: LabStatus) -> list[str]:
         out = promoted_on(s, t.other) + standby_gone(s, t.other, t.node)
-        if s.crm is None or not s.crm.nodes[t.node].standby:
+        if s.crm is None or not s.crm.flag(t.node, "standby"):
             out.append(f"{t.node} not in standby")
         elif s.crm.role_on(t.node) != "Stopped":
             out.append(f"cfpgsql on {t.node} is {s.crm.role_on(t.node)}")
         return out
 
     wait_for(lab, check, "node-standby")
-    return result("node-standby", t, [f"crm_attribute --node {t.node} --name standby on"],
-                   f"{t.node} standby, cfpgsql Stopped there; {t.other} PRI", started)
+    return result(
+        "node-standby",
+        t,
+        [f"crm_attribute --node {t.node} --name standby on"],
+        f"{t.node} standby, cfpgsql Stopped there; {t.other} PRI",
+        started,
+    )
 
 
 def stop_node(lab: Lab, node: str | None = None) -> ScenarioResult:
@@ -265,15 +328,19 @@ def stop_node(lab: Lab, node: str | None = None) -> ScenarioResult:
     def check(s: LabStatus) -> list[str]:
         if s.crm is None:
             return [f"no crm_mon ({s.crm_error})"]
-        out = [] if not s.crm.nodes[t.node].online else [f"{t.node} still online"]
+        out = [] if not s.crm.online(t.node) else [f"{t.node} still online"]
         if t.node == t.primary:
             out += [] if s.crm.promoted_nodes() == [t.other] else ["no failover yet"]
         return out
 
     wait_for(lab, check, "stop-node")
-    return result("stop-node", t, [f"kill -9 corosync and pacemaker daemons {killed}"],
-                   f"{t.node} OFFLINE (cluster stack dead), its PostgreSQL still running",
-                   started)
+    return result(
+        "stop-node",
+        t,
+        [f"kill -9 corosync and pacemaker daemons {killed}"],
+        f"{t.node} OFFLINE (cluster stack dead), its PostgreSQL still running",
+        started,
+    )
 
 
 def two_primaries(lab: Lab, node: str | None = None) -> ScenarioResult:
@@ -288,10 +355,22 @@ def two_primaries(lab: Lab, node: str | None = None) -> ScenarioResult:
     """
     started = time.monotonic()
     t = resolve_target(lab, node, "standby", ("standby",))
-    crm(lab, t.primary, "crm_attribute", "--node", t.node, "--name", "maintenance",
-         "--update", "true")
-    wait_for(lab, lambda s: [] if s.crm and s.crm.nodes[t.node].maintenance else ["not yet"],
-             "node maintenance")
+    crm(
+        lab,
+        t.primary,
+        "crm_attribute",
+        "--node",
+        t.node,
+        "--name",
+        "maintenance",
+        "--update",
+        "true",
+    )
+    wait_for(
+        lab,
+        lambda s: [] if s.crm and s.crm.flag(t.node, "maintenance") else ["not yet"],
+        "node maintenance",
+    )
     pg_ctl(lab, t.node, "-w", "-t", "30", "promote")
     rows = postgres.query(
         lab.node(t.node),
@@ -304,9 +383,13 @@ def two_primaries(lab: Lab, node: str | None = None) -> ScenarioResult:
 
     wait_for(lab, check, "two-primaries")
     return result(
-        "two-primaries", t,
-        [f"crm_attribute --node {t.node} --name maintenance --update true",
-         f"pg_ctl promote on {t.node}", f"wrote row {rows[0][0]} on {t.node}"],
+        "two-primaries",
+        t,
+        [
+            f"crm_attribute --node {t.node} --name maintenance --update true",
+            f"pg_ctl promote on {t.node}",
+            f"wrote row {rows[0][0]} on {t.node}",
+        ],
         f"PostgreSQL writable on both hubs; pacemaker still shows {t.primary} Promoted",
         started,
     )
@@ -330,7 +413,5 @@ def inject(lab: Lab, name: str, node: str | None = None) -> ScenarioResult:
     try:
         scenario = SCENARIOS[name]
     except KeyError:
-        raise ScenarioError(
-            f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}"
-        ) from None
+        raise ScenarioError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}") from None
     return scenario(lab, node)

@@ -181,8 +181,12 @@ def health_problems(
 
 
 def crm_view(lab: Lab) -> tuple[CrmView | None, str | None]:
-    """crm_mon XML from the first node whose pacemaker runs."""
+    """crm_mon XML from a node whose pacemaker runs, preferring one that sees a DC.
+
+    A node whose pacemaker is still starting answers with a partial view (no DC, nodes missing).
+    """
     error = "no node runs pacemaker"
+    partial: CrmView | None = None
     for name in lab.node_names:
         if not lab.stack_alive(name):
             continue
@@ -191,10 +195,14 @@ def crm_view(lab: Lab) -> tuple[CrmView | None, str | None]:
             error = f"crm_mon on {name}: rc={done.returncode} {done.stderr.strip()[:200]}"
             continue
         try:
-            return crm.parse(done.stdout), None
+            view = crm.parse(done.stdout)
         except crm.CrmParseError as err:
             error = str(err)
-    return None, error
+            continue
+        if view.dc is not None:
+            return view, None
+        partial = partial or view
+    return (partial, None) if partial is not None else (None, error)
 
 
 def gather(lab: Lab) -> LabStatus:
@@ -281,9 +289,9 @@ def format_text(status: LabStatus, crm_text: str) -> str:
     forwards = [t for t in status.tracked if t.kind == "forward"]
     spawned = [t for t in status.tracked if t.kind == "spawn"]
     out += ["", "== reachable on 127.0.0.1 =="]
-    out += [
-        f"127.0.0.1:{t.local_port} -> {t.node} {t.target_host}:{t.port}" for t in forwards
-    ] or ["(no forwarded ports)"]
+    out += [f"127.0.0.1:{t.local_port} -> {t.node} {t.target_host}:{t.port}" for t in forwards] or [
+        "(no forwarded ports)"
+    ]
     if spawned:
         out += ["", "== processes started in the nodes =="]
         out += [f"{t.node} pid {t.proc.pid}: {' '.join(t.argv)} (log {t.log})" for t in spawned]

@@ -116,21 +116,50 @@ def temporary_postgres(port: int = 5432) -> Iterator[str]:
         shutil.chown(sock, PG_OS_USER, PG_OS_USER)
 
     def run(*argv: str) -> None:
-        subprocess.run(_as_postgres(list(argv)), env=env, check=True, capture_output=True,
-                       timeout=120, cwd=base)
+        subprocess.run(
+            _as_postgres(list(argv)),
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+            cwd=base,
+        )
 
     try:
-        run(str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust",
-            "-E", "UTF8", "--locale=C", "--no-sync")
-        run(str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(base / "pg.log"), "-w",
-            "-o", f"-c listen_addresses='' -c unix_socket_directories={sock} -c port={port}"
-            " -c fsync=off", "start")
+        run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
+        run(
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-l",
+            str(base / "pg.log"),
+            "-w",
+            "-o",
+            f"-c listen_addresses='' -c unix_socket_directories={sock} -c port={port} -c fsync=off",
+            "start",
+        )
         yield f"host={sock} port={port} user=postgres dbname=postgres"
     finally:
         if (data / "postmaster.pid").exists():
             subprocess.run(
-                _as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w",
-                              "stop"]),
-                env=env, capture_output=True, timeout=60, check=False, cwd=base,
+                _as_postgres(
+                    [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+                ),
+                env=env,
+                capture_output=True,
+                timeout=60,
+                check=False,
+                cwd=base,
             )
         shutil.rmtree(base, ignore_errors=True)

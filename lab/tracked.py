@@ -43,9 +43,7 @@ def stop_tracked(lab: Lab, pid: int, timeout: float) -> None:
     state = lab.load_state()
     found = [t for t in state.tracked if t.proc.pid == pid]
     terminate([t.proc for t in found], timeout=timeout)
-    lab.store.update(
-        lambda s: replace(s, tracked=tuple(t for t in s.tracked if t.proc.pid != pid))
-    )
+    lab.store.update(lambda s: replace(s, tracked=tuple(t for t in s.tracked if t.proc.pid != pid)))
 
 
 def forward(
@@ -61,17 +59,27 @@ def forward(
         fd = listener.fileno()
         os.set_inheritable(fd, True)
         argv = [
-            sys.executable, "-m", "lab.forwarder", "--listen-fd", str(fd),
-            "--to", f"{target_host}:{port}",
+            sys.executable,
+            "-m",
+            "lab.forwarder",
+            "--listen-fd",
+            str(fd),
+            "--to",
+            f"{target_host}:{port}",
         ]
         log = lab.node(node).logs / f"forward-{bound}.log"
         ref = runner.launch(argv, log_path=log, net_only=True, pass_fds=(fd,))
     finally:
         listener.close()
     entry = Tracked(
-        kind="forward", node=node, proc=ref, argv=tuple(argv), log=str(log),
-        port=port, target_host=target_host, local_port=bound,
+        kind="forward",
+        node=node,
+        proc=ref,
+        argv=tuple(argv),
+        log=str(log),
+        port=port,
+        target_host=target_host,
+        local_port=bound,
     )
     lab.store.update(lambda s: replace(s, tracked=(*s.tracked, entry)))
     return int(bound)
-

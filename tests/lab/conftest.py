@@ -25,9 +25,7 @@ def lab_timings() -> Iterator[dict[str, float]]:
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if not LAB_TIMINGS:
         return
-    LAB_TIMINGS["whole test session incl. lab up and down (s)"] = (
-        time.monotonic() - _session_start
-    )
+    LAB_TIMINGS["whole test session incl. lab up and down (s)"] = time.monotonic() - _session_start
     terminalreporter.section("lab timings")
     for name, seconds in LAB_TIMINGS.items():
         terminalreporter.write_line(f"{name:45} {seconds:7.1f}")

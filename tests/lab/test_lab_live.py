@@ -19,9 +19,9 @@ import pytest
 from lab import cfdb
 from lab.cluster import Lab, LabNotHealthyError
 from lab.config import MASTER_HUB_DAT
-from lab.lifecycle import leftovers
 from lab.scenarios import SCENARIOS, ScenarioResult
 from lab.status import LabStatus
+from lab.teardown import leftovers
 from lab.testing import claim_free_lab, lab_unavailable_reason
 
 pytestmark = pytest.mark.lab
@@ -214,14 +214,14 @@ def expect_maintenance(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
 
 def expect_node_standby(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
     assert st.crm is not None
-    assert st.crm.nodes[r.node].standby
+    assert st.crm.flag(r.node, "standby")
     assert st.crm.role_on(r.node) == "Stopped"
     _alone(lab, st, r.other, r.node)
 
 
 def expect_stop_node(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
     assert st.crm is not None  # read from the survivor
-    assert not st.crm.nodes[r.node].online
+    assert not st.crm.online(r.node)
     assert st.crm.promoted_nodes() == [r.other]
     assert not st.nodes[r.node].corosync_alive and not st.nodes[r.node].pacemakerd_alive
     assert lab.run(r.node, ["crm_mon", "-1"]).returncode != 0
@@ -234,7 +234,7 @@ def expect_stop_node(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
 def expect_two_primaries(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
     assert st.crm is not None
     assert st.crm.promoted_nodes() == [r.other]  # pacemaker still believes in one primary
-    assert st.crm.nodes[r.node].maintenance
+    assert st.crm.flag(r.node, "maintenance")
     for node in lab.node_names:
         assert lab.psql(node, "SELECT pg_is_in_recovery()") == [(False,)]
     written = lab.psql(r.node, "SELECT count(*) FROM lab_writes WHERE note = 'second primary'")
