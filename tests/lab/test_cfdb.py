@@ -25,8 +25,10 @@ def pg_dsn() -> Iterator[str]:
         pytest.skip("PostgreSQL 15 server binaries not installed")
     with temporary_postgres() as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE cfdb ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
-                         " TEMPLATE template0")
+            conn.execute(
+                "CREATE DATABASE cfdb ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'"
+                " TEMPLATE template0"
+            )
         yield dsn.replace("dbname=postgres", "dbname=cfdb")
 
 
@@ -55,8 +57,17 @@ def test_counts_add_up(hosts):
     assert sum(c.connection_errors.values()) == c.status_failedc
     assert c.hub_hostkeys == tuple(h.hostkey for h in HUBS)
     if hosts >= 50:  # a realistic mix: every category and every error message
-        assert min(c.hosts_stale, c.hosts_never_collected, c.hosts_deleted, c.agent_fail,
-                   c.hostkey_collisions, c.call_collected) >= 1
+        assert (
+            min(
+                c.hosts_stale,
+                c.hosts_never_collected,
+                c.hosts_deleted,
+                c.agent_fail,
+                c.hostkey_collisions,
+                c.call_collected,
+            )
+            >= 1
+        )
         assert all(c.connection_errors[m] >= 1 for m in cfdb.CONNECTION_ERRORS)
         assert c.hosts_fresh > c.hosts_live // 2
 

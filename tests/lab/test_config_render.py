@@ -98,16 +98,22 @@ def test_cib_has_the_cfengine_resources_and_passes_crm_verify(tmp_path):
         pytest.skip("crm_verify not installed")
     cib = tmp_path / "cib.xml"
     cib.write_text(text)
-    done = subprocess.run(["crm_verify", "-x", str(cib)], capture_output=True, text=True,
-                          timeout=30, check=False)
+    done = subprocess.run(
+        ["crm_verify", "-x", str(cib)], capture_output=True, text=True, timeout=30, check=False
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_postgresql_settings_are_the_same_on_both_nodes():
     cfg = LabConfig.for_id(3)
     text = render.postgresql_conf_extra(cfg)
-    for needle in ("wal_log_hints = on", "restart_after_crash = off", "archive_mode = on",
-                   "fsync = off", "unix_socket_directories = '/var/cfengine/state/pg'"):
+    for needle in (
+        "wal_log_hints = on",
+        "restart_after_crash = off",
+        "archive_mode = on",
+        "fsync = off",
+        "unix_socket_directories = '/var/cfengine/state/pg'",
+    ):
         assert needle in text
     assert "hub1" not in text and "hub2" not in text  # pitfall P3: nothing per node
     assert "10.250.3.0/24" in render.pg_hba_conf(cfg)
@@ -147,9 +153,17 @@ def test_etc_hosts_gets_the_node_names():
 def test_mount_plan_covers_the_private_node_view():
     root = Path("/r/hub1")
     targets = [argv[-1] for argv in mount_plan(root)]
-    for path in ("/sys", "/run", "/dev/shm", "/var", "/var/cfengine", "/etc/corosync",
-                 "/var/lib/pacemaker", "/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs",
-                 "/etc/hosts"):
+    for path in (
+        "/sys",
+        "/run",
+        "/dev/shm",
+        "/var",
+        "/var/cfengine",
+        "/etc/corosync",
+        "/var/lib/pacemaker",
+        "/usr/lib/ocf/lib/heartbeat/ocf-shellfuncs",
+        "/etc/hosts",
+    ):
         assert path in targets
     # the overlay on /var must come before the bind mounts below /var
     assert targets.index("/var") < targets.index("/var/cfengine")

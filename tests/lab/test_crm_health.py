@@ -91,9 +91,17 @@ def test_parses_every_shared_pacemaker_fixture():
 
 def _nodes(vip_on: tuple[str, ...] = ("hub1",), lock_on: tuple[str, ...] = ("hub1",)):
     return {
-        n: NodeRuntime(name=n, address=f"10.250.1.{i}", holder_alive=True, corosync_alive=True,
-                       pacemakerd_alive=True, vip_present=n in vip_on, lock_present=n in lock_on,
-                       pgdata_present=True, master_hub="10.250.1.1")
+        n: NodeRuntime(
+            name=n,
+            address=f"10.250.1.{i}",
+            holder_alive=True,
+            corosync_alive=True,
+            pacemakerd_alive=True,
+            vip_present=n in vip_on,
+            lock_present=n in lock_on,
+            pgdata_present=True,
+            master_hub="10.250.1.1",
+        )
         for i, n in ((1, "hub1"), (2, "hub2"))
     }
 
@@ -102,8 +110,13 @@ def _pg(streaming: bool = True):
     rows = (ReplicationRow("hub2", "10.250.1.2", "streaming", "async"),) if streaming else ()
     return {
         "hub1": PgFacts("hub1", True, in_recovery=False, timeline=1, replication=rows),
-        "hub2": PgFacts("hub2", True, in_recovery=True, timeline=1,
-                        wal_receiver=WalReceiverRow("streaming", "10.250.1.100", 1)),
+        "hub2": PgFacts(
+            "hub2",
+            True,
+            in_recovery=True,
+            timeline=1,
+            wal_receiver=WalReceiverRow("streaming", "10.250.1.100", 1),
+        ),
     }
 
 
@@ -114,9 +127,13 @@ def test_healthy_pair_has_no_problems():
 def test_stopped_standby_problems_name_each_fact():
     problems = health_problems(crm.parse(STOPPED_STANDBY_XML), None, _nodes(), _pg(False))
     text = "\n".join(problems)
-    for needle in ("failed action cfpgsql_monitor_4000 on hub2", "fail-count cfpgsql=1 on hub2",
-                   "constraint cli-ban-mscfpgsql-on-hub2", "hub2: cfpgsql-status=STOP",
-                   "no streaming pg_stat_replication row for hub2"):
+    for needle in (
+        "failed action cfpgsql_monitor_4000 on hub2",
+        "fail-count cfpgsql=1 on hub2",
+        "constraint cli-ban-mscfpgsql-on-hub2",
+        "hub2: cfpgsql-status=STOP",
+        "no streaming pg_stat_replication row for hub2",
+    ):
         assert needle in text
 
 
@@ -125,10 +142,16 @@ def test_stopped_standby_problems_name_each_fact():
     [
         (_nodes(vip_on=("hub1", "hub2")), _pg(), "VIP configured on ['hub1', 'hub2']"),
         (_nodes(lock_on=("hub1", "hub2")), _pg(), "hub2: PGSQL.lock present"),
-        (_nodes(), {**_pg(), "hub2": PgFacts("hub2", True, in_recovery=False)},
-         "hub2: PostgreSQL is not a reachable standby"),
-        (_nodes(), {**_pg(), "hub1": PgFacts("hub1", False, error="refused")},
-         "hub1: PostgreSQL is not a reachable primary"),
+        (
+            _nodes(),
+            {**_pg(), "hub2": PgFacts("hub2", True, in_recovery=False)},
+            "hub2: PostgreSQL is not a reachable standby",
+        ),
+        (
+            _nodes(),
+            {**_pg(), "hub1": PgFacts("hub1", False, error="refused")},
+            "hub1: PostgreSQL is not a reachable primary",
+        ),
     ],
 )
 def test_facts_outside_pacemaker_make_it_unhealthy(nodes, pg, needle):
@@ -138,8 +161,10 @@ def test_facts_outside_pacemaker_make_it_unhealthy(nodes, pg, needle):
 def test_maintenance_and_no_crm_are_problems():
     maint = healthy_xml().replace('maintenance-mode="false"', 'maintenance-mode="true"')
     assert "maintenance-mode is on" in health_problems(crm.parse(maint), None, _nodes(), _pg())
-    dead = {**_nodes(), "hub2": NodeRuntime("hub2", "10.250.1.2", True, False, False, False,
-                                            False, True, None)}
+    dead = {
+        **_nodes(),
+        "hub2": NodeRuntime("hub2", "10.250.1.2", True, False, False, False, False, True, None),
+    }
     problems = health_problems(None, "no node runs pacemaker", dead, _pg())
     assert "hub2: cluster stack not running" in problems
     assert "crm_mon: no node runs pacemaker" in problems

@@ -48,9 +48,18 @@ def test_forwarder_relays_both_ways_and_stops_on_sigterm():
     os.set_inheritable(listener.fileno(), True)
     target = f"127.0.0.1:{server.getsockname()[1]}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lab.forwarder", "--listen-fd", str(listener.fileno()), "--to",
-         target],
-        pass_fds=(listener.fileno(),), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "lab.forwarder",
+            "--listen-fd",
+            str(listener.fileno()),
+            "--to",
+            target,
+        ],
+        pass_fds=(listener.fileno(),),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     listener.close()
     try:
@@ -82,9 +91,18 @@ def test_forwarder_closes_the_client_when_the_target_is_down():
     port = listener.getsockname()[1]
     os.set_inheritable(listener.fileno(), True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lab.forwarder", "--listen-fd", str(listener.fileno()), "--to",
-         f"127.0.0.1:{dead_port}"],
-        pass_fds=(listener.fileno(),), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "lab.forwarder",
+            "--listen-fd",
+            str(listener.fileno()),
+            "--to",
+            f"127.0.0.1:{dead_port}",
+        ],
+        pass_fds=(listener.fileno(),),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     listener.close()
     try:

@@ -74,8 +74,11 @@ def test_nodes_are_shaped_like_cfengine_hubs(healthy_lab):
     for node in lab.node_names:
         ls = lab.run(node, ["ls", "/var/cfengine/state/pg"], check=True).stdout.split()
         assert {"data", "tmp"} <= set(ls)
-        info = lab.run(node, ["cat", "/var/cfengine/masterfiles/cfe_internal/enterprise/ha/"
-                              "ha_info.json"], check=True).stdout
+        info = lab.run(
+            node,
+            ["cat", "/var/cfengine/masterfiles/cfe_internal/enterprise/ha/ha_info.json"],
+            check=True,
+        ).stdout
         for spec in lab.config.nodes:
             assert f'"{spec.address}"' in info and spec.hostkey_sha in info
         assert lab.run(node, ["cat", "/var/cfengine/state/master_hub.dat"]).stdout.strip() == (
@@ -118,8 +121,16 @@ def test_pg_ports_are_forwarded_to_127_0_0_1(healthy_lab):
 def test_spawn_and_forward_reach_a_service_inside_a_node(healthy_lab, tmp_path):
     lab = healthy_lab
     node = lab.standby()
-    argv = [sys.executable, "-m", "http.server", "18080", "--bind", "127.0.0.1",
-            "--directory", "/var/cfengine"]
+    argv = [
+        sys.executable,
+        "-m",
+        "http.server",
+        "18080",
+        "--bind",
+        "127.0.0.1",
+        "--directory",
+        "/var/cfengine",
+    ]
     pid = lab.spawn(node, argv, log_path=tmp_path / "http.log")
     try:
         port = lab.forward(node, 18080)
@@ -263,10 +274,17 @@ def test_every_scenario_has_an_expectation():
 def test_scenario_state_is_stable_and_restore_keeps_rows(healthy_lab, lab_timings, name):
     lab = healthy_lab
     primary, standby = lab.primary(), lab.standby()
-    marker = lab.psql(primary, "INSERT INTO lab_writes (node, note) VALUES (%s, %s) RETURNING id",
-                      (primary, f"before {name}"))[0][0]
-    _poll("the marker row reaches the standby", lambda: lab.psql(
-        standby, "SELECT count(*) FROM lab_writes WHERE id = %s", (marker,)) == [(1,)])
+    marker = lab.psql(
+        primary,
+        "INSERT INTO lab_writes (node, note) VALUES (%s, %s) RETURNING id",
+        (primary, f"before {name}"),
+    )[0][0]
+    _poll(
+        "the marker row reaches the standby",
+        lambda: (
+            lab.psql(standby, "SELECT count(*) FROM lab_writes WHERE id = %s", (marker,)) == [(1,)]
+        ),
+    )
 
     result = lab.inject(name)
     assert result.name == name and result.node in lab.node_names
@@ -321,8 +339,10 @@ def test_a_second_lab_runs_beside_and_down_leaves_nothing(lab_cluster, lab_timin
         lab_timings["second lab: time to healthy (s)"] = second.up()
         assert first.status().healthy and second.status().healthy
         assert first.vip != second.vip
-        keys = [{r[0] for r in lab.psql(lab.primary(), "SELECT hostkey FROM __hosts")}
-                for lab in (first, second)]
+        keys = [
+            {r[0] for r in lab.psql(lab.primary(), "SELECT hostkey FROM __hosts")}
+            for lab in (first, second)
+        ]
         assert keys[0] != keys[1]  # two clusters, two data sets
         vip_forward = next(t for t in second.load_state().tracked if t.target_host == second.vip)
         dsn = f"host=127.0.0.1 port={vip_forward.local_port} user=postgres dbname=postgres"

@@ -19,8 +19,16 @@ def _state() -> LabState:
     state = LabState(lab_id=3, root="/tmp/cfha-lab-3", phase="up", owner_pid=42)
     state = state.with_node("hub1", holder=ProcRef(10, 100), netns_inode=4026532000)
     state = state.with_node("hub1", corosync=ProcRef(11, 101), pacemakerd=ProcRef(12, 102))
-    tracked = Tracked(kind="forward", node="hub1", proc=ProcRef(13, 103), argv=("x",),
-                      log="/l", port=5432, target_host="10.250.3.100", local_port=40000)
+    tracked = Tracked(
+        kind="forward",
+        node="hub1",
+        proc=ProcRef(13, 103),
+        argv=("x",),
+        log="/l",
+        port=5432,
+        target_host="10.250.3.100",
+        local_port=40000,
+    )
     return LabState(**{**state.__dict__, "tracked": (tracked,), "seed_hosts": 50})
 
 
@@ -31,8 +39,19 @@ def test_state_round_trips_through_json():
 
 @pytest.mark.parametrize(
     "bad",
-    [{}, {"version": 99}, {"version": 1, "lab_id": 1}, {"version": 1, "lab_id": "x", "root": "",
-     "phase": "up", "owner_pid": 1, "nodes": {"hub1": {"holder": {"pid": "a"}}}}],
+    [
+        {},
+        {"version": 99},
+        {"version": 1, "lab_id": 1},
+        {
+            "version": 1,
+            "lab_id": "x",
+            "root": "",
+            "phase": "up",
+            "owner_pid": 1,
+            "nodes": {"hub1": {"holder": {"pid": "a"}}},
+        },
+    ],
 )
 def test_malformed_state_is_a_state_error(bad):
     with pytest.raises(StateError):
@@ -84,8 +103,10 @@ def test_terminate_escalates_to_sigkill():
 
 def test_launch_detached_reparents_and_logs(tmp_path):
     log = tmp_path / "out.log"
-    ref = procs.launch_detached([sys.executable, "-c", "print('hello', flush=True); import time;"
-                                 " time.sleep(60)"], log_path=log)
+    ref = procs.launch_detached(
+        [sys.executable, "-c", "print('hello', flush=True); import time; time.sleep(60)"],
+        log_path=log,
+    )
     try:
         assert procs.is_alive(ref)
         assert procs.parent_pid(ref.pid) != os.getpid()
