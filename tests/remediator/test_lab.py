@@ -4,7 +4,7 @@ One remediator runs *inside each lab node* (Lab.spawn), as in production: its pc
 pg_rewind and pg_basebackup run in that node's namespaces against the live cluster, and it reads
 the node's own PGSQL.lock and data directory. The test plays Alertmanager: it POSTs the alert to
 both hubs' webhooks (through Lab.forward), the way one receiver with two URLs does. After each
-test the lab is restored to healthy. Lab id 7 is this module's own.
+test the lab is restored to healthy. The lab (id 7, or $CFHA_REMEDIATOR_LAB_ID) is its own.
 """
 
 from __future__ import annotations
