@@ -26,7 +26,10 @@ def runner(scenario: str, *, quorum_rc: int = 0, nodelist: bool = True) -> Scrip
     scripted.set("corosync-quorumtool", quorum.read_text(), returncode=quorum_rc)
     scripted.set("corosync-cfgtool", (FIXTURES / f"{scenario}.hub1.cfgtool-s.txt").read_text())
     if nodelist:
-        scripted.set("corosync-cmapctl", (FIXTURES / "two-node.cmapctl-nodelist.txt").read_text())
+        scripted.set(
+            "corosync-cmapctl",
+            (FIXTURES / "two-node-healthy.hub1.cmapctl-nodelist.txt").read_text(),
+        )
     return scripted
 
 

@@ -63,7 +63,9 @@ def corosync_from_fixtures() -> CorosyncCollector:
         "corosync-quorumtool", (folder / "two-node-healthy.hub1.quorumtool-ps.txt").read_text()
     )
     runner.set("corosync-cfgtool", (folder / "two-node-healthy.hub1.cfgtool-s.txt").read_text())
-    runner.set("corosync-cmapctl", (folder / "two-node.cmapctl-nodelist.txt").read_text())
+    runner.set(
+        "corosync-cmapctl", (folder / "two-node-healthy.hub1.cmapctl-nodelist.txt").read_text()
+    )
     return CorosyncCollector(CorosyncConfig(), "hub1", runner)
 
 
