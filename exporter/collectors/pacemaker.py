@@ -166,19 +166,21 @@ class PacemakerCollector:
 
     def collect(self, out: MetricWriter) -> PacemakerFacts:
         status = self._status(out)
-        cib, cib_error = self._configuration(status)
+        current, cib_error = self._configuration(status)
+        cached = self._cib
         facts = pacemaker_facts(
             status,
-            cib.config if cib else None,
+            cached.config if cached else None,
             local_node=self._node,
             database_resource=self._config.database_resource,
             vip_resource=self._config.vip_resource,
-            cib_read_at=cib.read_at if cib else None,
+            cib_current=current,
+            cib_read_at=cached.read_at if cached else None,
         )
         write_facts(out, facts, self._clock())
         if cib_error is not None:
-            # Everything crm_mon said is published (bans stand in for the constraints), but the
-            # scrape was incomplete: say so rather than report success.
+            # Everything crm_mon said is published (without a current CIB copy, crm_mon's bans
+            # stand in for the constraints), but the scrape was incomplete: say so.
             raise CollectorError(cib_error.reason, str(cib_error), partial=out, facts=facts)
         return facts
 
@@ -226,10 +228,9 @@ class PacemakerCollector:
 
     # -- CIB configuration ---------------------------------------------------------------------
 
-    def _configuration(
-        self, status: ClusterStatus
-    ) -> tuple[_CachedCib | None, CollectorError | None]:
-        """The CIB configuration, re-read only when it may have changed.
+    def _configuration(self, status: ClusterStatus) -> tuple[bool, CollectorError | None]:
+        """Refresh the cached CIB configuration when it may have changed; say whether the cache
+        matches the configuration crm_mon reports, and why a refresh failed.
 
         Why a cache: the configuration (constraints, resource parameters, cluster name) changes
         rarely, and every cibadmin call is one more round-trip to the CIB manager plus a full
@@ -249,13 +250,18 @@ class PacemakerCollector:
             and cached.change_key == change_key
             and time.monotonic() - cached.read_monotonic < self._config.cib_max_age_seconds
         ):
-            return cached, None
+            return True, None
         try:
             config = self._read_cib()
         except CollectorError as exc:
-            return None, exc
+            # When crm_mon reports no change since the cached copy, only the age-bound refresh
+            # failed: the copy still matches the configuration.
+            still_current = (
+                cached is not None and change_key is not None and cached.change_key == change_key
+            )
+            return still_current, exc
         self._cib = _CachedCib(config, self._clock(), time.monotonic(), change_key)
-        return self._cib, None
+        return True, None
 
     def _read_cib(self) -> CibConfig:
         argv = [self._config.cibadmin_path, "--query", "--scope", "configuration"]

@@ -63,14 +63,18 @@ class PacemakerFacts:
     vip: ResourcePlacement | None
     failed_actions: tuple[Failure, ...]
     location_constraints: tuple[LocationConstraint, ...]
-    """From the CIB; from crm_mon's bans when the CIB could not be read (then without
+    """From the CIB; from crm_mon's bans when no current CIB copy could be read (then without
     ``cli-prefer-*``, which are not bans)."""
     agent_views: tuple[PgsqlAgentView, ...]
     """The pgsql agent's attributes of the database resource, per node: crm_mon's attributes
-    over the CIB's permanent ones (crm_mon lists none for an offline node)."""
+    over the current CIB's permanent ones (crm_mon lists none for an offline node)."""
     status: ClusterStatus | None
     cib: CibConfig | None
-    """The CIB configuration copy in use (kept, possibly stale, when pacemaker is down)."""
+    """The newest CIB configuration copy this exporter has read (None if none yet)."""
+    cib_current: bool
+    """``cib`` matches the configuration crm_mon reports now. False when cibadmin failed after
+    a change, or pacemaker is down: then it is only the last known configuration (still good for
+    resource parameters such as the pgsql ``tmpdir``)."""
     cib_read_at: float | None
     """When ``cib`` was read (Unix time)."""
 
@@ -128,6 +132,7 @@ class PacemakerFacts:
             agent_views=(),
             status=None,
             cib=cib,
+            cib_current=False,
             cib_read_at=cib_read_at,
         )
 
@@ -139,9 +144,12 @@ def pacemaker_facts(
     local_node: str,
     database_resource: str,
     vip_resource: str,
+    cib_current: bool = True,
     cib_read_at: float | None = None,
 ) -> PacemakerFacts:
-    """Summarise a parsed crm_mon status (and the CIB configuration, if read). Pure."""
+    """Summarise a parsed crm_mon status and the CIB configuration (if any; ``cib_current``
+    says whether it matches the status). Pure."""
+    current = cib if cib_current else None
     summary = status.summary
     dc = summary.dc if summary is not None else None
     options = summary.options if summary is not None else None
@@ -168,11 +176,14 @@ def pacemaker_facts(
         vip=placement(status, vip_resource),
         failed_actions=status.failures,
         location_constraints=(
-            cib.locations if cib is not None else tuple(_ban_as_constraint(b) for b in status.bans)
+            current.locations
+            if current is not None
+            else tuple(_ban_as_constraint(b) for b in status.bans)
         ),
-        agent_views=agent_views(status, cib, database_resource),
+        agent_views=agent_views(status, current, database_resource),
         status=status,
         cib=cib,
+        cib_current=current is not None,
         cib_read_at=cib_read_at if cib is not None else None,
     )
 

@@ -141,6 +141,7 @@ class PgsqlLock:
     """PGSQL.lock on this hub."""
 
     path: str
+    """Empty when it cannot be known (no lock_path configured and no CIB read yet)."""
     present: bool | None
     """None when it could not be checked (see ``error``)."""
     modified_at: float | None
@@ -207,8 +208,16 @@ class PgsqlAgentCollector:
         facts = pacemaker.facts if pacemaker is not None else None
         pcmk = facts if isinstance(facts, PacemakerFacts) else None
         cib: CibConfig | None = pcmk.cib if pcmk is not None else None
-        path = pgsql_lock_path(cib, self._resource, override=self._config.lock_path)
-        lock = check_lock(path, self._clock())
+        if self._config.lock_path is None and cib is None:
+            # Without the resource's tmpdir the agent's default path would be a guess, and a
+            # guess reads as "no lock": unknown instead.
+            lock = PgsqlLock(
+                "", None, None, None, "PGSQL.lock path unknown: no CIB configuration read yet "
+                "(set collectors.pgsql_agent.lock_path)", "unavailable",
+            )  # fmt: skip
+        else:
+            path = pgsql_lock_path(cib, self._resource, override=self._config.lock_path)
+            lock = check_lock(path, self._clock())
         views = pcmk.agent_views if pcmk is not None and pcmk.up else ()
         result = PgsqlAgentFacts(self._node, self._resource, views, lock)
         self._write(out, result)
@@ -218,9 +227,10 @@ class PgsqlAgentCollector:
                 if pacemaker is None
                 else f"pacemaker: {pcmk.down_message if pcmk else pacemaker.message}"
             )
-            raise CollectorError(
-                "unavailable", f"no agent attributes ({why})", partial=out, facts=result
-            )
+            message = f"no agent attributes ({why})"
+            if lock.error is not None:
+                message += f"; {lock.error}"
+            raise CollectorError("unavailable", message, partial=out, facts=result)
         if lock.error is not None:
             reason = lock.error_reason or "unavailable"
             raise CollectorError(reason, lock.error, partial=out, facts=result)
@@ -237,7 +247,8 @@ class PgsqlAgentCollector:
             out.gauge(BASELINE, view.master_baseline_lsn, **labels)
             out.gauge(XLOG_LOCATION, view.xlog_location_lsn, **labels)
         lock = facts.lock
-        out.info(LOCK_INFO, node=self._node, path=lock.path)
+        if lock.path:
+            out.info(LOCK_INFO, node=self._node, path=lock.path)
         if lock.present is not None:
             out.gauge(LOCK_PRESENT, float(lock.present), node=self._node)
         out.gauge(LOCK_MODIFIED, lock.modified_at, node=self._node)

@@ -231,6 +231,27 @@ def test_a_failing_cibadmin_still_publishes_crm_mons_view_with_bans(cib_states: 
     assert out.value(pm.UP, node="hub1") == 1
 
 
+def test_after_a_change_a_failing_cibadmin_leaves_only_the_last_known_cib(
+    cib_states: CibStates,
+) -> None:
+    runner = ScriptedRunner()
+    runner.set("crm_mon", crm_mon_xml(cib_states.healthy()))
+    runner.set("cibadmin", cibadmin_query(cib_states.healthy()))
+    pacemaker = collector(runner, cib_max_age_seconds=0)
+    assert pacemaker.collect(MetricWriter()).cib_current
+    runner.set("cibadmin", b"", returncode=102, stderr=b"Could not connect to the CIB")
+    # the configuration did not change: the copy is still current, the refresh failure reported
+    error = failure(pacemaker)
+    assert error.reason == "unavailable"
+    assert isinstance(error.facts, PacemakerFacts) and error.facts.cib_current
+    runner.set("crm_mon", crm_mon_xml(cib_states.leftover_ban()))  # the configuration changed
+    error = failure(pacemaker)
+    facts = error.facts
+    assert isinstance(facts, PacemakerFacts) and not facts.cib_current
+    assert facts.cib is not None  # last known: still gives the pgsql resource's tmpdir
+    assert [c.id for c in facts.location_constraints] == ["cli-ban-mscfpgsql-on-hub2"]  # bans
+
+
 def test_the_cib_is_re_read_only_when_the_configuration_changed(
     cib_states: CibStates, monkeypatch: pytest.MonkeyPatch
 ) -> None:

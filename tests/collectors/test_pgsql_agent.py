@@ -96,6 +96,17 @@ def test_without_pacemaker_only_the_lock_is_published(tmp_path: Path) -> None:
         agent(str(lock)).collect(MetricWriter(), {})
 
 
+def test_without_any_cib_the_lock_is_unknown_rather_than_guessed() -> None:
+    down = PacemakerFacts.down(local_node="hub1", reason="unavailable", message="not running")
+    result = CollectorResult("pacemaker", False, 0.0, 0.0, facts=down, reason="unavailable")
+    out = MetricWriter()
+    with pytest.raises(CollectorError, match=r"set collectors\.pgsql_agent\.lock_path"):
+        agent().collect(out, {"pacemaker": result})
+    text = writer_text(out)
+    assert sample_value(text, "cfha_pgsql_lock_present", node="hub1") is None
+    assert "cfha_pgsql_lock_info{" not in text
+
+
 def test_permanent_attributes_of_an_offline_node_come_from_the_cib(cib_states: CibStates) -> None:
     facts = agent().collect(MetricWriter(), {"pacemaker": pacemaker_result(cib_states.node_down())})
     hub1 = facts.view("hub1")
