@@ -70,11 +70,14 @@ def corosync_from_fixtures() -> CorosyncCollector:
 
 
 def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    """The process has exited (a zombie waiting for its new parent to reap it counts)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state in ("Z", "X"):
             return True
         time.sleep(0.02)
     return False
