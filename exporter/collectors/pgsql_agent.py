@@ -111,9 +111,10 @@ XLOG_LOCATION = MetricSpec(
 )
 LOCK_PRESENT = MetricSpec(
     "cfha_pgsql_lock_present",
-    "1 if PGSQL.lock exists on this hub: left by a primary that did not stop cleanly, it keeps "
-    "PostgreSQL from starting here until an operator resyncs and removes it. Absent when it "
-    "cannot be checked.",
+    "1 if PGSQL.lock exists on this hub. The agent creates it when it promotes PostgreSQL here, "
+    "so the primary has one; on any other hub it was left by a primary that did not stop "
+    "cleanly, and the agent will not start PostgreSQL there until an operator resyncs it and "
+    "removes the lock. Absent when it cannot be checked.",
     labels=N,
 )
 LOCK_MODIFIED = MetricSpec(
