@@ -4,13 +4,12 @@ One remediator runs *inside each lab node* (Lab.spawn), as in production: its pc
 pg_rewind and pg_basebackup run in that node's namespaces against the live cluster, and it reads
 the node's own PGSQL.lock and data directory. The test plays Alertmanager: it POSTs the alert to
 both hubs' webhooks (through Lab.forward), the way one receiver with two URLs does. After each
-test the lab is restored to healthy. The lab (id 7, or $CFHA_REMEDIATOR_LAB_ID) is its own.
+test the session's shared lab is restored to healthy.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import threading
 import time
@@ -26,16 +25,13 @@ import pytest
 import yaml
 
 from lab.cluster import Lab
-from lab.testing import make_lab_fixture
 from remediator.policy import load_policy
 
 from .conftest import TOKEN, alert, ban_alert, cleanup_alert, payload, resync_alert
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
-LAB_ID = int(os.environ.get("CFHA_REMEDIATOR_LAB_ID", "7"))  # a lab of this module's own
 PORT = 9735
-remediator_lab = make_lab_fixture(LAB_ID, name="remediator_lab")
 
 
 @dataclass
@@ -93,12 +89,13 @@ def lab_policy() -> dict[str, Any]:
 
 
 @pytest.fixture
-def lab(remediator_lab: Lab) -> Iterator[Lab]:
-    remediator_lab.restore_healthy()
+def lab(lab_cluster: Lab) -> Iterator[Lab]:
+    """The session's shared lab, healthy before the test and restored after it."""
+    lab_cluster.restore_healthy()
     try:
-        yield remediator_lab
+        yield lab_cluster
     finally:
-        remediator_lab.restore_healthy()
+        lab_cluster.restore_healthy()
 
 
 @pytest.fixture
