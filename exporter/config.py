@@ -13,7 +13,10 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from exporter.collectors.cfengine import CfengineConfig
+from exporter.collectors.hub import HubConfig
 from exporter.collectors.postgres import PostgresConfig
+from exporter.collectors.verdict import VerdictConfig
 from exporter.config_base import StrictModel
 
 DEFAULT_LISTEN_ADDRESS = ":9732"
@@ -42,6 +45,9 @@ class WebConfig(StrictModel):
 
 class CollectorsConfig(StrictModel):
     postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    hub: HubConfig = Field(default_factory=HubConfig)
+    cfengine: CfengineConfig = Field(default_factory=CfengineConfig)
+    verdict: VerdictConfig = Field(default_factory=VerdictConfig)
 
 
 class ExporterConfig(StrictModel):

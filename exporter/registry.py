@@ -11,7 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.collectors.cfengine import CfengineCollector
+from exporter.collectors.hub import HubCollector
 from exporter.collectors.postgres import PostgresCollector
+from exporter.collectors.verdict import VerdictCollector
 from exporter.commands import CommandRunner, SubprocessRunner
 from exporter.config import ExporterConfig
 from exporter.config_base import CollectorSettings
@@ -43,8 +46,27 @@ COLLECTORS: tuple[CollectorEntry, ...] = (
         PostgresCollector.metrics,
         lambda cfg, ctx: PostgresCollector(cfg, ctx.node),
     ),
+    CollectorEntry(
+        "hub",
+        "CFEngine hub reporting from this hub's cfdb (hosts, collections, each hub's last report)",
+        HubCollector.metrics,
+        lambda cfg, ctx: HubCollector(cfg, ctx.node),
+    ),
+    CollectorEntry(
+        "cfengine",
+        "CFEngine HA files on this hub (ha_info.json, master_hub.dat, ha_enabled)",
+        CfengineCollector.metrics,
+        lambda cfg, ctx: CfengineCollector(cfg, ctx.node),
+    ),
 )
-DERIVED: tuple[CollectorEntry, ...] = ()
+DERIVED: tuple[CollectorEntry, ...] = (
+    CollectorEntry(
+        "verdict",
+        "the HA verdict (OK / DEGRADED and its reasons) from the other collectors' facts",
+        VerdictCollector.metrics,
+        lambda cfg, ctx: VerdictCollector(cfg, ctx.node),  # type: ignore[arg-type,return-value]
+    ),
+)
 
 
 def section(config: ExporterConfig, name: str) -> CollectorSettings:
