@@ -171,7 +171,7 @@ def build_statement(schema: Schema, horizon_seconds: int, window_seconds: int) -
         f"    (as_of - interval '{horizon} seconds')::timestamp AS horizon_at_naive,\n"
         f"    as_of - interval '{window} seconds' AS window_at,\n"
         f"    (as_of - interval '{window} seconds')::timestamp AS window_at_naive,\n"
-        f"    extract(epoch FROM as_of)::bigint - {window} AS window_epoch\n"
+        f"    floor(extract(epoch FROM as_of))::bigint - {window} AS window_epoch\n"
         "  FROM ref\n"
         ")",
     ]
