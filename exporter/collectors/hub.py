@@ -229,6 +229,7 @@ class HubCollector:
         # on every scrape, so a table that appears (an upgrade, a fix) is picked up at once.
         self._schema: Schema | None = None
         self._statement: str | None = None
+        self._logged_failures: tuple[str, ...] = ()
 
     def collect(self, out: MetricWriter) -> HubFacts:
         hubs, ha_info_problem = self._read_ha_info()
@@ -284,8 +285,9 @@ class HubCollector:
         schema = decode_schema(self._session.query(SCHEMA_STATEMENT, [schema_names()]))
         if schema.complete:
             self._schema = schema
-        elif schema.failures:
+        elif schema.failures != self._logged_failures:  # once per change, not every scrape
             log.warning("cfdb lacks %s", ", ".join(schema.failures))
+        self._logged_failures = schema.failures
         return schema
 
     def _statement_for(self, schema: Schema) -> str:

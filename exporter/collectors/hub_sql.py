@@ -78,7 +78,7 @@ class Schema:
 
     @property
     def complete(self) -> bool:
-        return not [m for m in self.missing if m.split(".")[0] not in OPTIONAL_TABLES]
+        return not self.failures
 
     @property
     def failures(self) -> tuple[str, ...]:
