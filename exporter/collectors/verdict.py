@@ -28,16 +28,9 @@ from exporter.config_base import CollectorSettings
 from exporter.metrics import Kind, MetricSpec, MetricWriter
 from exporter.scrape import CollectorResult
 
+from .verdict_model import ROLE_HELP, ROLES, CollectorStatus, Thresholds, Verdict, VerdictInputs
 from .verdict_reasons import CODES
-from .verdict_rules import (
-    ROLE_HELP,
-    ROLES,
-    CollectorStatus,
-    Thresholds,
-    Verdict,
-    VerdictInputs,
-    evaluate,
-)
+from .verdict_rules import evaluate
 
 
 class VerdictConfig(CollectorSettings):

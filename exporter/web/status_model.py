@@ -9,8 +9,8 @@ from typing import Any
 from exporter import __version__
 from exporter.collectors.hub import HubFacts
 from exporter.collectors.postgres_sql import PgFacts
+from exporter.collectors.verdict_model import Verdict
 from exporter.collectors.verdict_reasons import BY_CODE
-from exporter.collectors.verdict_rules import Verdict
 from exporter.scrape import Scrape
 
 SCHEMA_VERSION = 1

@@ -15,7 +15,8 @@ from exporter.collectors.cfengine import (
     CfengineConfig,
     CfengineFacts,
 )
-from exporter.collectors.verdict_rules import Thresholds, evaluate
+from exporter.collectors.verdict_model import Thresholds
+from exporter.collectors.verdict_rules import evaluate
 from exporter.metrics import MetricWriter
 from exporter.parsers.cfengine_files import (
     CfengineFileError,

@@ -11,15 +11,15 @@ import pytest
 from exporter.collectors.hub import HubFacts
 from exporter.collectors.postgres_sql import PgFacts
 from exporter.collectors.verdict import CHECKED, DEGRADED, REASON, inputs_from, write
-from exporter.collectors.verdict_reasons import BY_CODE, CODES, REASONS, render_markdown
-from exporter.collectors.verdict_rules import (
+from exporter.collectors.verdict_model import (
     ClusterNode,
     CorosyncView,
     Thresholds,
     Verdict,
     VerdictInputs,
-    evaluate,
 )
+from exporter.collectors.verdict_reasons import BY_CODE, CODES, REASONS, render_markdown
+from exporter.collectors.verdict_rules import evaluate
 from exporter.metrics import MetricWriter
 from exporter.parsers.cfengine_files import HaHub
 from exporter.scrape import CollectorResult

@@ -8,7 +8,7 @@ from typing import Any
 from exporter.collectors.cfengine import CfengineFacts
 from exporter.collectors.hub import HubFacts, HubMember
 from exporter.collectors.postgres_sql import PgFacts, StandbyLink, WalReceiver
-from exporter.collectors.verdict_rules import (
+from exporter.collectors.verdict_model import (
     ClusterNode,
     ClusterView,
     CollectorStatus,
