@@ -165,7 +165,8 @@ LAST_COLLECTION = MetricSpec(
 AGENT_STATUS = MetricSpec(
     "cfha_hub_hosts_agent_status",
     "Hosts by their agent's last execution status: ok, fail (no agent run within 3x its "
-    "interval), other (unset or unknown value).",
+    "interval), other (unset or unknown value). Every __agentstatus row counts, also that of a "
+    "host marked deleted while cfdb keeps it.",
     labels=(*N, "status"),
 )
 COLLECTIONS = MetricSpec(

@@ -77,11 +77,6 @@ def expected_windowed(plan: cfdb.SeedPlan, as_of: float, window: int) -> dict[st
     return {"consumed": consumed, "failed": failed, "errors": errors}
 
 
-def live_agent_ok(plan: cfdb.SeedPlan) -> int:
-    deleted = {r[0] for r in plan.hosts if r[6] is not None}
-    return sum(1 for r in plan.agentstatus if r[3] == "OK" and r[0] not in deleted)
-
-
 def check_counts(facts: HubFacts, text: str, counts: cfdb.SeedCounts, plan: cfdb.SeedPlan) -> None:
     assert facts.hosts is not None and facts.agents is not None
     assert facts.hosts.live == counts.hosts_live
@@ -89,7 +84,7 @@ def check_counts(facts: HubFacts, text: str, counts: cfdb.SeedCounts, plan: cfdb
     assert facts.hosts.within_horizon == counts.hosts_fresh
     assert facts.hosts.beyond_horizon == counts.hosts_stale
     assert facts.hosts.never_collected == counts.hosts_never_collected
-    assert facts.agents == {"ok": live_agent_ok(plan), "fail": counts.agent_fail, "other": 0}
+    assert facts.agents == {"ok": counts.agent_ok, "fail": counts.agent_fail, "other": 0}
     assert facts.data_as_of is not None
     window = expected_windowed(plan, facts.data_as_of, facts.window_seconds)
     assert facts.collections == {"consumed": window["consumed"], "failed": window["failed"],
@@ -212,25 +207,26 @@ def test_schema_is_read_once_then_one_round_trip(
 
 
 @pytest.fixture
-def drifted(pg_pair: PgPair) -> Iterator[str]:
+def drifted(pg_pair: PgPair) -> Iterator[tuple[str, cfdb.SeedCounts]]:
     """A cfdb of another version: tables and columns missing, renamed or of another type."""
     name = f"cfdb_drift_{free_port()}"
-    create_cfdb(pg_pair, name, 60, rng_seed=2)
-    yield name
+    counts, _ = create_cfdb(pg_pair, name, 60, rng_seed=2)
+    yield name, counts
     pg_pair.psql(pg_pair.primary, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
 def test_missing_table_and_column_give_schema_and_partial_metrics(
-    pg_pair: PgPair, drifted: str, ha_info: Path
+    pg_pair: PgPair, drifted: tuple[str, cfdb.SeedCounts], ha_info: Path
 ) -> None:
+    dbname, counts = drifted
     pg_pair.psql(
         pg_pair.primary,
         "DROP TABLE __agentstatus",
         "ALTER TABLE __hubconnectionerrors DROP COLUMN message",
-        dbname=drifted,
+        dbname=dbname,
     )
     pg_pair.wait_replayed()
-    collector = make(pg_pair.primary, "hub1", ha_info, dbname=drifted)
+    collector = make(pg_pair.primary, "hub1", ha_info, dbname=dbname)
     with pytest.raises(CollectorError) as failure:
         collector.collect(MetricWriter())
     assert failure.value.reason == "schema"
@@ -241,7 +237,7 @@ def test_missing_table_and_column_give_schema_and_partial_metrics(
     assert facts.hosts is not None and facts.hosts.live == 60 + len(HUBS) - 1
     assert facts.agents is None and facts.connection_errors is None
     assert facts.collections is not None and facts.members is not None
-    facts2, text, ok = scrape(make(pg_pair.standby, "hub2", ha_info, dbname=drifted))
+    facts2, text, ok = scrape(make(pg_pair.standby, "hub2", ha_info, dbname=dbname))
     assert not ok and facts2 is not None
     assert sample_value(text, "cfha_hub_table_usable", table="__agentstatus") == 0
     assert sample_value(text, "cfha_hub_table_usable", table="__hubconnectionerrors") == 0
@@ -257,19 +253,24 @@ def test_missing_table_and_column_give_schema_and_partial_metrics(
         pg_pair.primary,
         "CREATE TABLE __agentstatus (hostkey text PRIMARY KEY, lastagentexecutionstatus text)",
         "ALTER TABLE __hubconnectionerrors ADD COLUMN message text",
-        dbname=drifted,
+        dbname=dbname,
     )
     try:
         facts3 = collector.collect(MetricWriter())
     finally:
         collector.close()
     assert facts3.agents == {"ok": 0, "fail": 0, "other": 0}
+    # The re-added column is empty: those errors have no known message, so they are `other`.
+    assert facts3.connection_errors is not None
+    assert facts3.connection_errors["other"] == sum(counts.connection_errors.values()) > 0
+    assert facts3.connection_errors["ServerNoReply"] == 0
 
 
 def test_older_schemas_status_table_and_naive_timestamps(
-    pg_pair: PgPair, drifted: str, ha_info: Path
+    pg_pair: PgPair, drifted: tuple[str, cfdb.SeedCounts], ha_info: Path
 ) -> None:
-    collector = make(pg_pair.primary, "hub1", ha_info, dbname=drifted)
+    dbname, _ = drifted
+    collector = make(pg_pair.primary, "hub1", ha_info, dbname=dbname)
     reference = collector.collect(MetricWriter())
     collector.close()
     pg_pair.psql(
@@ -279,9 +280,9 @@ def test_older_schemas_status_table_and_naive_timestamps(
         "ALTER TABLE __hosts DROP COLUMN deleted",  # not in every version
         "ALTER TABLE __hosts ALTER COLUMN lastreporttimestamp TYPE timestamp",
         "ALTER TABLE __hubconnectionerrors ALTER COLUMN checktimestamp TYPE timestamp",
-        dbname=drifted,
+        dbname=dbname,
     )
-    older = make(pg_pair.primary, "hub1", ha_info, dbname=drifted)
+    older = make(pg_pair.primary, "hub1", ha_info, dbname=dbname)
     facts = older.collect(MetricWriter())
     older.close()
     assert facts.missing == ()
