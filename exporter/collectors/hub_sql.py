@@ -90,15 +90,23 @@ def schema_names() -> list[str]:
     return [name for names in CANDIDATES.values() for name in names]
 
 
+def _text(value: Any) -> str:
+    """Text from a row. cfdb is a SQL_ASCII database (as CFEngine creates it), where psycopg
+    returns text columns as bytes: it cannot know their encoding."""
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
+
+
 def decode_schema(rows: Sequence[Mapping[str, Any]]) -> Schema:
     """Pure: SCHEMA_STATEMENT's rows -> Schema."""
     found: dict[str, dict[str, str]] = {}
     for row in rows:
         if row["relation"] is None:
             continue
-        columns = found.setdefault(str(row["name"]), {})
+        columns = found.setdefault(_text(row["name"]), {})
         if row["column_name"] is not None:
-            columns[str(row["column_name"])] = str(row["column_type"])
+            columns[_text(row["column_name"])] = _text(row["column_type"])
     relations: dict[str, str] = {}
     columns_of: dict[str, Mapping[str, str]] = {}
     missing: list[str] = []

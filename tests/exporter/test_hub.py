@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from exporter.collectors.hub import HubCollector, HubConfig, HubFacts
+from exporter.collectors.hub_sql import decode_schema
 from exporter.metrics import MetricWriter
 from exporter.pg import PgSession, PgSettings
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
@@ -350,3 +351,18 @@ def test_counts_are_relative_to_now_not_to_the_seed(pg_pair: PgPair) -> None:
         assert facts.hosts.beyond_horizon == counts.hosts_fresh + counts.hosts_stale
     finally:
         pg_pair.psql(pg_pair.primary, f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+def test_schema_rows_from_a_sql_ascii_database_are_bytes() -> None:
+    """psycopg returns text as bytes from a SQL_ASCII database, as CFEngine creates cfdb."""
+    rows = [
+        {"name": b"__hosts", "relation": b"__hosts", "column_name": name, "column_type": kind}
+        for name, kind in (
+            (b"hostkey", b"text"),
+            (b"lastreporttimestamp", b"timestamp with time zone"),
+        )
+    ]
+    schema = decode_schema(rows)
+    assert schema.usable("__hosts")
+    assert schema.columns["__hosts"]["lastreporttimestamp"] == "timestamp with time zone"
+    assert "__hosts" not in schema.missing and "__agentstatus" in schema.missing
