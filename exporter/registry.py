@@ -50,7 +50,14 @@ COLLECTORS: tuple[CollectorEntry, ...] = (
         "hub",
         "CFEngine hub reporting from this hub's cfdb (hosts, collections, each hub's last report)",
         HubCollector.metrics,
-        lambda cfg, ctx: HubCollector(cfg, ctx.node),
+        lambda cfg, ctx: HubCollector(
+            cfg,
+            ctx.node,
+            database=(
+                ctx.config.collectors.postgres.conninfo,
+                ctx.config.collectors.postgres.password_file,
+            ),
+        ),
     ),
     CollectorEntry(
         "cfengine",

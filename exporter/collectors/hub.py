@@ -54,14 +54,19 @@ from .hub_sql import (
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CONNINFO = "host=/tmp dbname=cfdb"  # CFEngine's PostgreSQL: its socket is in /tmp
+
 
 class HubConfig(CollectorSettings):
-    conninfo: str = Field(
-        default="host=/tmp dbname=cfdb",
-        description="libpq connection string of this hub's cfdb (CFEngine: socket in /tmp).",
+    conninfo: str | None = Field(
+        default=None,
+        description="libpq connection string of this hub's cfdb; default: the postgres "
+        "collector's (one database, configured once).",
     )
     password_file: Path | None = Field(
-        default=None, description="File holding the password; never logged."
+        default=None,
+        description="File holding the password; never logged. Default: the postgres "
+        "collector's, when `conninfo` is not set here.",
     )
     connect_timeout_seconds: int = Field(default=2, ge=2, le=30)
     statement_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
@@ -214,14 +219,21 @@ class HubCollector:
         node: str,
         session: PgSession | None = None,
         local_addresses: Callable[[], frozenset[str]] = read_local_addresses,
+        *,
+        database: tuple[str, Path | None] = (DEFAULT_CONNINFO, None),
     ) -> None:
+        """`database`: the connection string and password file to use when `config` sets no
+        `conninfo` (the registry passes the postgres collector's)."""
         self._config = config
         self._node = node
         self._local_addresses = local_addresses
+        conninfo, password_file = (
+            (config.conninfo, config.password_file) if config.conninfo else database
+        )
         self._session = session or PgSession(
             PgSettings(
-                conninfo=config.conninfo,
-                password_file=config.password_file,
+                conninfo=conninfo,
+                password_file=password_file,
                 connect_timeout_seconds=config.connect_timeout_seconds,
                 statement_timeout_seconds=config.statement_timeout_seconds,
             )

@@ -91,8 +91,8 @@ def schema_names() -> list[str]:
 
 
 def _text(value: Any) -> str:
-    """Text from a row. cfdb is a SQL_ASCII database (as CFEngine creates it), where psycopg
-    returns text columns as bytes: it cannot know their encoding."""
+    """Text from a row. cfdb is a SQL_ASCII database (as CFEngine creates it): unless the session
+    sets a client encoding (PgSession does), psycopg returns its text columns as bytes."""
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", errors="replace")
     return str(value)

@@ -13,12 +13,11 @@ import pytest
 
 from exporter.collectors.hub import HubCollector, HubConfig, HubFacts
 from exporter.collectors.hub_sql import decode_schema
+from exporter.config import config_from_mapping
 from exporter.metrics import MetricWriter
 from exporter.pg import PgSession, PgSettings
+from exporter.registry import build_collectors
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
-
-pytest.importorskip("lab.cfdb", reason="lab.cfdb (branch lab) has not landed yet")
-
 from lab import cfdb
 from tests.support.hubenv import HUBS, IP_OF, create_cfdb, ha_info_text
 from tests.support.metrics_text import sample_value, scrape_text
@@ -366,3 +365,21 @@ def test_schema_rows_from_a_sql_ascii_database_are_bytes() -> None:
     assert schema.usable("__hosts")
     assert schema.columns["__hosts"]["lastreporttimestamp"] == "timestamp with time zone"
     assert "__hosts" not in schema.missing and "__agentstatus" in schema.missing
+
+
+def test_cfdb_defaults_to_the_postgres_collectors_database() -> None:
+    shared, own = free_port(), free_port()
+    postgres = {"conninfo": f"host=127.0.0.1 port={shared} user=x dbname=cfdb"}
+
+    def hub_target(hub_section: dict[str, Any]) -> str:
+        config = config_from_mapping({"collectors": {"postgres": postgres, "hub": hub_section}})
+        scheduled, _ = build_collectors(config, {"cfengine": False})
+        hub = next(s.collector for s in scheduled if s.collector.name == "hub")
+        with pytest.raises(CollectorError) as failure:
+            hub.collect(MetricWriter())
+        assert failure.value.reason == "connect"
+        return str(failure.value)
+
+    assert f"port={shared}" in hub_target({"ha_info_path": None})
+    own_conninfo = f"host=127.0.0.1 port={own} user=x dbname=cfdb"
+    assert f"port={own}" in hub_target({"ha_info_path": None, "conninfo": own_conninfo})

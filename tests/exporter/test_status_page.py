@@ -28,9 +28,6 @@ from exporter.server import serve
 from exporter.web.app import create_app
 from exporter.web.pages import ago, size
 from tests.support import browser
-
-pytest.importorskip("lab.cfdb", reason="lab.cfdb (branch lab) has not landed yet")
-
 from tests.support.hubenv import HUBS, IP_OF, create_cfdb, write_workdir
 from tests.support.pgpair import PgPair, free_port
 
