@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from exporter.collectors.cfengine import CfengineCollector
+from exporter.collectors.corosync import CorosyncCollector
 from exporter.collectors.hub import HubCollector
+from exporter.collectors.pacemaker import PacemakerCollector
+from exporter.collectors.pgsql_agent import PgsqlAgentCollector
 from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.verdict import VerdictCollector
 from exporter.commands import CommandRunner, SubprocessRunner
@@ -39,12 +42,34 @@ class CollectorEntry:
     build: Callable[[Any, BuildContext], Collector]
 
 
+@dataclass(frozen=True)
+class DerivedEntry:
+    """A collector that runs after the others, on the facts they returned."""
+
+    name: str
+    description: str
+    metrics: Sequence[MetricSpec]
+    build: Callable[[Any, BuildContext], DerivedCollector]
+
+
 COLLECTORS: tuple[CollectorEntry, ...] = (
     CollectorEntry(
         "postgres",
         "PostgreSQL replication as this hub's database sees it",
         PostgresCollector.metrics,
         lambda cfg, ctx: PostgresCollector(cfg, ctx.node),
+    ),
+    CollectorEntry(
+        "pacemaker",
+        "Pacemaker's cluster view (crm_mon) and configuration (cibadmin)",
+        PacemakerCollector.metrics,
+        lambda cfg, ctx: PacemakerCollector(cfg, ctx.node, ctx.runner),
+    ),
+    CollectorEntry(
+        "corosync",
+        "Corosync quorum, membership and knet links as this hub sees them",
+        CorosyncCollector.metrics,
+        lambda cfg, ctx: CorosyncCollector(cfg, ctx.node, ctx.runner),
     ),
     CollectorEntry(
         "hub",
@@ -66,12 +91,21 @@ COLLECTORS: tuple[CollectorEntry, ...] = (
         lambda cfg, ctx: CfengineCollector(cfg, ctx.node),
     ),
 )
-DERIVED: tuple[CollectorEntry, ...] = (
-    CollectorEntry(
+# Derived collectors run in this order, each seeing the results of those before it.
+DERIVED: tuple[DerivedEntry, ...] = (
+    DerivedEntry(
+        "pgsql_agent",
+        "The pgsql resource agent's attributes (from pacemaker's facts) and PGSQL.lock here",
+        PgsqlAgentCollector.metrics,
+        lambda cfg, ctx: PgsqlAgentCollector(
+            cfg, ctx.node, ctx.config.collectors.pacemaker.database_resource
+        ),
+    ),
+    DerivedEntry(
         "verdict",
         "the HA verdict (OK / DEGRADED and its reasons) from the other collectors' facts",
         VerdictCollector.metrics,
-        lambda cfg, ctx: VerdictCollector(cfg, ctx.node),  # type: ignore[arg-type,return-value]
+        lambda cfg, ctx: VerdictCollector(cfg, ctx.node),
     ),
 )
 
@@ -107,9 +141,7 @@ def build_collectors(
         if e.name in wanted
     ]
     derived: list[DerivedCollector] = [
-        e.build(section(config, e.name), ctx)  # type: ignore[misc]
-        for e in DERIVED
-        if e.name in wanted
+        e.build(section(config, e.name), ctx) for e in DERIVED if e.name in wanted
     ]
     return scheduled, derived
 
