@@ -22,12 +22,16 @@ from typing import ClassVar, TypeVar
 from pydantic import Field
 
 from exporter.collectors.cfengine import CfengineFacts
+from exporter.collectors.corosync import CorosyncFacts
 from exporter.collectors.hub import HubFacts
+from exporter.collectors.pacemaker_facts import PacemakerFacts
+from exporter.collectors.pgsql_agent import PgsqlAgentFacts
 from exporter.collectors.postgres_sql import PgFacts
 from exporter.config_base import CollectorSettings
 from exporter.metrics import Kind, MetricSpec, MetricWriter
 from exporter.scrape import CollectorResult
 
+from .verdict_inputs import cluster_view, corosync_view
 from .verdict_model import ROLE_HELP, ROLES, CollectorStatus, Thresholds, Verdict, VerdictInputs
 from .verdict_reasons import CODES
 from .verdict_rules import evaluate
@@ -108,6 +112,11 @@ def inputs_from(node: str, results: Mapping[str, CollectorResult]) -> VerdictInp
         pg_reason=None if pg_result is None or pg_result.ok else pg_result.reason,
         hub=facts_of(results, "hub", HubFacts),
         files=facts_of(results, "cfengine", CfengineFacts),
+        cluster=cluster_view(
+            facts_of(results, "pacemaker", PacemakerFacts),
+            facts_of(results, "pgsql_agent", PgsqlAgentFacts),
+        ),
+        corosync=corosync_view(facts_of(results, "corosync", CorosyncFacts)),
     )
 
 

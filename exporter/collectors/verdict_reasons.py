@@ -29,8 +29,8 @@ REASONS: tuple[Reason, ...] = (
         "replication_not_streaming",
         "Database replication is not streaming: the passive hub is not receiving changes.",
         "postgres (primary: a standby absent or not `streaming`, or none at all; standby: WAL "
-        "receiver not `streaming`; a hub whose database is down); pacemaker (a node's "
-        "`cfpgsql-data-status` neither LATEST nor STREAMING|*).",
+        "receiver not `streaming`; a hub whose database is down); pgsql agent via pacemaker (a "
+        "node's `cfpgsql-data-status` neither LATEST nor STREAMING|*).",
     ),
     Reason(
         "replication_lag",
@@ -48,8 +48,8 @@ REASONS: tuple[Reason, ...] = (
     Reason(
         "two_primaries",
         "Two databases accept writes (split brain): reports may be lost when it is resolved.",
-        "pacemaker (more than one promoted node or `cfpgsql-status` PRI) and postgres (this "
-        "hub's database accepts writes while pacemaker promoted another).",
+        "pacemaker (more than one promoted node, or `cfpgsql-status` PRI on more than one) and "
+        "postgres (this hub's database accepts writes while pacemaker promoted another).",
     ),
     Reason(
         "vip_not_on_primary",
@@ -61,7 +61,8 @@ REASONS: tuple[Reason, ...] = (
         "pgsql_lock_on_standby",
         "PGSQL.lock exists on a hub that is not primary: its database will not start as a "
         "standby until the hub is re-synced and the lock removed.",
-        "pacemaker collector (PGSQL.lock in the agent's tmpdir on this hub), and who is primary.",
+        "pgsql_agent collector (PGSQL.lock in the agent's tmpdir on this hub, the path from the "
+        "CIB), and who is primary (pacemaker, else postgres).",
     ),
     Reason(
         "node_offline",
@@ -88,13 +89,14 @@ REASONS: tuple[Reason, ...] = (
         "failed_actions",
         "Pacemaker recorded failed resource actions: they block resources from that node until "
         "cleaned up.",
-        "pacemaker (failed actions in the resource history).",
+        "pacemaker (crm_mon's failed actions).",
     ),
     Reason(
         "cli_constraints",
         "Leftover move or ban constraints (cli-ban / cli-prefer) pin resources: failover may not "
         "happen.",
-        "pacemaker (location constraints created by crm_resource / pcs resource move or ban).",
+        "pacemaker (location constraints `cli-ban-*` / `cli-prefer-*` left by crm_resource or "
+        "pcs resource move / ban).",
     ),
     Reason(
         "maintenance_mode",
@@ -112,7 +114,7 @@ REASONS: tuple[Reason, ...] = (
     Reason(
         "corosync_link_down",
         "A corosync link is down: the cluster has lost redundancy in its communication.",
-        "corosync collector (link status per peer).",
+        "corosync collector (each knet link to each peer: disconnected or disabled is down).",
     ),
     Reason(
         "master_hub_not_primary",

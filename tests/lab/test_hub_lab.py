@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from exporter.collectors.verdict_reasons import CODES
 from lab.cluster import Lab
 from tests.support import browser
 from tests.support.metrics_text import sample_value
@@ -144,6 +145,8 @@ def test_healthy_lab_is_ok_on_both_hubs_then_stop_standby_degrades(
         assert sample_value(text, "cfha_ha_degraded", node=node) == 0
         doc = exporter.status()
         assert doc["status"] == "ok" and doc["node"] == node
+        # Every collector runs on a real hub: every reason is checked, none is merely unknown.
+        assert doc["unchecked"] == [] and doc["checked"] == len(CODES)
         roles = {h["node"]: h["role"] for h in doc["hubs"]}
         assert roles == {primary: "active", standby: "passive"}
         assert all(h["state_stale"] is False for h in doc["hubs"])
