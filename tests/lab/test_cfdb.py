@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from lab import cfdb
+from lab.cfhub import collect_once
 from lab.config import PG_BIN, LabConfig
 from lab.render import ha_info_json
 from lab.testing import temporary_postgres
@@ -121,8 +122,6 @@ def test_shift_timestamps_keeps_the_counts_relative_to_the_new_now(pg_dsn):
 
 def test_cf_hub_stand_in_keeps_the_mix_as_time_passes(pg_dsn):
     """An hour after seeding, one collection round makes the data look seeded "now" again."""
-    from lab.cfhub import collect_once
-
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     cfdb.seed(pg_dsn, 200, an_hour_ago, 5, HUBS)
     expected = cfdb.expected_counts(200, an_hour_ago, 5, HUBS)
