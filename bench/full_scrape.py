@@ -127,6 +127,9 @@ def summarise(measured: dict[str, Any]) -> dict[str, Any]:
         "raw_parts_median_seconds": {
             k: statistics.median(v) for k, v in measured["raw_parts"].items()
         },
+        "cfha_collector_median_seconds": {
+            k: statistics.median(v) for k, v in measured["collector_durations"].items()
+        },
         "peers_median_seconds": peers,
         "ratio_to_peers": median[CFHA] / peers,
         "ratio_to_raw_probes": median[CFHA] / raw,

@@ -70,8 +70,9 @@ async def exchange(host: str, port: int, raw: bytes, timeout: float) -> tuple[in
 
 
 async def _open_loop(
-    host: str, port: int, make: Callable[[int], Request], rate: float, count: int, timeout: float
-) -> Run:
+    host: str, port: int, make: Callable[[int], Request], *, rate: float, count: int,
+    timeout: float,
+) -> Run:  # fmt: skip
     run = Run()
     loop = asyncio.get_running_loop()
     requests = [make(i).encode(host, port) for i in range(count)]  # built before the clock runs
@@ -97,7 +98,7 @@ async def _open_loop(
 
 
 async def _closed_loop(
-    host: str, port: int, make: Callable[[int], Request], senders: int, seconds: float,
+    host: str, port: int, make: Callable[[int], Request], *, senders: int, seconds: float,
     limit: int | None, timeout: float,
 ) -> Run:  # fmt: skip
     run = Run()
@@ -125,16 +126,19 @@ async def _closed_loop(
 
 
 def open_loop(
-    host: str, port: int, make: Callable[[int], Request], rate: float, count: int,
+    host: str, port: int, make: Callable[[int], Request], *, rate: float, count: int,
     timeout: float = 10.0,
 ) -> Run:  # fmt: skip
     """Send `count` requests at `rate` per second, on schedule."""
-    return asyncio.run(_open_loop(host, port, make, rate, count, timeout))
+    return asyncio.run(_open_loop(host, port, make, rate=rate, count=count, timeout=timeout))
 
 
 def closed_loop(
-    host: str, port: int, make: Callable[[int], Request], senders: int, seconds: float,
+    host: str, port: int, make: Callable[[int], Request], *, senders: int, seconds: float,
     limit: int | None = None, timeout: float = 10.0,
 ) -> Run:  # fmt: skip
     """`senders` concurrent senders, back to back, for `seconds` or `limit` requests in all."""
-    return asyncio.run(_closed_loop(host, port, make, senders, seconds, limit, timeout))
+    return asyncio.run(
+        _closed_loop(host, port, make, senders=senders, seconds=seconds, limit=limit,
+                     timeout=timeout)
+    )  # fmt: skip

@@ -99,8 +99,9 @@ def bare(pair: PgPair) -> float:
     shutil.rmtree(pair.standby.datadir)  # not timed: the operator's `rm -rf`
     with psycopg.connect(pair.primary.conninfo(user="postgres"), autocommit=True) as conn:
         started = time.perf_counter()
-        pair._pg("pg_basebackup", "-h", "127.0.0.1", "-p", str(pair.primary.port), "-U",
-                 "postgres", "-D", str(pair.standby.datadir), "-X", "stream", "-c", "fast", "-w")  # fmt: skip
+        pair._pg("pg_basebackup", "-h", "127.0.0.1", "-p", str(pair.primary.port),
+                 "-U", "postgres", "-D", str(pair.standby.datadir),
+                 "-X", "stream", "-c", "fast", "-w")  # fmt: skip
         PacemakerStandIn(pair).agent_start()  # standby.signal, primary_conninfo, pg_ctl start
         deadline = time.monotonic() + 300
         while not streaming(conn):
