@@ -7,6 +7,7 @@ Each benchmark also runs alone: `python -m bench.<name> [--help]`.
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Callable
 
 from bench import (
@@ -37,12 +38,19 @@ def main(argv: list[str]) -> int:
         print(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
         return 2
     names = argv or list(BENCHMARKS)
+    failed: list[str] = []
     status = 0
     for name in names:
         print(f"== {name}", flush=True)
-        status |= BENCHMARKS[name]()
+        try:
+            status |= BENCHMARKS[name]()
+        except Exception:  # one broken benchmark must not cost the others' results
+            traceback.print_exc()
+            print(f"== {name} FAILED (no result in this run)", flush=True)
+            failed.append(name)
+            status |= 1
     print("== summary (bench/results/summary.md)", flush=True)
-    summary.main(names)
+    summary.main([name for name in names if name not in failed])
     return status
 
 

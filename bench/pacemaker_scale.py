@@ -38,7 +38,7 @@ from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.commands import SubprocessRunner
 from exporter.metrics import MetricWriter
 from exporter.parsers.crm_mon import CRM_MON_ARGV
-from tests.support.cibstates import HEALTHY_AT, PCMK_TZ, CibStates, ctime_text, run_tool
+from tests.support.cibstates import HEALTHY_AT, PCMK_TZ, CibStates, ctime_text, run_tool, tool_env
 from tests.support.exposition import writer_text
 from tests.support.pgpair import free_port
 
@@ -79,7 +79,12 @@ def build_cib(states: CibStates, size: int, work: Path) -> Path:
     run_tool(["cibadmin", "--replace", "--scope", "resources", "--xml-text",
               etree.tostring(resources).decode()], cib=config)  # fmt: skip
     cib = work / f"cib-{size}.xml"
-    run_tool(["crm_simulate", "--xml-file", str(config), "--simulate", "--save-output", str(cib)])
+    # The scheduler's simulated transition of ~1,000 actions takes most of a minute at 500
+    # resources on 2 busy CPUs: a longer bound than run_tool's.
+    subprocess.run(
+        ["crm_simulate", "--xml-file", str(config), "--simulate", "--save-output", str(cib)],
+        env=tool_env(), capture_output=True, timeout=900, check=True,
+    )  # fmt: skip
     written = f'<cib cib-last-written="{ctime_text(HEALTHY_AT)}" update-origin="hub1"/>'
     run_tool(["cibadmin", "--modify", "--xml-text", written], cib=cib)  # as a live cluster does
     return cib
