@@ -19,8 +19,10 @@ re-clones, which is the data path this compares. Then, interleaved (the order al
   set_aside, swap_in, restore_config, remove_lock, release_hold, cleanup, verify.
 
 The set-aside directory the remediator keeps (it never deletes data) is removed after each round,
-not timed. Disk use is bounded by about 4 x the size (primary, standby, the new copy beside the
-old one, archived WAL); everything is in one temporary directory, removed at the end.
+not timed, and every measurement starts after an `fsync` of everything (`os.sync()`), so that
+neither pays for the writeback of the copy or the removal before it. Disk use is bounded by about
+4 x the size (primary, standby, the new copy beside the old one, archived WAL); everything is in
+one temporary directory, removed at the end.
 
     .venv/bin/python -m bench.resync [--rounds N] [--poll SECONDS] [SIZE_MB ...]
 
@@ -30,6 +32,7 @@ old one, archived WAL); everything is in one temporary directory, removed at the
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import tempfile
@@ -97,6 +100,7 @@ def kill_standby(pair: PgPair) -> None:
 def bare(pair: PgPair) -> float:
     kill_standby(pair)
     shutil.rmtree(pair.standby.datadir)  # not timed: the operator's `rm -rf`
+    os.sync()  # neither side pays for the writeback of the previous round's copy or removal
     with psycopg.connect(pair.primary.conninfo(user="postgres"), autocommit=True) as conn:
         started = time.perf_counter()
         pair._pg("pg_basebackup", "-h", "127.0.0.1", "-p", str(pair.primary.port),
@@ -133,6 +137,7 @@ def remediator_resync(
     try:
         core = app.extensions["cfha_remediator"]
         assert isinstance(core, Remediator)
+        os.sync()  # as for the bare copy
         started = time.perf_counter()
         answer = app.test_client().post(
             "/webhook", json=resync_payload(), headers={"Authorization": f"Bearer {TOKEN}"}
