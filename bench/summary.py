@@ -156,7 +156,9 @@ def webhook_load(r: dict[str, Any]) -> list[Row]:
     rows.append(
         Row(
             f"duplicate storm: {st['requests']} deliveries of one alert, {st['senders']} senders",
-            f"{st['jobs_for_the_alert']} job, {st['statuses']}; p99 {ms(st['p99_seconds'])}",
+            f"{st['jobs_for_the_alert']} job; answers: "
+            + ", ".join(f"{n} x {code}" for code, n in st["statuses"].items())
+            + f"; p99 {ms(st['p99_seconds'])}",
             "exactly 1 job, every delivery 202",
             "",
             "1 job",
