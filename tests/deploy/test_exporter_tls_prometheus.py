@@ -1,0 +1,224 @@
+"""The exporter serving TLS + basic auth, checked by Python clients and by a real Prometheus.
+
+Prometheus (Debian's 2.42) runs on loopback with three jobs against one exporter: the right
+credentials and CA (must be `up`), a wrong password (must be `down` with a 401) and no CA (must be
+`down` with an x509 error). Every process is started by the test and stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import socket
+import ssl
+import sys
+import textwrap
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import pytest
+
+from exporter.registry import COLLECTORS, DERIVED
+from tests.support.daemons import Daemon, get_json, wait_for
+from tests.support.pgpair import free_port
+from tests.support.tlsfiles import TlsFiles, make_tls_files
+
+USER = "prometheus"
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return make_tls_files(tmp_path_factory.mktemp("tls"))
+
+
+def client_context(tls: TlsFiles, with_client_cert: bool = False) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=str(tls.ca_cert))
+    if with_client_cert:
+        context.load_cert_chain(tls.client_cert, tls.client_key)
+    return context
+
+
+def fetch(
+    url: str, context: ssl.SSLContext, auth: tuple[str, str] | None = None, timeout: float = 10.0
+) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:
+            return int(response.status), bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def start_exporter(directory: Path, web_config: str) -> tuple[Daemon, str]:
+    config = directory / "cfha-exporter.yml"
+    config.write_text("cluster: cfcluster\nnode: hub1\n")
+    web = directory / "web.yml"
+    web.write_text(textwrap.dedent(web_config))
+    port = free_port()
+    argv = [
+        sys.executable, "-m", "exporter",
+        "--config.file", str(config),
+        "--web.config.file", str(web),
+        "--web.listen-address", f"127.0.0.1:{port}",
+    ]  # fmt: skip
+    # No collector needs a cluster here: the test is about the web layer.
+    argv += [f"--no-collector.{entry.name}" for entry in COLLECTORS + DERIVED]
+    exporter = Daemon("cfha-exporter", argv, directory / "exporter.log").start()
+    return exporter, f"127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def secured_exporter(
+    tmp_path_factory: pytest.TempPathFactory, tls: TlsFiles
+) -> Iterator[tuple[Daemon, str]]:
+    directory = tmp_path_factory.mktemp("exporter")
+    hashed = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(rounds=10)).decode()
+    exporter, address = start_exporter(
+        directory,
+        f"""
+        tls_server_config:
+          cert_file: {tls.server_cert}
+          key_file: {tls.server_key}
+        basic_auth_users:
+          {USER}: "{hashed}"
+        """,
+    )
+    try:
+        context = client_context(tls)
+        wait_for(
+            lambda: fetch(f"https://{address}/healthz", context, timeout=2)[0] == 200,
+            f"the exporter on {address}\n{exporter.output()}",
+        )
+        yield exporter, address
+    finally:
+        exporter.stop()
+
+
+def test_https_with_basic_auth(secured_exporter: tuple[Daemon, str], tls: TlsFiles) -> None:
+    _, address = secured_exporter
+    context = client_context(tls)
+    status, body = fetch(f"https://{address}/metrics", context, auth=(USER, PASSWORD))
+    assert status == 200 and b"cfha_exporter_" in body
+    assert fetch(f"https://{address}/metrics", context)[0] == 401
+    assert fetch(f"https://{address}/metrics", context, auth=(USER, "nope"))[0] == 401
+    assert fetch(f"https://{address}/", context)[0] == 401
+    assert fetch(f"https://{address}/healthz", context)[0] == 200
+    with pytest.raises((urllib.error.URLError, ConnectionError)):  # no plain HTTP on a TLS port
+        urllib.request.urlopen(f"http://{address}/healthz", timeout=5)
+
+
+def test_a_silent_client_does_not_block_other_scrapes(
+    secured_exporter: tuple[Daemon, str], tls: TlsFiles
+) -> None:
+    """Handshakes run in the connection's thread: an idle TCP connection stalls nobody."""
+    _, address = secured_exporter
+    host, port = address.split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as silent:
+        silent.settimeout(5)
+        status, _ = fetch(
+            f"https://{address}/metrics", client_context(tls), auth=(USER, PASSWORD), timeout=5
+        )
+        assert status == 200
+
+
+def test_mutual_tls(tmp_path: Path, tls: TlsFiles) -> None:
+    exporter, address = start_exporter(
+        tmp_path,
+        f"""
+        tls_server_config:
+          cert_file: {tls.server_cert}
+          key_file: {tls.server_key}
+          client_auth_type: RequireAndVerifyClientCert
+          client_ca_file: {tls.ca_cert}
+          min_version: TLS13
+        """,
+    )
+    try:
+        with_cert = client_context(tls, with_client_cert=True)
+        wait_for(
+            lambda: fetch(f"https://{address}/healthz", with_cert, timeout=2)[0] == 200,
+            f"the exporter on {address}\n{exporter.output()}",
+        )
+        assert fetch(f"https://{address}/metrics", with_cert)[0] == 200
+        with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+            fetch(f"https://{address}/metrics", client_context(tls))
+        tls12_only = client_context(tls, with_client_cert=True)
+        tls12_only.maximum_version = ssl.TLSVersion.TLSv1_2
+        with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+            fetch(f"https://{address}/metrics", tls12_only)
+    finally:
+        exporter.stop()
+
+
+def prometheus_targets(url: str) -> dict[str, dict[str, Any]]:
+    active = get_json(f"{url}/api/v1/targets?state=active")["data"]["activeTargets"]
+    return {target["labels"]["job"]: target for target in active}
+
+
+def test_real_prometheus_scrapes_with_the_same_credentials(
+    secured_exporter: tuple[Daemon, str], tls: TlsFiles, tmp_path: Path
+) -> None:
+    prometheus = shutil.which("prometheus")
+    if prometheus is None:
+        pytest.skip("prometheus (Debian package prometheus) is not installed")
+    _, address = secured_exporter
+    (tmp_path / "password").write_text(PASSWORD + "\n")
+    (tmp_path / "wrong").write_text("not the password\n")
+    job = """
+      - job_name: {name}
+        scheme: https
+        tls_config: {tls_config}
+        basic_auth: {{username: {user}, password_file: {password_file}}}
+        static_configs: [{{targets: ['{address}']}}]
+    """
+    jobs = [
+        ("cfha", f"{{ca_file: {tls.ca_cert}}}", tmp_path / "password"),
+        ("wrong_password", f"{{ca_file: {tls.ca_cert}}}", tmp_path / "wrong"),
+        ("unknown_ca", "{}", tmp_path / "password"),
+    ]
+    config = tmp_path / "prometheus.yml"
+    config.write_text(
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
+        + "".join(
+            textwrap.dedent(job).format(
+                name=name, tls_config=tls_config, user=USER, password_file=pw, address=address
+            )
+            for name, tls_config, pw in jobs
+        )
+    )
+    port = free_port()
+    server = Daemon(
+        "prometheus",
+        [
+            prometheus,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
+        tmp_path / "prometheus.log",
+    ).start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def settled() -> dict[str, dict[str, Any]] | None:
+            targets = prometheus_targets(url)
+            healths = {job: t["health"] for job, t in targets.items()}
+            expected = {"cfha": "up", "wrong_password": "down", "unknown_ca": "down"}
+            return targets if healths == expected else None
+
+        targets = wait_for(settled, f"Prometheus target health\n{server.output()}", timeout=60)
+        assert targets["cfha"]["lastError"] == ""
+        assert "401" in targets["wrong_password"]["lastError"]
+        assert "x509" in targets["unknown_ca"]["lastError"]
+        samples = get_json(f'{url}/api/v1/query?query=up{{job="cfha"}}')["data"]["result"]
+        assert samples and samples[0]["value"][1] == "1"
+    finally:
+        server.stop()
