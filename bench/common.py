@@ -9,8 +9,8 @@ import statistics
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -41,7 +41,7 @@ def measure(call: Callable[[], object], runs: int, warmup: int = 5) -> Timing:
 
 
 def http_get(url: str, timeout: float = 30.0) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback only
+    with urllib.request.urlopen(url, timeout=timeout) as response:
         body: bytes = response.read()
         return body
 
@@ -83,7 +83,7 @@ def machine() -> dict[str, object]:
     }
 
 
-def save(name: str, result: dict[str, object]) -> Path:
+def save(name: str, result: Mapping[str, object]) -> Path:
     RESULTS_DIR.mkdir(exist_ok=True)
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **result}, indent=2) + "\n")

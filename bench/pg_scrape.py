@@ -22,7 +22,7 @@ from tests.support.pgpair import PgPair, free_port
 RUNS = 300
 
 
-def run() -> dict[str, object]:
+def run() -> dict[str, float]:
     with PgPair() as pair, tempfile.TemporaryDirectory() as tmp:
         conninfo = pair.primary.conninfo()
         config = Path(tmp) / "exporter.yml"
@@ -59,10 +59,10 @@ def run() -> dict[str, object]:
 def main() -> int:
     r = run()
     print(
-        f"postgres scrape: raw SQL {r['raw_sql_median_seconds'] * 1e3:.2f} ms, "  # type: ignore[operator]
-        f"full scrape {r['scrape_median_seconds'] * 1e3:.2f} ms "  # type: ignore[operator]
+        f"postgres scrape: raw SQL {r['raw_sql_median_seconds'] * 1e3:.2f} ms, "
+        f"full scrape {r['scrape_median_seconds'] * 1e3:.2f} ms "
         f"-> ratio {r['ratio_scrape_to_raw_sql']:.2f} (goal <= 1.3); "
-        f"exporter RSS {r['exporter_rss_bytes'] / 2**20:.1f} MiB (goal <= 60)"  # type: ignore[operator]
+        f"exporter RSS {r['exporter_rss_bytes'] / 2**20:.1f} MiB (goal <= 60)"
     )
     return 0
 

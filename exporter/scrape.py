@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from prometheus_client.core import Metric
 
@@ -85,8 +85,11 @@ class CollectorError(Exception):
 class Collector(Protocol):
     """One subsystem: `collect` writes samples and returns the typed facts it observed."""
 
-    name: ClassVar[str]
-    metrics: ClassVar[tuple[MetricSpec, ...]]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def metrics(self) -> Sequence[MetricSpec]: ...
 
     def collect(self, out: MetricWriter) -> object: ...
 
@@ -94,8 +97,11 @@ class Collector(Protocol):
 class DerivedCollector(Protocol):
     """Computes metrics from the facts the plain collectors returned in the same scrape."""
 
-    name: ClassVar[str]
-    metrics: ClassVar[tuple[MetricSpec, ...]]
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def metrics(self) -> Sequence[MetricSpec]: ...
 
     def collect(self, out: MetricWriter, results: Mapping[str, CollectorResult]) -> object: ...
 

@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_dir() -> Path | None:
-    """The team's shared/ folder (fixtures, references): env CFHA_SHARED_DIR, then beside the repo."""
+    """The shared/ folder (fixtures, references): env CFHA_SHARED_DIR, then beside the repo."""
     candidates = [os.environ.get("CFHA_SHARED_DIR"), REPO.parent / "shared", "/work/shared"]
     for candidate in candidates:
         if candidate and Path(candidate).is_dir():

@@ -20,10 +20,12 @@ STATE = MetricSpec(
 
 
 class Fake:
+    """A collector whose name, delay and outcome each test chooses."""
+
     metrics: ClassVar[tuple[MetricSpec, ...]] = (OK_METRIC, STATE)
 
     def __init__(self, name: str, *, delay: float = 0.0, error: Exception | None = None) -> None:
-        self.name = name  # type: ignore[misc]
+        self.name = name
         self.delay = delay
         self.error = error
         self.calls = 0

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter.scrape import Scrape
@@ -12,7 +15,7 @@ class _Fixed:
     def __init__(self, scrape: Scrape) -> None:
         self.scrape = scrape
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[Metric]:
         yield from self.scrape.families()
 
 
