@@ -1,0 +1,160 @@
+"""deploy/cfengine/cfha.cf in Debian's CFEngine 3.21 masterfiles: cf-promises, then cf-agent in
+--dry-run and --simulate=diff against a scratch work directory (the host is never changed)."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.deploy.cfengine import (
+    Workdir,
+    errors,
+    make_workdir,
+    release_tarball,
+    simulated_files,
+    tools_available,
+)
+from tests.deploy.units import REPO
+
+pytestmark = pytest.mark.skipif(
+    not tools_available(), reason="cf-promises/cf-agent (Debian package cfengine3) not installed"
+)
+VERSION = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
+VENV_BIN = Path(sys.executable).parent
+HOST_PATHS = [Path("/etc/cfha"), Path("/opt/cfha"), Path("/etc/sysusers.d/cfha.conf")]
+HOST_PATHS += [
+    Path("/etc/systemd/system/cfha-exporter.service"),
+    Path("/etc/default/cfha-exporter"),
+]
+# What --dry-run reports as an error only because the directory it would have created first
+# does not exist on this machine; a real run creates it.
+DRY_RUN_ONLY = ("Failed to chdir into '/etc/sysusers.d'",)
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workdir]:
+    releases = tmp_path_factory.mktemp("release")
+    tarball = release_tarball(releases, VERSION, {"cfha-exporter": VENV_BIN / "cfha-exporter"})
+    before = {p: p.exists() for p in HOST_PATHS}
+    yield make_workdir(tmp_path_factory.mktemp("cfengine"), tarball)
+    assert {p: p.exists() for p in HOST_PATHS} == before, "the host was changed"
+
+
+def unexpected_errors(output: str) -> list[str]:
+    return [e for e in errors(output) if not any(known in e for known in DRY_RUN_ONLY)]
+
+
+@pytest.mark.parametrize("role", ["hub_active", "hub_passive"])
+def test_cf_promises_accepts_the_policy_inside_the_mpf(workdir: Workdir, role: str) -> None:
+    done = workdir.promises("--full-check", "-D", role)
+    assert done.returncode == 0 and done.stdout + done.stderr == "", done.stdout + done.stderr
+    shown = workdir.promises("--show-vars=cfha_settings\\.(version|node|peers)$")
+    assert f"default:cfha_settings.version            {VERSION}" in shown.stdout
+    assert '{"hub2"}' in shown.stdout  # hub1's peer, from def.json's node list
+
+
+def test_cf_promises_rejects_a_broken_copy(workdir: Workdir) -> None:
+    policy = workdir.masterfiles / "services/cfha/cfha.cf"
+    good = policy.read_text()
+    try:
+        policy.write_text(good.replace("usebundle => cfha_release;", "usebundle => cfha_release"))
+        assert workdir.promises().returncode != 0
+    finally:
+        policy.write_text(good)
+
+
+def test_dry_run_plans_the_whole_install_and_changes_nothing(workdir: Workdir) -> None:
+    done = workdir.agent("--dry-run", classes="hub_active")
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert unexpected_errors(output) == [], output
+    release = f"/opt/cfha/releases/cfha-{VERSION}"
+    assert (
+        f"Would execute script '/bin/sh -c 'rm -rf \"/opt/cfha/releases/.unpack-{VERSION}\""
+        in output
+    )
+    assert f'mv "/opt/cfha/releases/.unpack-{VERSION}/cfha-{VERSION}" "{release}"' in output
+    assert "Should copy '/etc/systemd/system/cfha-exporter.service'" in output
+    assert "Would execute script '/bin/systemd-sysusers /etc/sysusers.d/cfha.conf'" in output
+    assert "Should create file '/etc/cfha/.staging/cfha-exporter.yml'" in output
+    assert "Should create file '/etc/default/cfha-exporter'" in output
+
+
+def test_a_release_with_the_wrong_checksum_is_not_installed(workdir: Workdir) -> None:
+    wrong = copy.deepcopy(workdir.def_json)
+    wrong["vars"]["cfha"]["release_sha256"] = "0" * 64
+    workdir.write_def_json(wrong)
+    try:
+        done = workdir.agent("--dry-run", classes="hub_active")
+    finally:
+        workdir.write_def_json(workdir.def_json)
+    output = done.stdout + done.stderr
+    assert f"def.json says '{'0' * 64}'; not installing it" in output
+    assert "tar -xzf" not in output
+
+
+def test_nothing_happens_without_ha_or_off_the_hubs(workdir: Workdir) -> None:
+    without_ha = copy.deepcopy(workdir.def_json)
+    del without_ha["classes"]
+    workdir.write_def_json(without_ha)
+    try:
+        done = workdir.agent("--dry-run")
+    finally:
+        workdir.write_def_json(workdir.def_json)
+    assert "cfha" not in done.stdout + done.stderr
+    replication_only = workdir.agent("--dry-run", classes="ha_replication_only_node")
+    assert "cfha" not in replication_only.stdout + replication_only.stderr
+
+
+def test_a_wrong_node_name_is_reported(workdir: Workdir) -> None:
+    stranger = copy.deepcopy(workdir.def_json)
+    stranger["vars"]["cfha"]["node"] = "hub9"
+    workdir.write_def_json(stranger)
+    try:
+        done = workdir.agent("--dry-run")
+    finally:
+        workdir.write_def_json(workdir.def_json)
+    assert "this hub's node name 'hub9' is not in def.json cfha.nodes" in done.stdout
+
+
+def test_rendered_exporter_files_pass_the_exporters_own_check(
+    workdir: Workdir, tmp_path: Path
+) -> None:
+    done = workdir.agent("--simulate=diff", classes="hub_active")
+    rendered = simulated_files(done.stdout + done.stderr)
+    config = rendered["/etc/cfha/.staging/cfha-exporter.yml"]
+    assert 'node: "hub1"' in config and 'expected_standbys: ["hub2", ]' in config
+    assert rendered["/etc/cfha/.staging/cfha-exporter-web.yml"] == ""
+    assert 'ARGS=""' in rendered["/etc/default/cfha-exporter"]
+    (tmp_path / "cfha-exporter.yml").write_text(config)
+    (tmp_path / "web.yml").write_text("")
+    check = subprocess.run(
+        [
+            str(VENV_BIN / "cfha-exporter"),
+            "--config.check",
+            f"--config.file={tmp_path / 'cfha-exporter.yml'}",
+            f"--web.config.file={tmp_path / 'web.yml'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def test_inventory_attributes(workdir: Workdir) -> None:
+    done = workdir.agent(
+        "--dry-run", "--show-evaluated-vars=cfha_inventory\\.", classes="hub_active"
+    )
+    for attribute in ("cfha version", "cfha exporter state", "cfha remediator state",
+                      "cfha remediation", "cfha hub role"):  # fmt: skip
+        assert f"attribute_name={attribute}" in done.stdout, done.stdout
+    role = [line for line in done.stdout.splitlines() if "cfha_inventory.hub_role" in line]
+    assert role and " active " in role[0]
