@@ -18,11 +18,14 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import bcrypt
 import pytest
+import yaml
 
 from exporter.registry import COLLECTORS, DERIVED
+from tests.deploy.units import DEPLOY
 from tests.support.daemons import Daemon, get_json, wait_for
 from tests.support.pgpair import free_port
 from tests.support.tlsfiles import TlsFiles, make_tls_files
@@ -163,35 +166,43 @@ def prometheus_targets(url: str) -> dict[str, dict[str, Any]]:
     return {target["labels"]["job"]: target for target in active}
 
 
-def test_real_prometheus_scrapes_with_the_same_credentials(
+def shipped_scrape_job(name: str) -> dict[str, Any]:
+    config = yaml.safe_load((DEPLOY / "config/prometheus.yml").read_text())
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == name]
+    return dict(job)
+
+
+def test_real_prometheus_scrapes_with_the_shipped_job_and_credentials(
     secured_exporter: tuple[Daemon, str], tls: TlsFiles, tmp_path: Path
 ) -> None:
+    """deploy/config/prometheus.yml's `cfha` job, files laid out as its header says.
+
+    Only the targets change (this exporter), plus two copies of the job that must fail: one with
+    a wrong password file, one that does not trust the exporter's CA.
+    """
     prometheus = shutil.which("prometheus")
     if prometheus is None:
         pytest.skip("prometheus (Debian package prometheus) is not installed")
     _, address = secured_exporter
-    (tmp_path / "password").write_text(PASSWORD + "\n")
-    (tmp_path / "wrong").write_text("not the password\n")
-    job = """
-      - job_name: {name}
-        scheme: https
-        tls_config: {tls_config}
-        basic_auth: {{username: {user}, password_file: {password_file}}}
-        static_configs: [{{targets: ['{address}']}}]
-    """
-    jobs = [
-        ("cfha", f"{{ca_file: {tls.ca_cert}}}", tmp_path / "password"),
-        ("wrong_password", f"{{ca_file: {tls.ca_cert}}}", tmp_path / "wrong"),
-        ("unknown_ca", "{}", tmp_path / "password"),
+    (tmp_path / "cfha").mkdir()
+    shutil.copy(tls.ca_cert, tmp_path / "cfha/ca.crt")
+    (tmp_path / "cfha/exporter.password").write_text(PASSWORD + "\n")
+    (tmp_path / "cfha/wrong.password").write_text("not the password\n")
+
+    good = shipped_scrape_job("cfha")
+    good["static_configs"] = [
+        {"targets": [address], "labels": {"cluster": "cfcluster", "node": "hub1"}}
     ]
+    wrong_password = {**good, "job_name": "wrong_password"}
+    wrong_password["basic_auth"] = {**good["basic_auth"], "password_file": "cfha/wrong.password"}
+    unknown_ca = {**good, "job_name": "unknown_ca", "tls_config": {}}
     config = tmp_path / "prometheus.yml"
     config.write_text(
-        "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
-        + "".join(
-            textwrap.dedent(job).format(
-                name=name, tls_config=tls_config, user=USER, password_file=pw, address=address
-            )
-            for name, tls_config, pw in jobs
+        yaml.safe_dump(
+            {
+                "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+                "scrape_configs": [good, wrong_password, unknown_ca],
+            }
         )
     )
     port = free_port()
@@ -218,7 +229,18 @@ def test_real_prometheus_scrapes_with_the_same_credentials(
         assert targets["cfha"]["lastError"] == ""
         assert "401" in targets["wrong_password"]["lastError"]
         assert "x509" in targets["unknown_ca"]["lastError"]
-        samples = get_json(f'{url}/api/v1/query?query=up{{job="cfha"}}')["data"]["result"]
-        assert samples and samples[0]["value"][1] == "1"
+
+        def query(promql: str) -> list[dict[str, Any]]:
+            result = get_json(f"{url}/api/v1/query?query={quote(promql)}")["data"]["result"]
+            return list(result)
+
+        (up,) = query('up{job="cfha"}')
+        assert up["value"][1] == "1"
+        assert up["metric"]["cluster"] == "cfcluster" and up["metric"]["node"] == "hub1"
+        # honor_labels: the exporter's own labels survive unrenamed (no exported_cluster).
+        (series,) = query(
+            'count by (cluster, node, exported_cluster) ({job="cfha", __name__=~"cfha_.+"})'
+        )
+        assert series["metric"] == {"cluster": "cfcluster", "node": "hub1"}
     finally:
         server.stop()

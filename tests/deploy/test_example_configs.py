@@ -1,0 +1,59 @@
+"""The example configurations under deploy/config load in the real tools that read them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.deploy.units import DEPLOY, REPO
+
+CONFIG = DEPLOY / "config"
+
+
+def tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+def prometheus_layout(directory: Path) -> Path:
+    """/etc/prometheus as deploy/config/prometheus.yml's header describes it."""
+    shutil.copy(CONFIG / "prometheus.yml", directory / "prometheus.yml")
+    (directory / "cfha").mkdir()
+    (directory / "cfha/ca.crt").touch()
+    (directory / "cfha/exporter.password").touch()
+    rules = directory / "cfha-alerts"
+    rules.mkdir()
+    for rule_file in (REPO / "alerts").glob("*.yml") if (REPO / "alerts").is_dir() else ():
+        if "alertmanager" not in rule_file.name and not rule_file.name.endswith("_test.yml"):
+            shutil.copy(rule_file, rules / rule_file.name)
+    return directory / "prometheus.yml"
+
+
+@pytest.mark.parametrize("example", ["prometheus.yml", "prometheus-global.yml"])
+def test_promtool_accepts_the_prometheus_examples(tmp_path: Path, example: str) -> None:
+    config = prometheus_layout(tmp_path)
+    if example != "prometheus.yml":
+        config = tmp_path / example
+        shutil.copy(CONFIG / example, config)
+    done = subprocess.run(
+        [tool("promtool"), "check", "config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
+
+
+def test_every_example_is_valid_yaml() -> None:
+    examples = sorted(CONFIG.rglob("*.yml"))
+    assert examples
+    for example in examples:
+        assert yaml.safe_load(example.read_text()) is not None, example
