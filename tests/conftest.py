@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.cibstates import CibStates
 from tests.support.pgpair import PgPair
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def shared_dir() -> Path | None:
-    """The shared/ folder (fixtures, references): env CFHA_SHARED_DIR, then beside the repo."""
-    candidates = [os.environ.get("CFHA_SHARED_DIR"), REPO.parent / "shared", "/work/shared"]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return None
+@pytest.fixture(scope="session")
+def cib_states(tmp_path_factory: pytest.TempPathFactory) -> CibStates:
+    """Offline pacemaker states built with the real tools, each once per session."""
+    return CibStates(tmp_path_factory.mktemp("cibstates"))
 
 
 @pytest.fixture(scope="module")
