@@ -59,6 +59,18 @@ class Workdir:
             "-b", "cfha_main", "-D", defined, *args,
         )  # fmt: skip
 
+    def run_as_hub(self, argv: list[str]) -> subprocess.CompletedProcess[str]:
+        """Any CFEngine tool, with this work directory standing in for /var/cfengine."""
+        return subprocess.run(
+            argv,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            env={**C_ENV, "CFENGINE_TEST_OVERRIDE_WORKDIR": str(self.path)},
+            cwd=self.path,
+        )
+
     def _run(self, tool: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [tool, "-w", str(self.path), *args],
@@ -88,7 +100,8 @@ def release_tarball(directory: Path, version: str, launchers: dict[str, Path]) -
 def make_workdir(path: Path, tarball: Path) -> Workdir:
     """A hub's work dir: keys, am_policy_hub, masterfiles with cfha put in by make-masterfiles."""
     (path / "bin").mkdir(parents=True)
-    os.symlink(shutil.which("cf-promises") or "cf-promises", path / "bin/cf-promises")
+    for tool in ("cf-promises", "cf-secret"):  # the hub's /var/cfengine/bin has them
+        os.symlink(shutil.which(tool) or tool, path / "bin" / tool)
     (path / "ppkeys").mkdir(mode=0o700)
     (path / "state").mkdir()
     (path / "state/am_policy_hub").touch()  # makes the agent define policy_server

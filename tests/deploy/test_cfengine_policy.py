@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import copy
+import re
+import shlex
 import subprocess
 import sys
 import tomllib
@@ -158,3 +160,38 @@ def test_inventory_attributes(workdir: Workdir) -> None:
         assert f"attribute_name={attribute}" in done.stdout, done.stdout
     role = [line for line in done.stdout.splitlines() if "cfha_inventory.hub_role" in line]
     assert role and " active " in role[0]
+
+
+def test_secrets_are_decrypted_by_the_command_the_policy_runs(
+    workdir: Workdir, tmp_path: Path
+) -> None:
+    """A cf-secret file encrypted for this hub's key, decrypted by the policy's own command line."""
+    secrets = workdir.masterfiles / "services/cfha/secrets"
+    secrets.mkdir()
+    plain = tmp_path / "token"
+    plain.write_text("a-bearer-token-of-32-characters!\n")
+    encrypted = secrets / "cfha-remediator.token.cfsecret"
+    public_key = workdir.path / "ppkeys/localhost.pub"
+    try:
+        made = workdir.run_as_hub(
+            ["cf-secret", "encrypt", "-k", str(public_key), "-o", str(encrypted), str(plain)]
+        )
+        assert made.returncode == 0, made.stderr
+        (secrets / "cfha-exporter-web.yml.cfsecret").write_bytes(encrypted.read_bytes())
+        done = workdir.agent("--dry-run", classes="hub_active")
+        output = done.stdout + done.stderr
+        commands = re.findall(r"Would execute script '(\S+/cf-secret decrypt [^']+)'", output)
+        targets = {shlex.split(c)[3] for c in commands}
+        # A YAML secret is staged for validation; anything else goes straight to /etc/cfha.
+        expected = {"/etc/cfha/cfha-remediator.token", "/etc/cfha/.staging/cfha-exporter-web.yml"}
+        assert targets == expected, output
+        (command,) = [c for c in commands if "remediator.token" in c]
+        argv = shlex.split(command)
+        argv[argv.index("-o") + 1] = str(tmp_path / "decrypted")
+        decrypted = workdir.run_as_hub(argv)
+        assert decrypted.returncode == 0, decrypted.stderr
+        assert (tmp_path / "decrypted").read_text() == plain.read_text()
+    finally:
+        for secret in secrets.iterdir():
+            secret.unlink()
+        secrets.rmdir()
