@@ -84,7 +84,7 @@ def test_dry_run_plans_the_whole_install_and_changes_nothing(workdir: Workdir) -
     assert f'mv "/opt/cfha/releases/.unpack-{VERSION}/cfha-{VERSION}" "{release}"' in output
     assert "Should copy '/etc/systemd/system/cfha-exporter.service'" in output
     assert "Would execute script '/bin/systemd-sysusers /etc/sysusers.d/cfha.conf'" in output
-    assert "Should create file '/etc/cfha/.staging/cfha-exporter.yml'" in output
+    assert "Should create file '/etc/cfha/.staging/exporter.yml'" in output
     assert "Should create file '/etc/default/cfha-exporter'" in output
 
 
@@ -130,17 +130,17 @@ def test_rendered_exporter_files_pass_the_exporters_own_check(
 ) -> None:
     done = workdir.agent("--simulate=diff", classes="hub_active")
     rendered = simulated_files(done.stdout + done.stderr)
-    config = rendered["/etc/cfha/.staging/cfha-exporter.yml"]
+    config = rendered["/etc/cfha/.staging/exporter.yml"]
     assert 'node: "hub1"' in config and 'expected_standbys: ["hub2", ]' in config
-    assert rendered["/etc/cfha/.staging/cfha-exporter-web.yml"] == ""
+    assert rendered["/etc/cfha/.staging/exporter-web.yml"] == ""
     assert 'ARGS=""' in rendered["/etc/default/cfha-exporter"]
-    (tmp_path / "cfha-exporter.yml").write_text(config)
+    (tmp_path / "exporter.yml").write_text(config)
     (tmp_path / "web.yml").write_text("")
     check = subprocess.run(
         [
             str(VENV_BIN / "cfha-exporter"),
             "--config.check",
-            f"--config.file={tmp_path / 'cfha-exporter.yml'}",
+            f"--config.file={tmp_path / 'exporter.yml'}",
             f"--web.config.file={tmp_path / 'web.yml'}",
         ],
         capture_output=True,
@@ -170,20 +170,20 @@ def test_secrets_are_decrypted_by_the_command_the_policy_runs(
     secrets.mkdir()
     plain = tmp_path / "token"
     plain.write_text("a-bearer-token-of-32-characters!\n")
-    encrypted = secrets / "cfha-remediator.token.cfsecret"
+    encrypted = secrets / "remediator.token.cfsecret"
     public_key = workdir.path / "ppkeys/localhost.pub"
     try:
         made = workdir.run_as_hub(
             ["cf-secret", "encrypt", "-k", str(public_key), "-o", str(encrypted), str(plain)]
         )
         assert made.returncode == 0, made.stderr
-        (secrets / "cfha-exporter-web.yml.cfsecret").write_bytes(encrypted.read_bytes())
+        (secrets / "exporter-web.yml.cfsecret").write_bytes(encrypted.read_bytes())
         done = workdir.agent("--dry-run", classes="hub_active")
         output = done.stdout + done.stderr
         commands = re.findall(r"Would execute script '(\S+/cf-secret decrypt [^']+)'", output)
         targets = {shlex.split(c)[3] for c in commands}
         # A YAML secret is staged for validation; anything else goes straight to /etc/cfha.
-        expected = {"/etc/cfha/cfha-remediator.token", "/etc/cfha/.staging/cfha-exporter-web.yml"}
+        expected = {"/etc/cfha/remediator.token", "/etc/cfha/.staging/exporter-web.yml"}
         assert targets == expected, output
         (command,) = [c for c in commands if "remediator.token" in c]
         argv = shlex.split(command)

@@ -61,7 +61,7 @@ def fetch(
 
 
 def start_exporter(directory: Path, web_config: str) -> tuple[Daemon, str]:
-    config = directory / "cfha-exporter.yml"
+    config = directory / "exporter.yml"
     config.write_text("cluster: cfcluster\nnode: hub1\n")
     web = directory / "web.yml"
     web.write_text(textwrap.dedent(web_config))
