@@ -57,3 +57,35 @@ def test_every_example_is_valid_yaml() -> None:
     assert examples
     for example in examples:
         assert yaml.safe_load(example.read_text()) is not None, example
+
+
+def amtool(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [tool("amtool"), *args], capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+def test_amtool_accepts_the_alertmanager_example() -> None:
+    done = amtool("check-config", str(CONFIG / "alertmanager.yml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "SUCCESS" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("labels", "receivers"),
+    [
+        (
+            ["alertname=CfHaFailCountAtThreshold", "remediation=resource_cleanup"],
+            "cfha-remediator,oncall",
+        ),
+        (["alertname=CfHaPgStandbyNotStreaming", "severity=critical"], "oncall"),
+    ],
+)
+def test_remediation_alerts_reach_the_remediators_and_people(
+    labels: list[str], receivers: str
+) -> None:
+    done = amtool(
+        "config", "routes", "test", f"--config.file={CONFIG / 'alertmanager.yml'}", *labels
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == receivers
