@@ -6,8 +6,10 @@ from __future__ import annotations
 import copy
 import re
 import shlex
+import shutil
 import subprocess
 import sys
+import tempfile
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,3 +197,45 @@ def test_secrets_are_decrypted_by_the_command_the_policy_runs(
         for secret in secrets.iterdir():
             secret.unlink()
         secrets.rmdir()
+
+
+@pytest.fixture
+def open_parent() -> Iterator[Path]:
+    """A directory everyone may traverse (pytest's tmp_path sits under a 0700 one)."""
+    parent = Path(tempfile.mkdtemp(prefix="cfha-acl-"))
+    parent.chmod(0o755)
+    try:
+        yield parent
+    finally:
+        shutil.rmtree(parent)
+
+
+def test_traverse_acl_grants_search_and_nothing_else(
+    workdir: Workdir, open_parent: Path, tmp_path: Path
+) -> None:
+    """The policy's `body acl cfha_traverse`, applied for real to a scratch directory."""
+    private = open_parent / "pg"
+    private.mkdir(mode=0o700)
+    (private / "PGSQL.lock").touch()
+    policy = tmp_path / "acl.cf"
+    stdlib = workdir.masterfiles / "lib/stdlib.cf"
+    cfha = workdir.masterfiles / "services/cfha/cfha.cf"
+    policy.write_text(
+        f'body common control {{ inputs => {{ "{stdlib}", "{cfha}" }}; '
+        'bundlesequence => { "t" }; }\n'
+        f'bundle agent t {{ files: "{private}/." acl => cfha_traverse("nobody"); }}\n'
+    )
+    done = workdir.run_as_hub(["cf-agent", "-K", "-w", str(workdir.path), "-f", str(policy)])
+    assert done.returncode == 0 and errors(done.stdout + done.stderr) == [], done.stdout
+    probe = (
+        "import os, sys\n"
+        f"os.stat({str(private / 'PGSQL.lock')!r})\n"  # search: the lock's existence is visible
+        f"try:\n    os.listdir({str(private)!r})\nexcept PermissionError:\n    sys.exit(0)\n"
+        "sys.exit(3)\n"  # listing must stay forbidden
+    )
+    as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    checked = subprocess.run(
+        [*as_nobody, sys.executable, "-c", probe], capture_output=True, timeout=60, check=False
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert private.stat().st_mode & 0o777 == 0o710  # the ACL mask: search only
