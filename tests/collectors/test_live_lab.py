@@ -1,5 +1,5 @@
-"""The collectors on the live two-hub lab (its own lab id, 4): the real cfha-exporter runs inside
-each hub, both hubs are scraped, and each failure scenario shows in the metrics.
+"""The collectors on the live two-hub lab: the real cfha-exporter runs inside each hub, both hubs
+are scraped, and each failure scenario shows in the metrics.
 
 Each test starts from a healthy lab (restored first) and leaves its scenario for the next
 restore; the lab is torn down at the end of the session.
@@ -16,21 +16,17 @@ import pytest
 
 from bench.common import http_get, wait_http
 from lab.cluster import Lab
-from lab.testing import make_lab_fixture
 from tests.support.metrics_text import sample_value, samples
 
 pytestmark = pytest.mark.lab
-LAB_ID = 4
 HUBS = ("hub1", "hub2")
 PORT = 19732  # inside each hub's own network namespace
-lab4 = make_lab_fixture(lab_id=LAB_ID, name="lab4")
 
 
 @pytest.fixture
-def lab(lab4: Lab) -> Lab:
-    """Lab 4, restored to healthy before each test."""
-    lab4.restore_healthy()
-    return lab4
+def lab(healthy_lab: Lab) -> Lab:
+    """The session's shared lab, restored to healthy before each test."""
+    return healthy_lab
 
 
 @pytest.fixture(scope="module")
