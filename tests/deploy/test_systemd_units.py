@@ -80,7 +80,8 @@ def test_sandbox_exposure_stays_low(root: Path, unit: str) -> None:
 def test_exporter_sandbox_choices() -> None:
     settings = unit_settings(UNITS / "cfha-exporter.service")
     assert settings["User"] == ["cfha-exporter"]
-    assert settings["SupplementaryGroups"] == ["haclient cfpostgres"]
+    assert settings["Group"] == ["haclient"]  # corosync checks the effective gid only
+    assert settings["SupplementaryGroups"] == ["cfha-exporter cfpostgres"]
     assert settings["NoNewPrivileges"] == ["yes"]
     assert settings["CapabilityBoundingSet"] == [""]
     assert settings["ProtectSystem"] == ["strict"]
