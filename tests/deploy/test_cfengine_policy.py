@@ -153,6 +153,28 @@ def test_rendered_exporter_files_pass_the_exporters_own_check(
     assert check.returncode == 0, check.stderr
 
 
+def test_rendered_remediator_config_passes_the_remediators_own_check(
+    workdir: Workdir, tmp_path: Path
+) -> None:
+    done = workdir.agent("--simulate=diff", classes="hub_active")
+    config = simulated_files(done.stdout + done.stderr)["/etc/cfha/.staging/remediator.yml"]
+    assert 'node: "hub1"' in config and "dry_run: true" in config
+    assert "tls:" not in config  # remediator_tls defaults to false
+    token = tmp_path / "remediator.token"  # what secrets/remediator.token.cfsecret provides
+    token.write_text("0123456789abcdef0123456789abcdef\n")
+    token.chmod(0o600)
+    staged = tmp_path / "remediator.yml"
+    staged.write_text(config.replace("/etc/cfha/remediator.token", str(token)))
+    check = subprocess.run(
+        [str(VENV_BIN / "cfha-remediator"), f"--config.file={staged}", "check-config"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+
+
 def test_inventory_attributes(workdir: Workdir) -> None:
     done = workdir.agent(
         "--dry-run", "--show-evaluated-vars=cfha_inventory\\.", classes="hub_active"
@@ -210,32 +232,47 @@ def open_parent() -> Iterator[Path]:
         shutil.rmtree(parent)
 
 
-def test_traverse_acl_grants_search_and_nothing_else(
+def test_acls_grant_search_and_read_and_nothing_else(
     workdir: Workdir, open_parent: Path, tmp_path: Path
 ) -> None:
-    """The policy's `body acl cfha_traverse`, applied for real to a scratch directory."""
-    private = open_parent / "pg"
+    """The policy's `cfha_traverse` and `cfha_read` ACL bodies, applied for real to scratch files.
+
+    `nobody` stands in for cfha-exporter: it must be able to read the one file and nothing more.
+    """
+    private = open_parent / "state"
     private.mkdir(mode=0o700)
-    (private / "PGSQL.lock").touch()
+    wanted = private / "master_hub.dat"
+    wanted.write_text("192.168.100.10\n")
+    wanted.chmod(0o600)
+    (private / "other.dat").write_text("not for the exporter\n")
+    (private / "other.dat").chmod(0o600)
     policy = tmp_path / "acl.cf"
     stdlib = workdir.masterfiles / "lib/stdlib.cf"
     cfha = workdir.masterfiles / "services/cfha/cfha.cf"
     policy.write_text(
         f'body common control {{ inputs => {{ "{stdlib}", "{cfha}" }}; '
         'bundlesequence => { "t" }; }\n'
-        f'bundle agent t {{ files: "{private}/." acl => cfha_traverse("nobody"); }}\n'
+        f'bundle agent t {{ files: "{private}/." acl => cfha_traverse("nobody");\n'
+        f'  "{wanted}" acl => cfha_read("nobody"); }}\n'
     )
     done = workdir.run_as_hub(["cf-agent", "-K", "-w", str(workdir.path), "-f", str(policy)])
     assert done.returncode == 0 and errors(done.stdout + done.stderr) == [], done.stdout
-    probe = (
-        "import os, sys\n"
-        f"os.stat({str(private / 'PGSQL.lock')!r})\n"  # search: the lock's existence is visible
-        f"try:\n    os.listdir({str(private)!r})\nexcept PermissionError:\n    sys.exit(0)\n"
-        "sys.exit(3)\n"  # listing must stay forbidden
-    )
+    probe = f"""
+import os, sys
+assert open({str(wanted)!r}).read() == "192.168.100.10\\n"
+for forbidden in (lambda: os.listdir({str(private)!r}),
+                  lambda: open({str(private / "other.dat")!r}).read(),
+                  lambda: open({str(wanted)!r}, "a")):
+    try:
+        forbidden()
+    except PermissionError:
+        continue
+    sys.exit(3)
+"""
     as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
     checked = subprocess.run(
         [*as_nobody, sys.executable, "-c", probe], capture_output=True, timeout=60, check=False
     )
     assert checked.returncode == 0, checked.stderr
     assert private.stat().st_mode & 0o777 == 0o710  # the ACL mask: search only
+    assert wanted.stat().st_mode & 0o777 == 0o640  # the ACL mask: read only

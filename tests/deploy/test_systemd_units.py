@@ -137,6 +137,27 @@ def test_exporter_command_line_is_accepted_by_the_exporter(tmp_path: Path) -> No
     assert "web configuration is valid" in done.stdout
 
 
+def test_remediator_command_line_is_accepted_by_the_remediator(tmp_path: Path) -> None:
+    """ExecStart's flags with the shipped /etc/default file; `serve` swapped for `check-config`
+    (same global flags, validates the configuration, policy and token instead of serving)."""
+    token = tmp_path / "remediator.token"
+    token.write_text("0123456789abcdef0123456789abcdef\n")
+    token.chmod(0o600)
+    config = (DEPLOY / "config/remediator.yml").read_text()
+    (tmp_path / "remediator.yml").write_text(
+        config.replace("/etc/cfha/remediator.token", str(token))
+    )
+    env = read_env_file(UNITS / "cfha-remediator.env")
+    argv = exec_start_argv(UNITS / "cfha-remediator.service", env)
+    assert argv[0] == f"{INSTALL_PREFIX}/bin/cfha-remediator" and "serve" in argv
+    argv = [str(VENV_BIN / "cfha-remediator")] + [
+        "check-config" if a == "serve" else a.replace("/etc/cfha", str(tmp_path)) for a in argv[1:]
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=C_ENV, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "configuration valid: node hub1, cluster cfcluster" in done.stdout
+
+
 def test_sysusers_snippet_creates_the_exporters_user(tmp_path: Path) -> None:
     sysusers = shutil.which("systemd-sysusers")
     if sysusers is None:
