@@ -1,0 +1,171 @@
+"""What the scenarios share: targets, results, expected-state checks, process helpers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from lab import postgres
+from lab.config import PG_BIN, PG_OS_USER, PGDATA
+from lab.errors import LabError
+from lab.procs import ProcRef, exe_of, netns_inode, start_time
+from lab.status import LabStatus
+
+if TYPE_CHECKING:
+    from lab.cluster import Lab
+
+
+class ScenarioError(LabError):
+    """The scenario could not be applied, or its expected state did not appear in time."""
+
+
+SETTLE_TIMEOUT_S = 45.0
+Check = Callable[[LabStatus], list[str]]
+
+
+@dataclass(frozen=True)
+class ScenarioResult:
+    name: str
+    node: str  # the node the scenario hit
+    other: str
+    primary_before: str
+    actions: tuple[str, ...]
+    expected: str  # the state it leaves, in words
+    seconds: float = 0.0
+    details: Mapping[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        lines = [f"scenario {self.name} on {self.node} (primary before: {self.primary_before})"]
+        lines += [f"  did: {a}" for a in self.actions]
+        lines.append(f"  state now ({self.seconds:.1f}s): {self.expected}")
+        lines += [f"  {k}: {v}" for k, v in self.details.items()]
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Target:
+    node: str
+    other: str
+    primary: str
+
+
+def resolve_target(lab: Lab, node: str | None, default: str, allowed: tuple[str, ...]) -> Target:
+    """Resolve the node a scenario hits; `default` and `allowed` are roles: primary/standby."""
+    primary = lab.primary()
+    standby = lab.other(primary)
+    role_of = {primary: "primary", standby: "standby"}
+    chosen = node if node is not None else (primary if default == "primary" else standby)
+    lab.node(chosen)
+    if role_of[chosen] not in allowed:
+        raise ScenarioError(f"this scenario hits the {' or '.join(allowed)}; {chosen} is not")
+    return Target(node=chosen, other=lab.other(chosen), primary=primary)
+
+
+def wait_for(lab: Lab, check: Check, what: str, timeout: float = SETTLE_TIMEOUT_S) -> LabStatus:
+    """Poll the lab until `check` finds nothing missing; raise with what was still missing."""
+    deadline = time.monotonic() + timeout
+    while True:
+        current = lab.status()
+        missing = check(current)
+        if not missing:
+            return current
+        if time.monotonic() >= deadline:
+            raise ScenarioError(f"{what}: not reached after {timeout:.0f}s: {'; '.join(missing)}")
+        time.sleep(0.3)
+
+
+# -- expected states (pure checks on a LabStatus) --------------------------------------------
+
+
+def failed_instance(s: LabStatus, node: str) -> list[str]:
+    out = []
+    if s.crm is None:
+        return [f"no crm_mon ({s.crm_error})"]
+    if s.crm.role_on(node) != "Stopped":
+        out.append(f"cfpgsql on {node} is {s.crm.role_on(node)}, want Stopped")
+    if s.crm.fail_counts.get((node, "cfpgsql"), 0) < 1:
+        out.append(f"no cfpgsql fail-count on {node}")
+    return out
+
+
+def promoted_on(s: LabStatus, node: str) -> list[str]:
+    if s.crm is None:
+        return [f"no crm_mon ({s.crm_error})"]
+    out = []
+    if s.crm.promoted_nodes() != [node]:
+        out.append(f"promoted {s.crm.promoted_nodes()}, want [{node}]")
+    if s.crm.attr(node, "cfpgsql-status") != "PRI":
+        out.append(f"{node} cfpgsql-status={s.crm.attr(node, 'cfpgsql-status')}, want PRI")
+    if s.vip_nodes != [node]:
+        out.append(f"VIP on {s.vip_nodes}, want [{node}]")
+    return out
+
+
+def standby_gone(s: LabStatus, primary: str, node: str) -> list[str]:
+    out = []
+    if s.crm is not None and s.crm.attr(node, "cfpgsql-data-status") != "DISCONNECT":
+        out.append(f"{node} cfpgsql-data-status={s.crm.attr(node, 'cfpgsql-data-status')}")
+    pg = s.pg[primary]
+    if any(r.application_name == node for r in pg.replication):
+        out.append(f"{primary} still replicates to {node}")
+    return out
+
+
+# -- helpers that act ------------------------------------------------------------------------
+
+
+def postmaster(lab: Lab, node: str) -> ProcRef:
+    """The node's postmaster, checked to be PostgreSQL inside this node before we signal it."""
+    spec = lab.node(node)
+    pid = postgres.postmaster_pid(spec)
+    state = lab.load_state().node(node)
+    if pid is None or state.netns_inode is None:
+        raise ScenarioError(f"{node}: PostgreSQL is not running (no postmaster.pid)")
+    start = start_time(pid)
+    ours = exe_of(pid) == postgres.POSTGRES_EXE and netns_inode(pid) == state.netns_inode
+    if start is None or not ours:
+        raise ScenarioError(f"{node}: postmaster.pid names {pid}, not a PostgreSQL of this node")
+    return ProcRef(pid, start)
+
+
+def kill9_postgres(lab: Lab, node: str) -> int:
+    ref = postmaster(lab, node)
+    os.kill(ref.pid, signal.SIGKILL)
+    inode = lab.load_state().node(node).netns_inode
+    assert inode is not None
+    # Its children notice the dead postmaster and exit on their own; wait for that.
+    postgres.wait_no_server(inode, timeout=20)
+    return ref.pid
+
+
+def crm(lab: Lab, node: str, *argv: str) -> None:
+    lab.run(node, list(argv), timeout=30, check=True)
+
+
+def pg_ctl(lab: Lab, node: str, *args: str) -> None:
+    lab.run(
+        node,
+        [str(PG_BIN / "pg_ctl"), "-D", str(PGDATA), *args],
+        user=PG_OS_USER,
+        timeout=60,
+        check=True,
+    )
+
+
+def result(
+    name: str, t: Target, actions: list[str], expected: str, started: float, **details: str
+) -> ScenarioResult:
+    return ScenarioResult(
+        name=name,
+        node=t.node,
+        other=t.other,
+        primary_before=t.primary,
+        actions=tuple(actions),
+        expected=expected,
+        seconds=time.monotonic() - started,
+        details=details,
+    )
