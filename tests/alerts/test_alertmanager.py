@@ -173,15 +173,6 @@ SCENARIOS: list[dict[str, Any]] = [
         "muted": {"CfHaPgDown", "CfHaExporterDown", "CfHaCorosyncLinkFaulty"},
     },
     {
-        "cluster": "lock",
-        "alerts": [
-            ("CfHaPgsqlLockStale", {"node": "hub1"}),
-            ("CfHaFailCountAtThreshold", {"node": "hub1", "resource": "cfpgsql"}),
-            ("CfHaPgStandbyNotStreaming", {"node": "hub1"}),
-        ],
-        "muted": {"CfHaFailCountAtThreshold", "CfHaPgStandbyNotStreaming"},
-    },
-    {
         "cluster": "split",
         "alerts": [
             ("CfHaTwoWritableDatabases", {}),
@@ -196,6 +187,28 @@ SCENARIOS: list[dict[str, Any]] = [
         "muted": {"CfHaPgsqlLockStale"},
     },
 ]
+
+
+# Gates reach Alertmanager before the alerts they mute, as the rules' `for` durations make them
+# do in production (alerts/README.md): Alertmanager flushes a new group at once when its alert
+# started more than group_wait ago (Prometheus' startsAt is when the rule became pending), so a
+# gate and its target arriving in the same instant would race.
+PHASE = {
+    "CfHaQuorumLost": 0,
+    "CfHaNodeOffline": 0,
+    "CfHaNodeUnclean": 0,
+    "CfHaMaintenanceMode": 0,
+    "CfHaTwoWritableDatabases": 0,
+    "CfHaNodeMaintenance": 0,
+    "CfHaFencingDisabled": 0,
+}
+LAST_PHASE = 1
+
+
+def post_and_wait(am: Alertmanager, alerts: list[dict[str, Any]]) -> None:
+    am.post_alerts(alerts)
+    keys = {(a["labels"]["cluster"], a["labels"]["alertname"]) for a in alerts}
+    wait_until(lambda: keys <= set(statuses(am)), 10, "the alerts in Alertmanager")
 
 
 def statuses(am: Alertmanager) -> dict[tuple[str, str], dict[str, Any]]:
@@ -230,9 +243,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Any:
             "shipped": stack.alertmanager(shipped, name="am-shipped"),
             "nofencing": stack.alertmanager(without_fencing, name="am-nofencing"),
         }
-        alerts = [alert(n, s["cluster"], **extra) for s in SCENARIOS for n, extra in s["alerts"]]
-        for am in ams.values():
-            am.post_alerts(alerts)
+        for phase in sorted(set(PHASE.values()) | {LAST_PHASE}):
+            batch = [
+                alert(n, s["cluster"], **extra)
+                for s in SCENARIOS
+                for n, extra in s["alerts"]
+                if PHASE.get(n, LAST_PHASE) == phase
+            ]
+            for am in ams.values():
+                post_and_wait(am, batch)
         yield stack, ams
 
 
@@ -287,11 +306,9 @@ def test_a_silenced_gate_still_closes_the_remediation_route(stack: Any) -> None:
     sink_stack, ams = stack
     am = ams["shipped"]
     am.add_silence({"alertname": "CfHaMaintenanceMode", "cluster": "silenced"})
-    am.post_alerts(
-        [
-            alert("CfHaMaintenanceMode", "silenced"),
-            alert("CfHaFailCountAtThreshold", "silenced", node="hub2", resource="cfpgsql"),
-        ]
+    post_and_wait(am, [alert("CfHaMaintenanceMode", "silenced")])
+    post_and_wait(
+        am, [alert("CfHaFailCountAtThreshold", "silenced", node="hub2", resource="cfpgsql")]
     )
 
     def settled() -> dict[tuple[str, str], dict[str, Any]] | None:

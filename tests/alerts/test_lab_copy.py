@@ -13,6 +13,8 @@ import yaml
 
 from tests.conftest import REPO
 from tests.support.promrules import (
+    LAB_FACTOR,
+    LAB_OFFSET,
     RulesError,
     format_duration,
     parse_duration,
@@ -20,10 +22,8 @@ from tests.support.promrules import (
     scale_duration,
     scale_expr,
     scale_rules,
+    write_lab_copy,
 )
-
-LAB_FACTOR = 30
-LAB_FLOOR = 20.0
 
 
 @pytest.mark.parametrize(
@@ -44,17 +44,31 @@ def test_bad_durations_are_refused(bad: str) -> None:
 @pytest.mark.parametrize(
     ("given", "lab"),
     [
-        ("30m", "1m"),
-        ("15m", "30s"),
-        ("10m", "20s"),
-        ("5m", "20s"),
-        ("20s", "20s"),
-        ("10s", "10s"),
-        ("1d", "48m"),
+        ("0s", "0s"),
+        ("1m", "17s"),
+        ("2m", "19s"),
+        ("5m", "25s"),
+        ("10m", "35s"),
+        ("15m", "45s"),
+        ("30m", "1m15s"),
+        ("1h", "2m15s"),
+        ("6h", "12m15s"),
+        ("1d", "48m15s"),
     ],
 )
-def test_durations_scale_by_the_factor_down_to_the_floor(given: str, lab: str) -> None:
-    assert scale_duration(given, LAB_FACTOR, LAB_FLOOR) == lab
+def test_durations_map_to_offset_plus_a_thirtieth(given: str, lab: str) -> None:
+    assert scale_duration(given, LAB_FACTOR, LAB_OFFSET) == lab
+
+
+def test_the_map_keeps_the_order_of_every_duration_in_the_rules() -> None:
+    found: set[str] = set()
+    for path in (REPO / "alerts" / "rules").glob("*.yml"):
+        for rule in rules_of(yaml.safe_load(path.read_text()), path.name):
+            found.update(d for d in (rule.for_, rule.keep_firing_for) if d)
+    ordered = sorted(found, key=parse_duration)
+    lab = [parse_duration(scale_duration(d, LAB_FACTOR, LAB_OFFSET)) for d in ordered]
+    assert lab == sorted(set(lab)), "two different durations became equal, or swapped"
+    assert min(lab) >= LAB_OFFSET
 
 
 def test_expressions_scale_ranges_subqueries_and_offsets_but_not_values_or_strings() -> None:
@@ -62,8 +76,8 @@ def test_expressions_scale_ranges_subqueries_and_offsets_but_not_values_or_strin
         "increase(x_total[1h]) > 600 and max_over_time(y[1d:5m]) offset 30m"
         ' unless label_replace(z, "w", "[15m]", "v", "offset 10m")'
     )
-    assert scale_expr(expr, LAB_FACTOR, LAB_FLOOR) == (
-        "increase(x_total[2m]) > 600 and max_over_time(y[48m:10s]) offset 1m"
+    assert scale_expr(expr, LAB_FACTOR, LAB_OFFSET) == (
+        "increase(x_total[2m15s]) > 600 and max_over_time(y[48m15s:10s]) offset 1m15s"
         ' unless label_replace(z, "w", "[15m]", "v", "offset 10m")'
     )
 
@@ -87,34 +101,25 @@ def test_rule_files_scale_for_and_keep_firing_for_and_nothing_else() -> None:
             }
         ]
     }
-    lab = scale_rules(doc, LAB_FACTOR, LAB_FLOOR)
+    lab = scale_rules(doc, LAB_FACTOR, LAB_OFFSET)
     record, alert = lab["groups"][0]["rules"]
-    assert record["expr"] == "max(changes(a[20s]))"
-    assert (alert["for"], alert["keep_firing_for"], alert["expr"]) == ("30s", "20s", "b > 900")
+    assert record["expr"] == "max(changes(a[35s]))"
+    assert (alert["for"], alert["keep_firing_for"], alert["expr"]) == ("45s", "19s", "b > 900")
     assert alert["annotations"] == {"summary": "In the last [10m]."}
     assert doc["groups"][0]["rules"][1]["for"] == "15m", "the input is not modified"
 
 
 def test_scaling_refuses_a_factor_below_one() -> None:
     with pytest.raises(RulesError):
-        scale_rules({"groups": []}, 0.5, LAB_FLOOR)
-
-
-def lab_copy(directory: Path) -> list[Path]:
-    paths = []
-    for path in sorted((REPO / "alerts" / "rules").glob("*.yml")):
-        doc = scale_rules(yaml.safe_load(path.read_text()), LAB_FACTOR, LAB_FLOOR)
-        target = directory / path.name
-        target.write_text(yaml.safe_dump(doc, sort_keys=False))
-        paths.append(target)
-    return paths
+        scale_rules({"groups": []}, 0.5, LAB_OFFSET)
 
 
 def test_the_lab_copy_of_the_shipped_rules_passes_promtool(tmp_path: Path) -> None:
     promtool = shutil.which("promtool", path="/usr/bin:/bin")
     if promtool is None:
         pytest.skip("promtool is not installed")
-    paths = lab_copy(tmp_path)
+    paths = write_lab_copy(REPO / "alerts" / "rules", tmp_path)
+    assert len(paths) == len(list((REPO / "alerts" / "rules").glob("*.yml")))
     result = subprocess.run(
         [promtool, "check", "rules", *map(str, paths)],
         capture_output=True,
@@ -124,7 +129,3 @@ def test_the_lab_copy_of_the_shipped_rules_passes_promtool(tmp_path: Path) -> No
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for path in paths:
-        for rule in rules_of(yaml.safe_load(path.read_text()), path.name):
-            if rule.for_:
-                assert parse_duration(rule.for_) <= max(LAB_FLOOR, 6 * 60 * 60 / LAB_FACTOR)

@@ -3,13 +3,14 @@
 - `load_rules(dir)`: every rule of every file (alert or record, with its group and file).
 - `load_unit_tests(dir)`: every `alert_rule_test` case of the promtool test files.
 - `coverage_gaps(rules, cases)`: alerts that lack a firing or a non-firing case.
-- `scale_rules(doc, factor, floor)`: the lab copy of a rule file. Every duration that measures
-  time in the rules (`for`, `keep_firing_for`, range selectors `[10m]`, subquery ranges and
-  steps `[1d:5m]`, `offset 1h`) is divided by `factor`, but never below `floor` (and a duration
-  already at or below `floor` is kept). Thresholds (`> 600`, a horizon in seconds) are values,
-  not durations, and stay as they are. The lab scrapes and evaluates every second, so the
-  relative order of the `for` durations matters more than their size; the floor keeps each one
-  well above the lab's own recovery times (a failover there takes seconds).
+- `scale_rules(doc, factor, offset)`: the lab copy of a rule file. Every duration d that
+  measures time in the rules (`for`, `keep_firing_for`, range selectors `[10m]`, subquery
+  ranges `[1d:5m]`, `offset 1h`) becomes `offset + d / factor` (whole seconds; 0 stays 0; a
+  subquery step is only divided). Thresholds (`> 600`, a horizon in seconds) are values, not
+  durations, and stay as they are. The map is strictly increasing, so the order of the `for`
+  durations, which the rules rely on (a gate before a remediable alert, a cleanup before a
+  re-sync), is kept; `offset` keeps each one above the lab's own recovery times (a failover
+  there takes a few seconds). The lab scrapes and evaluates every second.
 
 Pure functions over parsed YAML; `RulesError` for malformed input.
 """
@@ -169,11 +170,15 @@ def coverage_gaps(rules: list[Rule], cases: list[AlertCase]) -> dict[str, list[s
 # -- the lab transformation ----------------------------------------------------------------
 
 
-def scale_duration(text: str, factor: float, floor: float) -> str:
+LAB_FACTOR = 30.0
+LAB_OFFSET = 15.0
+
+
+def scale_duration(text: str, factor: float, offset: float) -> str:
     seconds = parse_duration(text)
-    if seconds <= floor:
+    if seconds == 0:
         return text
-    return format_duration(max(floor, round(seconds / factor)))
+    return format_duration(round(offset + seconds / factor))
 
 
 _RANGE = re.compile(r"\[(?P<range>[0-9a-z]+)(?::(?P<step>[0-9a-z]*))?\]")
@@ -181,20 +186,20 @@ _OFFSET = re.compile(r"\boffset\s+(?P<d>[0-9a-z]+)")
 _STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`")
 
 
-def scale_expr(expr: str, factor: float, floor: float) -> str:
+def scale_expr(expr: str, factor: float, offset: float) -> str:
     """`expr` with its range, subquery and offset durations scaled; strings untouched."""
 
     def ranges(match: re.Match[str]) -> str:
-        scaled = scale_duration(match.group("range"), factor, floor)
+        scaled = scale_duration(match.group("range"), factor, offset)
         step = match.group("step")
         if step is None:
             return f"[{scaled}]"
         if step == "":
             return f"[{scaled}:]"
-        return f"[{scaled}:{scale_duration(step, factor, 1)}]"
+        return f"[{scaled}:{format_duration(max(1, round(parse_duration(step) / factor)))}]"
 
     def offsets(match: re.Match[str]) -> str:
-        return f"offset {scale_duration(match.group('d'), factor, floor)}"
+        return f"offset {scale_duration(match.group('d'), factor, offset)}"
 
     pieces = []
     last = 0
@@ -207,15 +212,27 @@ def scale_expr(expr: str, factor: float, floor: float) -> str:
     return "".join(pieces)
 
 
-def scale_rules(doc: Any, factor: float, floor: float) -> Any:
+def scale_rules(doc: Any, factor: float = LAB_FACTOR, offset: float = LAB_OFFSET) -> Any:
     """A copy of a parsed rule file with every rule's durations scaled (see the module doc)."""
-    if factor < 1 or floor <= 0:
-        raise RulesError("factor must be >= 1 and floor > 0")
+    if factor < 1 or offset < 0:
+        raise RulesError("factor must be >= 1 and offset >= 0")
     out = copy.deepcopy(doc)
     for group in out.get("groups") or []:
         for rule in group.get("rules") or []:
-            rule["expr"] = scale_expr(rule["expr"], factor, floor)
+            rule["expr"] = scale_expr(rule["expr"], factor, offset)
             for key in ("for", "keep_firing_for"):
                 if key in rule:
-                    rule[key] = scale_duration(str(rule[key]), factor, floor)
+                    rule[key] = scale_duration(str(rule[key]), factor, offset)
     return out
+
+
+def write_lab_copy(source: Path, target: Path) -> list[Path]:
+    """The lab copy of every rule file of `source` into `target` (created); returns the files."""
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sorted(source.glob("*.yml")):
+        doc = scale_rules(yaml.safe_load(path.read_text()))
+        out = target / path.name
+        out.write_text(yaml.safe_dump(doc, sort_keys=False))
+        written.append(out)
+    return written

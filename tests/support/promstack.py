@@ -28,6 +28,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
@@ -59,15 +60,26 @@ def free_port() -> int:
         return port
 
 
-def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) -> Any:
+def http_get_bytes(request: urllib.request.Request | str, timeout: float = 10.0) -> bytes:
+    """The body of a 2xx answer; StackError (with the connection closed) for anything else."""
+    url = request if isinstance(request, str) else request.full_url
     if not url.startswith(f"http://{LOOPBACK}:"):
         raise StackError(f"refusing a non-loopback URL: {url}")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body: bytes = response.read()
+            return body
+    except urllib.error.HTTPError as exc:
+        exc.close()  # an HTTPError holds the open response; never leave it to the GC
+        raise StackError(f"{url}: HTTP {exc.code}") from None
+
+
+def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) -> Any:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     if data is not None:
         request.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        raw = response.read()
+    raw = http_get_bytes(request, timeout)
     return json.loads(raw) if raw else None
 
 
@@ -221,8 +233,8 @@ class Daemon:
         def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
                 raise StackError(f"{self.name} exited {self.process.returncode}")
-            with urllib.request.urlopen(f"{self.base_url}/-/ready", timeout=2) as response:
-                return bool(response.status == 200)
+            http_get_bytes(f"{self.base_url}/-/ready", timeout=2)
+            return True
 
         try:
             wait_until(ready, ready_timeout, f"{self.name} ready")
