@@ -13,6 +13,9 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from exporter.collectors.corosync import CorosyncConfig
+from exporter.collectors.pacemaker import PacemakerConfig
+from exporter.collectors.pgsql_agent import PgsqlAgentConfig
 from exporter.collectors.postgres import PostgresConfig
 from exporter.config_base import StrictModel
 
@@ -42,6 +45,9 @@ class WebConfig(StrictModel):
 
 class CollectorsConfig(StrictModel):
     postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    pacemaker: PacemakerConfig = Field(default_factory=PacemakerConfig)
+    corosync: CorosyncConfig = Field(default_factory=CorosyncConfig)
+    pgsql_agent: PgsqlAgentConfig = Field(default_factory=PgsqlAgentConfig)
 
 
 class ExporterConfig(StrictModel):

@@ -104,6 +104,8 @@ class PgSession:
         extra: dict[str, Any] = {
             "connect_timeout": max(2, s.connect_timeout_seconds),
             "application_name": s.application_name,
+            # CFEngine's cfdb is SQL_ASCII: without this psycopg hands text back as bytes.
+            "client_encoding": "UTF8",
             "options": options,
             # A peer that vanishes after the connection is up must not hold the scrape forever.
             "keepalives": 1,

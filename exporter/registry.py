@@ -11,6 +11,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.collectors.corosync import CorosyncCollector
+from exporter.collectors.pacemaker import PacemakerCollector
+from exporter.collectors.pgsql_agent import PgsqlAgentCollector
 from exporter.collectors.postgres import PostgresCollector
 from exporter.commands import CommandRunner, SubprocessRunner
 from exporter.config import ExporterConfig
@@ -36,6 +39,16 @@ class CollectorEntry:
     build: Callable[[Any, BuildContext], Collector]
 
 
+@dataclass(frozen=True)
+class DerivedEntry:
+    """A collector that runs after the others, on the facts they returned."""
+
+    name: str
+    description: str
+    metrics: Sequence[MetricSpec]
+    build: Callable[[Any, BuildContext], DerivedCollector]
+
+
 COLLECTORS: tuple[CollectorEntry, ...] = (
     CollectorEntry(
         "postgres",
@@ -43,8 +56,30 @@ COLLECTORS: tuple[CollectorEntry, ...] = (
         PostgresCollector.metrics,
         lambda cfg, ctx: PostgresCollector(cfg, ctx.node),
     ),
+    CollectorEntry(
+        "pacemaker",
+        "Pacemaker's cluster view (crm_mon) and configuration (cibadmin)",
+        PacemakerCollector.metrics,
+        lambda cfg, ctx: PacemakerCollector(cfg, ctx.node, ctx.runner),
+    ),
+    CollectorEntry(
+        "corosync",
+        "Corosync quorum, membership and knet links as this hub sees them",
+        CorosyncCollector.metrics,
+        lambda cfg, ctx: CorosyncCollector(cfg, ctx.node, ctx.runner),
+    ),
 )
-DERIVED: tuple[CollectorEntry, ...] = ()
+# Derived collectors run in this order, each seeing the results of those before it.
+DERIVED: tuple[DerivedEntry, ...] = (
+    DerivedEntry(
+        "pgsql_agent",
+        "The pgsql resource agent's attributes (from pacemaker's facts) and PGSQL.lock here",
+        PgsqlAgentCollector.metrics,
+        lambda cfg, ctx: PgsqlAgentCollector(
+            cfg, ctx.node, ctx.config.collectors.pacemaker.database_resource
+        ),
+    ),
+)
 
 
 def section(config: ExporterConfig, name: str) -> CollectorSettings:
@@ -78,9 +113,7 @@ def build_collectors(
         if e.name in wanted
     ]
     derived: list[DerivedCollector] = [
-        e.build(section(config, e.name), ctx)  # type: ignore[misc]
-        for e in DERIVED
-        if e.name in wanted
+        e.build(section(config, e.name), ctx) for e in DERIVED if e.name in wanted
     ]
     return scheduled, derived
 

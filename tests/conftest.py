@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.testing import healthy_lab, lab_cluster  # noqa: F401  (fixtures for every package)
 from tests.support.cibstates import CibStates
 from tests.support.pgpair import PgPair
 

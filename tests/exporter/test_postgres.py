@@ -243,3 +243,18 @@ def test_monitor_role_is_the_documented_minimum(pg_pair: PgPair) -> None:
         f"WHERE r.rolname = '{MONITOR_ROLE}'",
     )
     assert members == "pg_monitor"
+
+
+def test_sql_ascii_database_like_cfengine_cfdb(pg_pair: PgPair) -> None:
+    """CFEngine creates cfdb as SQL_ASCII; text must still arrive as text, not bytes."""
+    exists = pg_pair.psql(pg_pair.primary, "SELECT 1 FROM pg_database WHERE datname = 'cfdb_ascii'")
+    if not exists:
+        pg_pair.psql(
+            pg_pair.primary,
+            "CREATE DATABASE cfdb_ascii ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+            "TEMPLATE template0",
+        )
+    config = PostgresConfig(conninfo=pg_pair.primary.conninfo(dbname="cfdb_ascii"))
+    facts, text = collect(PostgresCollector(config, "hub1"))
+    assert isinstance(facts.version, str) and facts.version.startswith("15")
+    assert 'version="15' in text

@@ -1,6 +1,6 @@
 """Fixtures and timing report for the lab tests.
 
-`lab_cluster` / `healthy_lab` come from `lab.testing` (other test packages use the same ones).
+`lab_cluster` / `healthy_lab` come from `lab.testing` via tests/conftest.py (one lab per session).
 The live tests record durations in `LAB_TIMINGS`; they are printed at the end of the run.
 """
 
@@ -10,8 +10,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-
-from lab.testing import healthy_lab, lab_cluster  # noqa: F401  (fixtures)
 
 LAB_TIMINGS: dict[str, float] = {}
 _session_start = time.monotonic()

@@ -1,0 +1,144 @@
+"""`clear_cli_constraints`: remove leftover `cli-ban-*` / `cli-prefer-*` location constraints.
+
+Such constraints are what `pcs resource ban|move` (crm_resource --ban/--move) leave behind when
+nobody runs `clear`. Only constraints proven older than `min_age_seconds` are removed. Pacemaker
+keeps no creation time, so the age is the larger of two live lower bounds: the time since the
+CIB configuration last changed (`cib-last-written`: the constraint existed at least since then),
+and the time since this remediator first saw the constraint (the journal). A constraint with a
+lifetime that has not run out yet is left alone (it was placed on purpose and expires by itself).
+Constraints that are not `cli-*` are never touched: in particular the resync hold
+(`cfha-hold-*`) of a failed `resync_standby`, which must stay until a human has looked.
+
+Before anything is removed, pacemaker's scheduler is asked what the removal would do, on a copy
+of the live CIB (`simulate.removal_is_quiet`): only starting things is acceptable.
+Plan: `pcs constraint delete <id>` for each, then wait until they are gone. A cluster action:
+either hub may act, the cluster lock lets only one; the other then finds nothing to do.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from exporter.commands import CommandRunner
+from remediator import guard
+from remediator.actions.base import Context, Evaluation, Hints, Scope, cluster_safety, unresolved
+from remediator.cluster import ClusterSnapshot, LocationConstraint
+from remediator.config import RemediatorConfig, StrictModel
+from remediator.guard import Check
+from remediator.plan import Plan, Step
+from remediator.simulate import removal_is_quiet
+
+NAME = "clear_cli_constraints"
+
+
+class ClearCliConstraintsParams(StrictModel):
+    min_age_seconds: float = Field(default=3600, ge=0)
+    kinds: tuple[Literal["ban", "prefer"], ...] = ("ban", "prefer")
+    command_timeout_seconds: float = Field(default=60, gt=0)
+    verify_timeout_seconds: float = Field(default=60, gt=0)
+
+
+def scope(_hints: Hints, _config: RemediatorConfig) -> Scope:
+    return "cluster"
+
+
+def target_key(hints: Hints) -> str:
+    return hints.constraint or f"{hints.resource or '*'}@{hints.node or '*'}"
+
+
+def constraint_age(ctx: Context, constraint: LocationConstraint) -> float:
+    s = ctx.snapshot
+    bounds = [s.taken_at - ctx.first_seen(constraint)]
+    if s.cib_last_written is not None:
+        bounds.append(s.taken_at - s.cib_last_written)
+    return max(0.0, *bounds)
+
+
+def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
+    s, hints, config = ctx.snapshot, ctx.hints, ctx.config
+    key = target_key(hints)
+    if hints.constraint is not None:
+        named = s.constraint(hints.constraint)
+        if named is not None and named.cli_kind not in params.kinds:
+            return unresolved(
+                NAME,
+                key,
+                Check(guard.TARGET_UNKNOWN, False, f"{named.id} is not a cli-* constraint"),
+            )
+        candidates = [named] if named is not None else []
+    else:
+        candidates = [
+            c
+            for c in s.constraints
+            if c.cli_kind in params.kinds
+            and hints.resource in (None, c.resource)
+            and hints.node in (None, c.node)
+        ]
+    if not candidates:
+        return unresolved(NAME, key, Check(guard.NOTHING_TO_DO, False, "no such cli constraint"))
+
+    eligible: list[LocationConstraint] = []
+    waiting: list[str] = []
+    for c in candidates:
+        age = constraint_age(ctx, c)
+        if c.expires is not None and c.expires > s.taken_at:
+            waiting.append(f"{c.id} expires by itself in {c.expires - s.taken_at:.0f}s")
+        elif age < params.min_age_seconds:
+            waiting.append(f"{c.id} is only known to be {age:.0f}s old")
+        else:
+            eligible.append(c)
+    if eligible:
+        age_check = Check(
+            guard.CONSTRAINT_AGE,
+            True,
+            f"older than {params.min_age_seconds:.0f}s: {', '.join(c.id for c in eligible)}",
+        )
+    else:
+        age_check = Check(guard.CONSTRAINT_AGE, False, "; ".join(waiting))
+    resources = tuple(sorted({c.resource for c in candidates}))
+
+    def safety(snap: ClusterSnapshot) -> list[Check]:
+        return cluster_safety(snap, config, resources, require_vip=False)
+
+    ids = tuple(c.id for c in eligible)
+    checks = [
+        Check(guard.NOTHING_TO_DO, True, f"{len(candidates)} cli constraint(s)"),
+        age_check,
+        *safety(s),
+        guard.cluster_lock(s, ctx.job_id),
+    ]
+    steps = [
+        Step(
+            f"delete {c.id}",
+            f"leftover {c.cli_kind} of {c.resource}"
+            + (f" on {c.node}" if c.node else "")
+            + f" (score {c.score})",
+            params.command_timeout_seconds,
+            ctx.local_node,
+            argv=(config.tools.pcs, "constraint", "delete", c.id),
+            destructive=True,
+        )
+        for c in eligible
+    ]
+
+    def gone(snap: ClusterSnapshot) -> Check:
+        left = [i for i in ids if snap.constraint(i) is not None]
+        return Check("verify", not left, f"still present: {', '.join(left)}" if left else "gone")
+
+    steps.append(
+        Step(
+            "verify",
+            "the constraints are gone from the CIB",
+            params.verify_timeout_seconds,
+            ctx.local_node,
+            wait_for=gone,
+            wait_description=f"{', '.join(ids) or 'nothing'} absent from the CIB",
+        )
+    )
+
+    def simulate(runner: CommandRunner) -> Check:
+        return removal_is_quiet(runner, config.tools, ids)
+
+    return Evaluation(NAME, key, tuple(checks), Plan(NAME, key, tuple(steps)), safety, (simulate,))

@@ -1,0 +1,369 @@
+"""The steps of `resync_standby` (see `resync_standby` for the procedure and why)."""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+
+from remediator.actions.base import Context, cleanup_argv
+from remediator.actions.resync_target import PgTarget, ResyncStandbyParams
+from remediator.cluster import ClusterSnapshot
+from remediator.guard import Check
+from remediator.plan import Condition, Outcomes, Plan, Step, WaitCheck, after_ok, all_of
+
+HOLD_MARGIN_SECONDS = 600
+
+
+def as_pg_user(ctx: Context, t: PgTarget, *argv: str) -> tuple[str, ...]:
+    """Run as the PostgreSQL OS user, killed if the remediator dies (no orphaned rebuilds).
+
+    setpriv sets the parent-death signal *after* changing credentials (a credential change
+    clears it), and `env` keeps it across exec while giving the command a home and a cwd it may
+    read.
+    """
+    return (
+        ctx.config.tools.setpriv,
+        f"--reuid={t.uid}",
+        f"--regid={t.gid}",
+        "--init-groups",
+        "--pdeathsig",
+        "KILL",
+        "--",
+        "env",
+        "--chdir=/",
+        f"HOME={t.home}",
+        f"USER={t.user}",
+        "PGCONNECT_TIMEOUT=10",
+        *argv,
+    )
+
+
+def hold_xml(t: PgTarget, expires: float) -> str:
+    """What `crm_resource --ban --lifetime` writes, under an id of our own."""
+    hold = t.hold_id
+    end = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(expires))
+    location = ET.Element("rsc_location", id=hold, rsc=t.clone, role="Started")
+    rule = ET.SubElement(
+        location, "rule", {"id": f"{hold}-rule", "score": "-INFINITY", "boolean-op": "and"}
+    )
+    expression = {"id": f"{hold}-expr", "attribute": "#uname", "operation": "eq"}
+    ET.SubElement(rule, "expression", {**expression, "value": t.node, "type": "string"})
+    ET.SubElement(rule, "date_expression", id=f"{hold}-lifetime", operation="lt", end=end)
+    return ET.tostring(location, encoding="unicode")
+
+
+def rewind_trusted(outcomes: Outcomes) -> bool:
+    """Whether pg_rewind's dry run is evidence enough to rewind rather than re-clone.
+
+    pg_rewind finds divergence by comparing timelines. When the promotion kept the timeline (the
+    pgsql agent's restart_on_promote=true promotes by a restart, not `pg_ctl promote`), it says
+    "no rewind required" even for an old primary that wrote WAL the new primary never saw, and
+    that node would then never stream. So "no rewind required" is only trusted for a target that
+    last stopped as a standby (in recovery it cannot have written its own WAL); an old primary
+    is re-cloned.
+    """
+    dry_run = outcomes.get("rewind_dry_run")
+    if dry_run is None or not dry_run.ok:
+        return False
+    if "no rewind required" not in dry_run.output:
+        return True
+    control = outcomes.get("controldata")
+    return bool(control and control.ok and "shut down in recovery" in control.output)
+
+
+def _ok(outcomes: Outcomes, *names: str) -> bool:
+    return any((o := outcomes.get(n)) is not None and o.ok for n in names)
+
+
+class ResyncPlanner:
+    def __init__(self, ctx: Context, t: PgTarget, params: ResyncStandbyParams) -> None:
+        self.ctx, self.t, self.params = ctx, t, params
+        short = ctx.job_id[:12]
+        self.new_dir = f"{t.pgdata}.cfha-new-{short}"
+        self.old_dir = f"{t.pgdata}.cfha-old-{short}"
+        self.keep_dir = f"{t.pgdata}.cfha-keep-{short}"
+        host = ctx.snapshot.host
+        self.keep = [f for f in params.preserve_files if host and f in host.pgdata_files]
+        self.has_data = bool(host and host.pgdata_has_version)
+
+    def plan(self) -> Plan:
+        steps = [*self._hold(), *self._keep(), *self._rewind(), *self._basebackup()]
+        steps += [*self._restore(), *self._rejoin()]
+        return Plan("resync_standby", self.t.node, tuple(steps), tuple(self._on_failure()))
+
+    def _cmd(
+        self,
+        name: str,
+        why: str,
+        argv: tuple[str, ...],
+        *,
+        timeout: float | None = None,
+        destructive: bool = False,
+        when: Condition | None = None,
+        tolerate_failure: bool = False,
+    ) -> Step:
+        return Step(
+            name,
+            why,
+            timeout or self.params.command_timeout_seconds,
+            self.ctx.local_node,
+            argv=argv,
+            destructive=destructive,
+            when=when,
+            tolerate_failure=tolerate_failure,
+        )
+
+    def _place_hold(self) -> tuple[str, ...]:
+        """Create the hold, or renew it in place (one atomic CIB update either way)."""
+        p = self.params
+        worst_case = (
+            p.stop_timeout_seconds
+            + 2 * p.rewind_timeout_seconds
+            + p.basebackup_timeout_seconds
+            + p.verify_timeout_seconds
+            + 14 * p.command_timeout_seconds
+        )
+        # Never shorter than this job can take: it must not expire under a running rebuild.
+        lifetime = max(p.hold_lifetime_seconds, worst_case + HOLD_MARGIN_SECONDS)
+        xml = hold_xml(self.t, self.ctx.snapshot.taken_at + lifetime)
+        cibadmin = self.ctx.config.tools.cibadmin
+        return (cibadmin, "--modify", "--allow-create", "--scope", "constraints", "--xml-text", xml)
+
+    def _hold(self) -> list[Step]:
+        t = self.t
+        return [
+            self._cmd(
+                "hold",
+                "keep pacemaker from starting PostgreSQL here while it is rebuilt",
+                self._place_hold(),
+                destructive=True,
+            ),
+            Step(
+                "wait_stopped",
+                "the data directory must be still before it is touched",
+                self.params.stop_timeout_seconds,
+                self.ctx.local_node,
+                wait_for=stopped(t),
+                wait_description=f"{t.rsc} stopped on {t.node} and no postmaster running",
+            ),
+        ]
+
+    def _keep(self) -> list[Step]:
+        if not self.keep:
+            return []
+        files = tuple(f"{self.t.pgdata}/{f}" for f in self.keep)
+        return [
+            self._cmd(
+                "keep_config_dir",
+                "a place for this node's own configuration files",
+                ("install", "-d", "-m", "0700", "--", self.keep_dir),
+            ),
+            self._cmd(
+                "keep_config",
+                "pg_rewind and pg_basebackup bring the primary's configuration files",
+                ("cp", "-p", "-t", self.keep_dir, "--", *files),
+            ),
+        ]
+
+    def _rewind(self) -> list[Step]:
+        if not (self.params.rewind and self.has_data):
+            return []
+        t = self.t
+        source = (
+            f"host={t.host} port={t.port} user={t.repuser} dbname={t.database} connect_timeout=10"
+        )
+        rewind = (
+            f"{t.bin_dir}/pg_rewind",
+            f"--target-pgdata={t.pgdata}",
+            f"--source-server={source}",
+        )
+        timeout = self.params.rewind_timeout_seconds
+        return [
+            self._cmd(
+                "controldata",
+                "how the target last stopped: as a primary, or as a standby in recovery",
+                as_pg_user(self.ctx, t, f"{t.bin_dir}/pg_controldata", "-D", t.pgdata),
+                tolerate_failure=True,
+            ),
+            self._cmd(
+                "rewind_dry_run",
+                "find out whether pg_rewind can resynchronise in place",
+                as_pg_user(self.ctx, t, *rewind, "--dry-run"),
+                timeout=timeout,
+                tolerate_failure=True,
+            ),
+            self._cmd(
+                "rewind",
+                "rewind the data directory onto the primary's timeline",
+                as_pg_user(self.ctx, t, *rewind),
+                timeout=timeout,
+                destructive=True,
+                when=Condition(
+                    "the dry run succeeded and proves the target is not diverged",
+                    lambda o, _s: rewind_trusted(o),
+                ),
+                tolerate_failure=self.params.basebackup,
+            ),
+        ]
+
+    def _basebackup(self) -> list[Step]:
+        if not self.params.basebackup:
+            return []
+        t = self.t
+        not_rewound = Condition("pg_rewind did not succeed", lambda o, _s: not _ok(o, "rewind"))
+        copied = after_ok("basebackup")
+        exists = Condition("pgdata exists", lambda _o, s: bool(s.host and s.host.pgdata_exists))
+        owner = ("-o", str(t.uid), "-g", str(t.gid))
+        basebackup = (
+            f"{t.bin_dir}/pg_basebackup",
+            "-h",
+            t.host,
+            "-p",
+            str(t.port),
+            "-U",
+            t.repuser,
+        )
+        return [
+            self._cmd(
+                "prepare_new",
+                "an empty directory for a fresh copy, beside pgdata (same filesystem)",
+                ("install", "-d", "-m", "0700", *owner, "--", self.new_dir),
+                when=not_rewound,
+            ),
+            self._cmd(
+                "basebackup",
+                "copy the primary into the fresh directory",
+                as_pg_user(
+                    self.ctx, t, *basebackup, "-D", self.new_dir, "-X", "stream", "-c", "fast", "-w"
+                ),
+                timeout=self.params.basebackup_timeout_seconds,
+                when=all_of(not_rewound, after_ok("prepare_new")),
+            ),
+            self._cmd(
+                "set_aside",
+                "keep the old data directory for forensics; it is never deleted here",
+                ("mv", "-T", "--", t.pgdata, self.old_dir),
+                destructive=True,
+                when=all_of(copied, exists),
+            ),
+            self._cmd(
+                "swap_in",
+                "the fresh copy becomes pgdata",
+                ("mv", "-T", "--", self.new_dir, t.pgdata),
+                destructive=True,
+                when=copied,
+            ),
+        ]
+
+    def _restore(self) -> list[Step]:
+        if not self.keep:
+            return []
+        rebuilt = Condition(
+            "rewind or swap_in succeeded", lambda o, _s: _ok(o, "rewind", "swap_in")
+        )
+        files = tuple(f"{self.keep_dir}/{f}" for f in self.keep)
+        return [
+            self._cmd(
+                "restore_config",
+                "put this node's own configuration files back",
+                ("cp", "-p", "-t", self.t.pgdata, "--", *files),
+                destructive=True,
+                when=rebuilt,
+            )
+        ]
+
+    def _rejoin(self) -> list[Step]:
+        t, tools = self.t, self.ctx.config.tools
+        xpath = f"//constraints/rsc_location[@id='{t.hold_id}']"
+        return [
+            self._cmd(
+                "remove_lock",
+                "the agent refuses to start while PGSQL.lock exists; this hub's lock only",
+                ("rm", "-f", "--", f"{t.tmpdir}/PGSQL.lock"),
+                destructive=True,
+            ),
+            self._cmd(
+                "release_hold",
+                "let pacemaker start PostgreSQL here again",
+                (tools.cibadmin, "--delete", "--xpath", xpath),
+                destructive=True,
+            ),
+            self._cmd(
+                "cleanup",
+                f"forget {t.rsc}'s failures on {t.node}",
+                cleanup_argv(self.ctx.config, t.rsc, t.node),
+                destructive=True,
+            ),
+            Step(
+                "verify",
+                "the standby streams from the primary on the same timeline",
+                self.params.verify_timeout_seconds,
+                self.ctx.local_node,
+                wait_for=streaming(t, self.params),
+                wait_description=f"{t.node} HS:*, streaming on the primary, same timeline",
+            ),
+        ]
+
+    def _on_failure(self) -> list[Step]:
+        steps = []
+        if self.params.basebackup:
+            partial = Condition(
+                "the copy was started but not moved in",
+                lambda o, _s: _ok(o, "prepare_new") and not _ok(o, "swap_in"),
+            )
+            steps.append(
+                self._cmd(
+                    "remove_partial_copy",
+                    "an unfinished copy is useless and fills the disk",
+                    ("rm", "-rf", "--one-file-system", "--", self.new_dir),
+                    when=partial,
+                )
+            )
+        steps.append(
+            self._cmd(
+                "reassert_hold",
+                "a failed rebuild stays banned until a human has looked",
+                self._place_hold(),
+            )
+        )
+        return steps
+
+
+def stopped(t: PgTarget) -> WaitCheck:
+    def check(s: ClusterSnapshot) -> Check:
+        rsc = s.resource(t.rsc)
+        if rsc is not None and t.node in rsc.active_nodes:
+            return Check("wait_stopped", False, f"{t.rsc} still active on {t.node}")
+        if s.host is None or s.host.postmaster_running is not False:
+            return Check("wait_stopped", False, "a postmaster may still be running")
+        return Check("wait_stopped", True, "stopped")
+
+    return check
+
+
+def streaming(t: PgTarget, params: ResyncStandbyParams) -> WaitCheck:
+    """HS:* per the agent, a streaming walsender on the primary, and the same timeline."""
+
+    def check(s: ClusterSnapshot) -> Check:
+        status = s.attribute(t.node, f"{t.rsc}-status")
+        primary, local = s.pg_primary, s.pg_local
+        problem = None
+        if status not in params.accepted_standby_status:
+            problem = f"{t.rsc}-status on {t.node} is {status}"
+        elif primary is None or not primary.reachable:
+            problem = "the primary cannot be read"
+        elif t.node not in primary.streaming_to:
+            problem = f"the primary has no streaming walsender for {t.node}"
+        elif local is None or not local.reachable or local.in_recovery is not True:
+            problem = "the local server is not a running standby"
+        elif primary.timeline is None or (local.received_timeline or local.timeline) != (
+            primary.timeline
+        ):
+            problem = f"timeline {local.received_timeline} here, {primary.timeline} on primary"
+        if problem:
+            return Check("verify", False, problem)
+        return Check(
+            "verify", True, f"{status}, streaming, timeline {primary and primary.timeline}"
+        )
+
+    return check

@@ -1,0 +1,187 @@
+"""Remediator configuration: one YAML file, validated up front, every error reported with its path.
+
+Unknown keys are errors, so a typo never silently falls back to a default. Facts about the
+cluster (data directory, PostgreSQL user, the primary's address) are *not* configured here: they
+are read live from the CIB; the `postgres` section only holds explicit overrides.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9735"
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+$")
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ConfigError(Exception):
+    """Invalid configuration or policy; `errors` lists every problem as 'path: message'."""
+
+    def __init__(self, source: str, errors: list[str]) -> None:
+        super().__init__(
+            f"{source}: {len(errors)} error(s)\n" + "\n".join(f"  {e}" for e in errors)
+        )
+        self.source = source
+        self.errors = errors
+
+
+def parse_listen_address(value: str) -> tuple[str, int]:
+    """'host:port', '[v6]:port' or ':port' (all interfaces) -> (host, port)."""
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"listen address {value!r} must look like host:port or :port")
+    return host.strip("[]") or "0.0.0.0", int(port_text)  # noqa: S104 - explicit ':port' asks for it
+
+
+class TlsConfig(StrictModel):
+    certfile: Path
+    keyfile: Path
+
+
+class WebConfig(StrictModel):
+    listen_address: str = DEFAULT_LISTEN_ADDRESS
+    token_file: Path | None = Field(
+        default=None,
+        description="File holding the bearer token; required unless started with "
+        "--insecure-no-auth.",
+    )
+    tls: TlsConfig | None = None
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0, le=64 * 1024 * 1024)
+    threads: int = Field(default=4, ge=1, le=32)
+    metrics_require_auth: bool = False
+
+    @field_validator("listen_address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        parse_listen_address(value)
+        return value
+
+
+class GuardConfig(StrictModel):
+    require_fencing: bool = Field(
+        default=True,
+        description="Refuse every action while stonith is disabled (a two-node cluster without "
+        "fencing cannot rule out split brain).",
+    )
+    failover_freeze_seconds: float = Field(default=900, ge=0)
+    pgsql_resource: str = "cfpgsql"
+    vip_resource: str = "cfvirtip"
+    lock_wait_seconds: float = Field(default=120, ge=0)
+    lock_margin_seconds: float = Field(default=300, ge=0)
+    poll_interval_seconds: float = Field(default=2.0, gt=0, le=60)
+
+    @field_validator("pgsql_resource", "vip_resource")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_PATTERN.match(value):
+            raise ValueError("must be a pacemaker id ([A-Za-z0-9_.:-]+)")
+        return value
+
+
+class PostgresConfig(StrictModel):
+    """Overrides of what the CIB's pgsql resource says; leave unset to use the CIB."""
+
+    user: str | None = Field(default=None, description="OS user owning the data (CIB: pgdba)")
+    bin_dir: Path | None = Field(default=None, description="PostgreSQL binaries (CIB: pgctl dir)")
+    primary_host: str | None = Field(default=None, description="the primary (CIB: master_ip)")
+    port: int | None = Field(default=None, gt=0, lt=65536, description="CIB: pgport")
+    replication_user: str | None = Field(default=None, description="CIB: repuser")
+    monitor_user: str | None = Field(
+        default=None, description="role for read-only checks (default: the OS user)"
+    )
+    database: str = "postgres"
+    password_file: Path | None = None
+    connect_timeout_seconds: int = Field(default=3, ge=2, le=60)
+    statement_timeout_seconds: float = Field(default=5, gt=0, le=60)
+
+    @field_validator("user", "replication_user", "monitor_user", "primary_host", "database")
+    @classmethod
+    def _plain(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_PATTERN.match(value):
+            raise ValueError("must match [A-Za-z0-9_.:-]+")
+        return value
+
+
+class ToolsConfig(StrictModel):
+    pcs: str = "pcs"
+    cibadmin: str = "cibadmin"
+    crm_mon: str = "crm_mon"
+    corosync_quorumtool: str = "corosync-quorumtool"
+    crm_simulate: str = "crm_simulate"
+    setpriv: str = "setpriv"
+    read_timeout_seconds: float = Field(default=15, gt=0, le=120)
+
+
+class RemediatorConfig(StrictModel):
+    cluster: str = Field(description="value of the `cluster` label on every metric")
+    node: str | None = Field(
+        default=None, description="this hub's pacemaker node name (default: uname -n)"
+    )
+    dry_run: bool = Field(default=False, description="plan and audit everything, run nothing")
+    journal: Path = Path("/var/lib/cfha/remediator.db")
+    kill_switch_file: Path = Path("/var/lib/cfha/remediator.paused")
+    policy_file: Path | None = Field(
+        default=None, description="policy YAML (default: the shipped default_policy.yml)"
+    )
+    redecide_after_seconds: float = Field(
+        default=300,
+        ge=0,
+        description="a repeat of an alert whose last decision was a refusal that can change "
+        "with time is decided again after this long (never while a job exists for it)",
+    )
+    web: WebConfig = Field(default_factory=WebConfig)
+    guard: GuardConfig = Field(default_factory=GuardConfig)
+    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    tools: ToolsConfig = Field(default_factory=ToolsConfig)
+
+    @field_validator("cluster", "node")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_PATTERN.match(value):
+            raise ValueError("must match [A-Za-z0-9_.:-]+")
+        return value
+
+    @property
+    def node_name(self) -> str:
+        return self.node or os.uname().nodename
+
+
+def validation_messages(exc: ValidationError) -> list[str]:
+    """Every pydantic error as 'dotted.path: message'."""
+    messages = []
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        messages.append(f"{path}: {error['msg']}")
+    return messages
+
+
+def read_yaml(path: Path) -> Any:
+    """Load a YAML file or raise ConfigError (unreadable, not YAML)."""
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
+
+
+def load_config(path: Path) -> RemediatorConfig:
+    return config_from_mapping(read_yaml(path), str(path))
+
+
+def config_from_mapping(data: Any, source: str = "<config>") -> RemediatorConfig:
+    try:
+        return RemediatorConfig.model_validate(data if data is not None else {})
+    except ValidationError as exc:
+        raise ConfigError(source, validation_messages(exc)) from exc

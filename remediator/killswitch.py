@@ -1,0 +1,56 @@
+"""The kill switch: a file whose presence pauses every action.
+
+A file, so that it works when the service cannot be reached (`touch` it, or
+`cfha-remediator killswitch on`), and so that it survives restarts. The authenticated API writes
+the same file. Anything that prevents reading it (permissions, I/O errors) counts as engaged.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+
+class KillSwitch:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def engaged(self) -> bool:
+        try:
+            return self.path.exists()
+        except OSError:
+            return True
+
+    def state(self) -> dict[str, Any]:
+        if not self.engaged():
+            return {"engaged": False, "file": str(self.path)}
+        info: dict[str, Any] = {}
+        try:
+            loaded = json.loads(self.path.read_text() or "{}")
+            if isinstance(loaded, dict):
+                info = loaded
+        except (OSError, ValueError):
+            pass  # a bare `touch` (or unreadable content) still engages it
+        return {
+            "engaged": True,
+            "file": str(self.path),
+            "since": info.get("since"),
+            "by": info.get("by"),
+            "reason": info.get("reason"),
+        }
+
+    def engage(self, now: float, by: str, reason: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"since": now, "by": by, "reason": reason}) + "\n")
+        tmp.replace(self.path)  # atomic: the switch is either fully there or not
+
+    def release(self) -> bool:
+        """Remove the file; True if it was engaged."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            return False
+        return True

@@ -1,0 +1,1 @@
+"""HTTP views of the remediator, one blueprint per concern."""

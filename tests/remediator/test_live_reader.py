@@ -1,0 +1,262 @@
+"""The live reader and the guard on real offline pacemaker states (`tests/support/cibstates`).
+
+crm_mon, cibadmin and pcs run for real on copies of saved CIBs (`CIB_file`). Only PostgreSQL
+and the local files are stand-ins: the saved states have no database, so each test says what
+PostgreSQL would answer in that state (the PostgreSQL readers are tested on a real pair in
+test_live_pg). corosync is not running offline, so quorum comes from pacemaker's DC.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from exporter.commands import SubprocessRunner
+from remediator import guard
+from remediator.actions.base import Context, Hints
+from remediator.actions.clear_cli_constraints import ClearCliConstraintsParams
+from remediator.actions.clear_cli_constraints import evaluate as evaluate_clear
+from remediator.actions.resource_cleanup import ResourceCleanupParams
+from remediator.actions.resource_cleanup import evaluate as evaluate_cleanup
+from remediator.cluster import ClusterSnapshot, LocalHost, PgsqlParams, PgView
+from remediator.config import RemediatorConfig, config_from_mapping
+from remediator.live import LiveClusterReader
+from remediator.lock import ClusterLock
+from remediator.simulate import removal_is_quiet
+from tests.support.cibstates import HEALTHY_AT, INCIDENT_AT, PCMK_TZ, CibStates
+
+from .snapshots import host
+
+ZONE = ZoneInfo(PCMK_TZ)
+
+
+class StatePg:
+    """What PostgreSQL answers in a given state (the saved CIBs have no database)."""
+
+    def __init__(self, primary: str, local: str, streaming_to: tuple[str, ...] = ()) -> None:
+        self.primary_node, self.local_node, self.streaming_to = primary, local, streaming_to
+
+    def local(self, _p: PgsqlParams) -> PgView:
+        return PgView(
+            True,
+            in_recovery=self.local_node != self.primary_node,
+            timeline=1,
+            received_timeline=None if self.local_node == self.primary_node else 1,
+        )
+
+    def primary(self, _p: PgsqlParams) -> PgView:
+        return PgView(
+            True,
+            in_recovery=False,
+            timeline=1,
+            streaming_to=self.streaming_to,
+            database_bytes=10**9,
+        )
+
+
+def config(node: str, **guard_overrides: object) -> RemediatorConfig:
+    return config_from_mapping(
+        {
+            "cluster": "cfcluster",
+            "node": node,
+            "guard": {"require_fencing": False, **guard_overrides},
+        }
+    )
+
+
+@pytest.fixture
+def read(
+    cib_states: CibStates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., ClusterSnapshot]:
+    """read(state, node, pg, at) -> the snapshot hub `node` takes of a copy of that state."""
+    monkeypatch.setenv("TZ", PCMK_TZ)  # crm_mon prints local times in its own zone
+
+    def read_state(
+        state: str,
+        node: str = "hub2",
+        pg: StatePg | None = None,
+        at: float = INCIDENT_AT + 600,
+        local: LocalHost | None = None,
+    ) -> ClusterSnapshot:
+        copy = tmp_path / f"{state}.xml"
+        if not copy.exists():
+            shutil.copyfile(getattr(cib_states, state)(), copy)
+        monkeypatch.setenv("CIB_file", str(copy))
+        reader = LiveClusterReader(
+            config(node),
+            SubprocessRunner(),
+            pg or StatePg("hub1", node, ("hub2",)),  # type: ignore[arg-type]
+            local_tz=ZONE,
+            host_probe=lambda _d, _t: local or host(),
+            clock=lambda: at,
+        )
+        return reader.snapshot()
+
+    return read_state
+
+
+def test_healthy_state_is_read_completely(read: Callable[..., ClusterSnapshot]) -> None:
+    s = read("healthy")
+    assert [(n.name, n.online) for n in s.nodes] == [("hub1", True), ("hub2", True)]
+    pgsql = s.resource("cfpgsql")
+    assert pgsql is not None and pgsql.clone == "mscfpgsql"
+    assert (pgsql.promoted_nodes, pgsql.active_nodes) == (("hub1",), ("hub1", "hub2"))
+    assert s.resource("cfvirtip") is not None and s.resource("cfvirtip").active_nodes == ("hub1",)  # type: ignore[union-attr]
+    assert s.pgsql is not None
+    assert (s.pgsql.pgdata, s.pgsql.tmpdir, s.pgsql.pgdba, s.pgsql.master_ip) == (
+        "/var/cfengine/state/pg/data",
+        "/var/cfengine/state/pg/tmp",
+        "cfpostgres",
+        "192.168.100.100",
+    )
+    assert s.last_promotion == HEALTHY_AT
+    assert (s.quorate, s.maintenance_mode, s.fencing_enabled) == (True, False, False)
+    assert s.attribute("hub1", "cfpgsql-status") == "PRI"
+    assert s.attribute("hub2", "cfpgsql-data-status") is not None
+    assert not s.failures and not s.fail_counts and not s.lock.held
+    assert any("corosync" in e for e in s.errors)  # offline: no corosync, pacemaker's view used
+    for check in (
+        guard.quorate(s),
+        guard.no_unclean_node(s),
+        guard.not_maintenance(s, ("cfpgsql",)),
+        guard.single_primary(s, "cfvirtip", require_vip=True),
+        guard.target_not_primary(s, "hub2", "cfvirtip"),
+        guard.no_recent_failover(s, 900),
+    ):
+        assert check.ok, check
+    assert not guard.fencing(s, required=True).ok  # the states run without stonith
+
+
+def test_failed_standby_monitor_can_be_cleaned_up(read: Callable[..., ClusterSnapshot]) -> None:
+    s = read("failed_standby_monitor", pg=StatePg("hub1", "hub2"))
+    [failure] = s.failures
+    assert (failure.resource, failure.node, failure.at) == ("cfpgsql", "hub2", INCIDENT_AT)
+    assert s.fail_count("cfpgsql", "hub2") == 1
+    ctx = Context(s, config("hub2"), "job1", Hints(node="hub2", resource="cfpgsql"))
+    evaluation = evaluate_cleanup(ctx, ResourceCleanupParams())
+    assert evaluation.refusal is None, evaluation.refusal
+    assert evaluation.plan is not None
+    assert evaluation.plan.steps[0].argv == ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
+    too_soon = read("failed_standby_monitor", pg=StatePg("hub1", "hub2"), at=INCIDENT_AT + 30)
+    ctx = Context(too_soon, config("hub2"), "job1", Hints(node="hub2", resource="cfpgsql"))
+    refusal = evaluate_cleanup(ctx, ResourceCleanupParams()).refusal
+    assert refusal is not None and refusal.name == "cause_gone"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("failover", "hub1", StatePg("hub2", "hub1"), "no_recent_failover", False),
+        ("node_down", "hub2", StatePg("hub2", "hub2"), "target_online", False),
+        ("unclean_node", "hub2", StatePg("hub1", "hub2"), "no_unclean_node", False),
+        ("maintenance_mode", "hub2", StatePg("hub1", "hub2"), "not_maintenance", False),
+        ("node_standby", "hub2", StatePg("hub1", "hub2"), "target_online", False),
+        ("vip_multi_active", "hub2", StatePg("hub1", "hub2"), "single_primary", False),
+        ("healthy", "hub1", StatePg("hub1", "hub1"), "target_not_primary", False),
+        ("healthy", "hub2", StatePg("hub1", "hub2"), "target_not_primary", True),
+    ],
+)
+def test_states_refuse_with_the_right_reason(
+    read: Callable[..., ClusterSnapshot], case: tuple[str, str, StatePg, str, bool]
+) -> None:
+    state, node, pg, check, expected = case
+    s = read(state, node=node, pg=pg, at=INCIDENT_AT + 60)
+    target = "hub1" if state in ("failover", "node_down") else node
+    checks = {
+        "no_recent_failover": lambda: guard.no_recent_failover(s, 900),
+        "target_online": lambda: guard.target_online(s, target),
+        "no_unclean_node": lambda: guard.no_unclean_node(s),
+        "not_maintenance": lambda: guard.not_maintenance(s, ("cfpgsql", "mscfpgsql")),
+        "single_primary": lambda: guard.single_primary(s, "cfvirtip", require_vip=False),
+        "target_not_primary": lambda: guard.target_not_primary(s, node, "cfvirtip"),
+    }
+    result = checks[check]()
+    assert result.ok is expected, result
+
+
+def test_failover_promotion_time_is_live(read: Callable[..., ClusterSnapshot]) -> None:
+    s = read("failover", node="hub1", pg=StatePg("hub2", "hub1"))
+    assert s.resource("cfpgsql").promoted_nodes == ("hub2",)  # type: ignore[union-attr]
+    assert s.last_promotion == INCIDENT_AT
+
+
+def test_leftover_ban_is_cleared_with_the_real_tools(
+    read: Callable[..., ClusterSnapshot], tmp_path: Path
+) -> None:
+    s = read("leftover_ban", pg=StatePg("hub1", "hub2"), at=INCIDENT_AT + 7200)
+    [ban] = [c for c in s.constraints if c.cli_kind]
+    assert (ban.id, ban.resource, ban.node, ban.score) == (
+        "cli-ban-mscfpgsql-on-hub2",
+        "mscfpgsql",
+        "hub2",
+        "-INFINITY",
+    )
+    assert s.cib_last_written == INCIDENT_AT
+    ctx = Context(s, config("hub2"), "job1", Hints(constraint=ban.id))
+    evaluation = evaluate_clear(ctx, ClearCliConstraintsParams(min_age_seconds=3600))
+    assert evaluation.refusal is None, evaluation.refusal
+    assert evaluation.plan is not None
+    delete = evaluation.plan.steps[0].argv
+    assert delete == ("pcs", "constraint", "delete", "cli-ban-mscfpgsql-on-hub2")
+    # Too young an hour earlier (the CIB changed at the incident).
+    young = read("leftover_ban", pg=StatePg("hub1", "hub2"), at=INCIDENT_AT + 600)
+    ctx = Context(young, config("hub2"), "job1", Hints(constraint=ban.id))
+    refusal = evaluate_clear(ctx, ClearCliConstraintsParams(min_age_seconds=3600)).refusal
+    assert refusal is not None and refusal.name == "constraint_age"
+    # The lock and the deletion, for real, on the saved CIB.
+    lock = ClusterLock(SubprocessRunner(), "cibadmin", "hub2", timeout=30)
+    assert lock.acquire("job1", INCIDENT_AT + 7200, 600).acquired
+    assert read("leftover_ban", at=INCIDENT_AT + 7200).lock.job_id == "job1"
+    result = SubprocessRunner().run(delete, timeout=60)
+    assert result.ok, result.stderr_tail()
+    assert lock.release("job1")
+    after = read("leftover_ban", at=INCIDENT_AT + 7200)
+    assert not any(c.cli_kind for c in after.constraints) and not after.lock.held
+
+
+def test_removal_is_simulated_with_pacemakers_scheduler(
+    read: Callable[..., ClusterSnapshot], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tools = config("hub2").tools
+    read("leftover_ban")  # puts CIB_file on a copy of that state
+    quiet = removal_is_quiet(SubprocessRunner(), tools, ["cli-ban-mscfpgsql-on-hub2"])
+    assert quiet.ok and "start cfpgsql" in quiet.detail, quiet
+    assert "cli-ban-mscfpgsql-on-hub2" in (tmp_path / "leftover_ban.xml").read_text()  # a copy
+    # A leftover prefer that is all that keeps the primary where it is (stickiness 0 and a
+    # stronger preference for hub2): removing it would fail the primary over.
+    read("healthy")
+    danger = tmp_path / "healthy.xml"
+    run = SubprocessRunner()
+    for xml, scope, verb in (
+        (
+            '<rsc_defaults><meta_attributes id="rsc_defaults-meta_attributes"><nvpair '
+            'id="rsc_defaults-stickiness" name="resource-stickiness" value="0"/><nvpair '
+            'id="rsc_defaults-migration-threshold" name="migration-threshold" value="1"/>'
+            "</meta_attributes></rsc_defaults>",
+            "rsc_defaults",
+            "--replace",
+        ),
+        (
+            '<rsc_location id="prefer-hub2" rsc="mscfpgsql"><rule id="prefer-hub2-rule" '
+            'role="Promoted" score="5000"><expression id="prefer-hub2-expr" attribute="#uname" '
+            'operation="eq" value="hub2"/></rule></rsc_location>',
+            "constraints",
+            "--create",
+        ),
+        (
+            '<rsc_location id="cli-prefer-mscfpgsql" rsc="mscfpgsql" role="Promoted" node="hub1" '
+            'score="INFINITY"/>',
+            "constraints",
+            "--create",
+        ),
+    ):
+        assert run.run(("cibadmin", verb, "--scope", scope, "--xml-text", xml), timeout=30).ok
+    monkeypatch.setenv("CIB_file", str(danger))
+    refused = removal_is_quiet(run, tools, ["cli-prefer-mscfpgsql"])
+    assert not refused.ok
+    assert "demote cfpgsql" in refused.detail and "promote cfpgsql" in refused.detail
+    assert "move cfvirtip" in refused.detail

@@ -1,0 +1,232 @@
+"""resync_standby on the fake world: the order of the plan, its branches, failure, refusals."""
+
+from __future__ import annotations
+
+import os
+import pwd
+from dataclasses import replace
+
+import pytest
+from flask import Flask
+
+from remediator.cluster import NodeState, PgView
+
+from .conftest import AppFactory, circuit_of, core, job_of, resync_alert
+from .fakeworld import World
+from .snapshots import PGSQL, healthy, host, standby_failed
+from .test_worker import run, send
+
+PGDATA = PGSQL.pgdata
+
+
+def names(world: World) -> list[str]:
+    """Each command by what it is: the program (after setpriv/env) and a telling argument."""
+    out = []
+    for argv in world.commands():
+        if argv[0] == "setpriv":
+            program = next(a for a in argv if a.startswith("/") and "/bin/" in a)
+            out.append(os.path.basename(program) + (" --dry-run" if "--dry-run" in argv else ""))
+        else:
+            out.append(" ".join(argv[:2]))
+    return out
+
+
+@pytest.fixture
+def broken_standby(world: World) -> World:
+    world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+    return world
+
+
+def test_rewind_path(broken_standby: World, app: Flask) -> None:
+    world = broken_standby
+    job_id = send(app, resync_alert(pgdata="/etc", tmpdir="/"))["accepted"][0]
+    run(app)
+    job = job_of(app, job_id)
+    assert job["state"] == "succeeded", job["detail"]
+    assert names(world) == [
+        "cibadmin --modify",
+        "install -d",
+        "cp -p",
+        "pg_controldata",
+        "pg_rewind --dry-run",
+        "pg_rewind",
+        "cp -p",
+        "rm -f",
+        "cibadmin --delete",
+        "pcs resource",
+    ]
+    commands = world.commands()
+    # Paths come from the CIB's pgsql resource, never from the labels (which said /etc and /).
+    assert all("/etc" not in a for argv in commands for a in argv if a != "--")
+    rewind = commands[5]
+    user = pwd.getpwnam("postgres")
+    assert rewind[:7] == (
+        "setpriv",
+        f"--reuid={user.pw_uid}",
+        f"--regid={user.pw_gid}",
+        "--init-groups",
+        "--pdeathsig",
+        "KILL",
+        "--",
+    )
+    assert rewind[-3:] == (
+        "/usr/lib/postgresql/15/bin/pg_rewind",
+        f"--target-pgdata={PGDATA}",
+        "--source-server=host=10.250.0.100 port=5432 user=postgres dbname=postgres "
+        "connect_timeout=10",
+    )
+    assert commands[7] == ("rm", "-f", "--", "/var/cfengine/state/pg/tmp/PGSQL.lock")
+    assert commands[8] == (
+        "cibadmin",
+        "--delete",
+        "--xpath",
+        "//constraints/rsc_location[@id='cfha-hold-mscfpgsql-on-hub2']",
+    )
+    assert commands[9] == ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
+    hold = commands[0][-1]
+    assert 'id="cfha-hold-mscfpgsql-on-hub2" rsc="mscfpgsql" role="Started"' in hold
+    assert 'score="-INFINITY"' in hold and 'value="hub2"' in hold and 'operation="lt"' in hold
+    assert not world.base.constraints and not world.lock.held
+    steps = core(app).journal.steps(job_id)
+    skipped = [s["name"] for s in steps if s["outcome"] == "skipped"]
+    assert skipped == ["prepare_new", "basebackup", "set_aside", "swap_in"]
+
+
+def test_basebackup_when_rewind_cannot(broken_standby: World, app: Flask) -> None:
+    world = broken_standby
+    world.failing["pg_rewind"] = 1
+    job_id = send(app, resync_alert())["accepted"][0]
+    run(app)
+    assert job_of(app, job_id)["state"] == "succeeded"
+    assert names(world) == [
+        "cibadmin --modify",
+        "install -d",
+        "cp -p",
+        "pg_controldata",
+        "pg_rewind --dry-run",
+        "install -d",
+        "pg_basebackup",
+        "mv -T",
+        "mv -T",
+        "cp -p",
+        "rm -f",
+        "cibadmin --delete",
+        "pcs resource",
+    ]
+    commands = world.commands()
+    new_dir = f"{PGDATA}.cfha-new-{job_id[:12]}"
+    assert commands[5][-1] == new_dir and "-o" in commands[5]
+    assert commands[6][-9:] == ("-U", "postgres", "-D", new_dir, "-X", "stream", "-c", "fast", "-w")
+    assert commands[7] == ("mv", "-T", "--", PGDATA, f"{PGDATA}.cfha-old-{job_id[:12]}")
+    assert commands[8] == ("mv", "-T", "--", new_dir, PGDATA)
+
+
+def test_a_failed_rebuild_stays_banned_and_opens_the_circuit(
+    broken_standby: World, app: Flask
+) -> None:
+    world = broken_standby
+    world.failing["pg_rewind"] = 1
+    world.failing["pg_basebackup"] = 1
+    job_id = send(app, resync_alert())["accepted"][0]
+    run(app)
+    job = job_of(app, job_id)
+    assert job["state"] == "failed" and job["detail"].startswith("basebackup")
+    assert names(world)[-2:] == ["rm -rf", "cibadmin --modify"]
+    assert world.commands()[-2] == (
+        "rm",
+        "-rf",
+        "--one-file-system",
+        "--",
+        f"{PGDATA}.cfha-new-{job_id[:12]}",
+    )
+    assert [c.id for c in world.base.constraints] == ["cfha-hold-mscfpgsql-on-hub2"]
+    assert circuit_of(app, "resync_standby", "hub2")["open"] == 1
+    assert not any(a[:2] == ("mv", "-T") for a in world.commands())
+    assert not world.lock.held
+
+
+def test_wiped_data_directory_goes_straight_to_basebackup(
+    broken_standby: World, app: Flask
+) -> None:
+    world = broken_standby
+    pg, h = world.local["hub2"]
+    assert h is not None
+    world.local["hub2"] = (pg, replace(h, pgdata_has_version=False, pgdata_files=frozenset()))
+    send(app, resync_alert())
+    run(app)
+    assert names(world)[:3] == ["cibadmin --modify", "install -d", "pg_basebackup"]
+
+
+def test_already_streaming_is_nothing_to_do(world: World, app: Flask) -> None:
+    send(app, resync_alert())
+    assert run(app)[0]["refused_by"] == "nothing_to_do"
+    assert world.commands() == []
+
+
+def test_the_other_hub_ignores_a_local_action(make_app: AppFactory, world: World) -> None:
+    hub1 = make_app("hub1")
+    world.set(standby_failed(world.snapshot("hub1"), "hub2"))
+    alert = resync_alert(node="hub2")
+    result = send(hub1, alert)
+    assert result["ignored"] == [{"fingerprint": alert["fingerprint"], "reason": "not_my_node"}]
+    assert core(hub1).journal.jobs() == []
+
+
+def refused_by(app: Flask, world: World, alert: dict[str, object]) -> str:
+    send(app, alert)
+    job = run(app)[0]
+    assert world.commands() == [], world.commands()
+    return f"{job['refused_by']}: {job['detail']}"
+
+
+def test_refuses_to_resync_the_primary(make_app: AppFactory, world: World) -> None:
+    hub1 = make_app("hub1")
+    world.set(healthy("hub1"))
+    pg, h = world.local["hub1"]
+    world.local["hub1"] = (pg, replace(h, pgsql_lock_present=True) if h else None)
+    assert refused_by(hub1, world, resync_alert(node="hub1")).startswith("target_not_primary")
+
+
+def test_refuses_when_two_servers_are_writable(broken_standby: World, app: Flask) -> None:
+    world = broken_standby
+    world.local["hub2"] = (PgView(True, in_recovery=False, timeline=2), world.local["hub2"][1])
+    assert refused_by(app, world, resync_alert()).startswith("target_not_primary")
+    world.local["hub2"] = (PgView(False), world.local["hub2"][1])
+    attrs = {**world.base.node_attributes, "hub2": {"cfpgsql-status": "PRI"}}
+    world.base = replace(world.base, node_attributes=attrs)
+    send(app, resync_alert(starts_at="2027-02-01T00:00:00Z"))
+    assert run(app)[0]["refused_by"] == "target_not_primary"
+
+
+@pytest.mark.parametrize(
+    ("change", "precondition"),
+    [
+        ({"quorate": False}, "quorate"),
+        ({"maintenance_mode": True}, "not_maintenance"),
+        ({"fencing_enabled": False}, "fencing"),
+        ({"last_promotion": "recent"}, "no_recent_failover"),
+        (
+            {
+                "nodes": (
+                    NodeState("hub1", online=False, unclean=True),
+                    NodeState("hub2", online=True),
+                )
+            },
+            "no_unclean_node",
+        ),
+        ({"pg_primary": PgView(False, error="timeout")}, "single_primary"),
+        ({"host": host(free_bytes=10)}, "disk_room"),
+        ({"host": host(pgdata_is_symlink=True, postmaster_running=False)}, "pgdata_sane"),
+        ({"host": host(pgdata_owner="root", postmaster_running=False)}, "pgdata_sane"),
+    ],
+)
+def test_refusals(
+    broken_standby: World, app: Flask, change: dict[str, object], precondition: str
+) -> None:
+    world = broken_standby
+    if change.get("last_promotion") == "recent":
+        change = {"last_promotion": world.clock.time() - 60}
+    if "host" in change:
+        world.local["hub2"] = (world.local["hub2"][0], change.pop("host"))  # type: ignore[assignment]
+    world.base = replace(world.base, **change)  # type: ignore[arg-type]
+    assert refused_by(app, world, resync_alert()).startswith(precondition)

@@ -1,0 +1,298 @@
+"""resync_standby's data steps for real, on a real PostgreSQL pair, without the lab.
+
+Everything the plan runs on PostgreSQL runs for real: setpriv to the postgres user, pg_rewind
+(dry run and real), pg_basebackup into a fresh directory, install/mv/cp/rm. Only pacemaker is a
+stand-in (it cannot run here outside the lab): the hold stops the standby the way the agent's
+stop does (`pg_ctl stop -m fast`), releasing it and the cleanup start it the way the agent's
+start does (standby.signal plus primary_conninfo with application_name = node name). The
+pacemaker part of the snapshot follows from that; PostgreSQL's and the files' parts are read
+with the real readers. The full procedure against a live pacemaker is in test_lab.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from exporter.commands import CommandResult, SubprocessRunner
+from remediator.app import close_app, create_app
+from remediator.clock import SystemClock
+from remediator.cluster import ClusterSnapshot, LocationConstraint, LockState, PgsqlParams
+from remediator.config import config_from_mapping
+from remediator.live_host import probe_host
+from remediator.live_pg import PgReader
+from remediator.lock import LockOutcome
+from remediator.services import Services
+from tests.support.pgpair import PG_BIN, PgPair
+
+from .conftest import TOKEN, auth, circuit_of, core, job_of, payload, resync_alert
+from .snapshots import healthy
+
+pytestmark = pytest.mark.skipif(not (PG_BIN / "pg_rewind").exists(), reason="PostgreSQL 15 missing")
+
+
+class PacemakerStandIn:
+    """Runner, reader and lock: pacemaker emulated, everything else real."""
+
+    def __init__(self, pair: PgPair) -> None:
+        self.pair = pair
+        self.held = False
+        self.lock = LockState()
+        self.calls: list[tuple[str, ...]] = []
+        self.pg = PgReader(config_from_mapping({"cluster": "c"}).postgres)
+        self.params = PgsqlParams(
+            resource="cfpgsql",
+            clone="mscfpgsql",
+            pgdata=str(pair.standby.datadir),
+            tmpdir=str(pair.base / "tmp"),
+            pgdba="postgres",
+            pgctl=str(PG_BIN / "pg_ctl"),
+            master_ip="127.0.0.1",
+            repuser="postgres",
+            pgport=pair.primary.port,
+            socketdir=str(pair.base),
+        )
+        (pair.base / "tmp").mkdir(exist_ok=True)
+
+    # -- CommandRunner -----------------------------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Any = None,
+        input_bytes: bytes | None = None,
+    ) -> CommandResult:
+        argv = tuple(argv)
+        self.calls.append(argv)
+        if argv[0] not in ("pcs", "cibadmin"):
+            return SubprocessRunner().run(argv, timeout=timeout, env=env)
+        if argv[:2] == ("cibadmin", "--modify"):
+            self.held = True
+            self.stop_standby()
+        elif argv[:2] == ("cibadmin", "--delete"):
+            self.held = False
+        elif argv[:3] == ("pcs", "resource", "cleanup") and not self.held:
+            self.agent_start()
+        return CommandResult(argv, 0, b"", b"", 0.0)
+
+    def stop_standby(self) -> None:
+        if probe_host(str(self.pair.standby.datadir), "/nonexistent").postmaster_running:
+            self.pair._pg(
+                "pg_ctl", "-D", str(self.pair.standby.datadir), "-m", "fast", "-w", "stop"
+            )
+
+    def agent_start(self) -> None:
+        """What the pgsql agent's start does for a standby (recovery config, then pg_ctl)."""
+        data = self.pair.standby.datadir
+        (data / "standby.signal").touch()
+        conninfo = (
+            f"host=127.0.0.1 port={self.pair.primary.port} user=postgres application_name=hub2"
+        )
+        with (data / "postgresql.auto.conf").open("a") as conf:
+            conf.write(f"primary_conninfo = '{conninfo}'\nrecovery_target_timeline = 'latest'\n")
+        shutil.chown(data / "standby.signal", "postgres", "postgres")
+        self.pair._start(self.pair.standby)
+
+    # -- ClusterReader ---------------------------------------------------------------------
+    def snapshot(self) -> ClusterSnapshot:
+        host = probe_host(self.params.pgdata or "", self.params.tmpdir or "")
+        primary = self.pg.primary(self.params)
+        local = self.pg.local(replace(self.params, pgport=self.pair.standby.port))
+        running = bool(host.postmaster_running)
+        streaming = running and "hub2" in primary.streaming_to
+        s = healthy("hub2", time.time())
+        return replace(
+            s,
+            resources=(
+                replace(s.resources[0], active_nodes=("hub1", "hub2") if running else ("hub1",)),
+                s.resources[1],
+            ),
+            node_attributes={
+                **s.node_attributes,
+                "hub2": {"cfpgsql-status": "HS:async" if streaming else "STOP"},
+            },
+            constraints=(
+                LocationConstraint("cfha-hold-mscfpgsql-on-hub2", "mscfpgsql", "hub2", "-INFINITY"),
+            )
+            if self.held
+            else (),
+            pgsql=self.params,
+            pg_local=local,
+            pg_primary=primary,
+            host=host,
+            lock=self.lock,
+        )
+
+    # -- Lock --------------------------------------------------------------------------------
+    def read(self) -> LockState:
+        return self.lock
+
+    def acquire(self, job_id: str, now: float, ttl: float) -> LockOutcome:
+        self.lock = LockState("hub2", job_id, now + ttl, f"owner=hub2;job={job_id}")
+        return LockOutcome(True, self.lock, "acquired")
+
+    def release(self, job_id: str) -> bool:
+        self.lock = LockState()
+        return True
+
+
+@pytest.fixture
+def pair() -> Iterator[PgPair]:
+    pg = PgPair()
+    try:
+        pg.start()
+        yield pg
+    finally:
+        pg.close()
+
+
+@pytest.fixture
+def setup(pair: PgPair, tmp_path: Path) -> Iterator[tuple[Flask, PacemakerStandIn]]:
+    stand_in = PacemakerStandIn(pair)
+    token = tmp_path / "token"
+    token.write_text(TOKEN)
+    config = config_from_mapping(
+        {
+            "cluster": "cftest",
+            "node": "hub2",
+            "journal": str(tmp_path / "j.db"),
+            "kill_switch_file": str(tmp_path / "paused"),
+            "web": {"token_file": str(token)},
+            "guard": {"require_fencing": False, "poll_interval_seconds": 0.2},
+        }
+    )
+    services = Services(runner=stand_in, reader=stand_in, lock=stand_in, clock=SystemClock())
+    app = create_app(config, services, start_worker=False)
+    try:
+        yield app, stand_in
+    finally:
+        close_app(app)
+        stand_in.pg.close()
+
+
+def rows(pair: PgPair, server: str, sql: str) -> str:
+    return pair.psql(getattr(pair, server), sql)
+
+
+def resync(app: Flask) -> dict[str, Any]:
+    response = app.test_client().post("/webhook", json=payload(resync_alert()), headers=auth())
+    [job_id] = response.get_json()["accepted"]
+    core(app).worker.run_pending()
+    return job_of(app, job_id)
+
+
+def test_diverged_standby_is_rewound_and_keeps_the_primarys_rows(
+    pair: PgPair, setup: tuple[Flask, PacemakerStandIn]
+) -> None:
+    app, stand_in = setup
+    rows(pair, "primary", "CREATE TABLE kept AS SELECT generate_series(1, 500) AS id")
+    pair.wait_replayed()
+    pair._pg("pg_ctl", "-D", str(pair.standby.datadir), "-w", "promote")  # split brain
+    rows(pair, "standby", "CREATE TABLE diverged AS SELECT 1 AS id")
+    stand_in.stop_standby()
+    job = resync(app)
+    assert job["state"] == "succeeded", (job["detail"], core(app).journal.steps(job["id"]))
+    steps = {s["name"]: s for s in core(app).journal.steps(job["id"])}
+    assert steps["rewind_dry_run"]["outcome"] == "ok" and steps["rewind"]["outcome"] == "ok"
+    assert "servers diverged" in steps["rewind"]["output_tail"]
+    assert steps["basebackup"]["outcome"] == "skipped"
+    assert rows(pair, "standby", "SELECT count(*) FROM kept") == "500"
+    assert rows(pair, "standby", "SELECT to_regclass('diverged') IS NULL") == "t"
+
+
+def test_wiped_standby_is_recloned_and_the_old_directory_kept(
+    pair: PgPair, setup: tuple[Flask, PacemakerStandIn]
+) -> None:
+    app, stand_in = setup
+    rows(pair, "primary", "CREATE TABLE kept AS SELECT generate_series(1, 300) AS id")
+    pair.wait_replayed()
+    stand_in.stop_standby()
+    for child in pair.standby.datadir.iterdir():  # the lab's wipe-standby
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    job = resync(app)
+    assert job["state"] == "succeeded", (job["detail"], core(app).journal.steps(job["id"]))
+    names = [s["name"] for s in core(app).journal.steps(job["id"]) if s["outcome"] == "ok"]
+    assert names[:2] == ["hold", "wait_stopped"]
+    assert {"basebackup", "set_aside", "swap_in"} <= set(names) and "rewind" not in names
+    assert rows(pair, "standby", "SELECT count(*) FROM kept") == "300"
+    aside = list(pair.base.glob("hub2.cfha-old-*"))
+    assert len(aside) == 1 and aside[0].is_dir()
+    assert not list(pair.base.glob("hub2.cfha-new-*"))
+
+
+def test_unreachable_primary_fails_safely(
+    pair: PgPair, setup: tuple[Flask, PacemakerStandIn], tmp_path: Path
+) -> None:
+    app, stand_in = setup
+    close_app(app)
+    # The plan copies from a port where nothing listens; the guard still sees a primary.
+    config = core(app).config.model_copy(
+        update={"postgres": core(app).config.postgres.model_copy(update={"port": 1})}
+    )
+    services = Services(runner=stand_in, reader=stand_in, lock=stand_in, clock=SystemClock())
+    app = create_app(config, services, start_worker=False)
+    try:
+        stand_in.stop_standby()
+        before = sorted(p.name for p in pair.standby.datadir.iterdir())
+        job = resync(app)
+        assert job["state"] == "failed" and job["detail"].startswith("basebackup")
+        steps = {s["name"]: s["outcome"] for s in core(app).journal.steps(job["id"])}
+        assert steps["rewind_dry_run"] == "failed" and steps["basebackup"] == "failed"
+        assert steps["remove_partial_copy"] == "ok" and steps["reassert_hold"] == "ok"
+        assert "set_aside" not in steps or steps["set_aside"] == "skipped"
+        assert stand_in.held  # the node stays banned
+        assert sorted(p.name for p in pair.standby.datadir.iterdir()) == before  # untouched
+        assert not list(pair.base.glob("hub2.cfha-new-*"))
+        assert circuit_of(app, "resync_standby", "hub2")["open"] == 1
+    finally:
+        close_app(app)
+
+
+def test_old_primary_on_the_same_timeline_is_recloned_not_rewound(
+    pair: PgPair, setup: tuple[Flask, PacemakerStandIn]
+) -> None:
+    """The lab's `diverge`: promotion by restart (the agent's restart_on_promote=true) keeps the
+    timeline, so pg_rewind sees nothing to rewind although the old primary has WAL of its own."""
+    app, stand_in = setup
+    rows(pair, "primary", "CREATE TABLE kept AS SELECT generate_series(1, 200) AS id")
+    pair.wait_replayed()
+    stand_in.stop_standby()
+    (pair.standby.datadir / "standby.signal").unlink()
+    pair._start(pair.standby)  # hub2 runs as a primary on the same timeline
+    rows(pair, "standby", "CREATE TABLE diverged AS SELECT 1 AS id")
+    stand_in.stop_standby()
+    rows(pair, "primary", "INSERT INTO kept SELECT generate_series(201, 250)")
+    job = resync(app)
+    assert job["state"] == "succeeded", (job["detail"], core(app).journal.steps(job["id"]))
+    steps = {s["name"]: s for s in core(app).journal.steps(job["id"])}
+    assert "no rewind required" in steps["rewind_dry_run"]["output_tail"]
+    assert (
+        "Database cluster state:               shut down\n" in steps["controldata"]["output_tail"]
+    )
+    assert steps["rewind"]["outcome"] == "skipped"
+    assert steps["basebackup"]["outcome"] == "ok"
+    assert rows(pair, "standby", "SELECT count(*) FROM kept") == "250"
+    assert rows(pair, "standby", "SELECT to_regclass('diverged') IS NULL") == "t"
+
+
+def test_killed_standby_is_resynced(pair: PgPair, setup: tuple[Flask, PacemakerStandIn]) -> None:
+    """The lab's `stop-standby`: the standby's postmaster died (an unclean stop)."""
+    app, _stand_in = setup
+    rows(pair, "primary", "CREATE TABLE kept AS SELECT generate_series(1, 100) AS id")
+    pair.wait_replayed()
+    pair.stop_standby()  # pg_ctl -m immediate: no shutdown checkpoint, like kill -9
+    rows(pair, "primary", "INSERT INTO kept SELECT generate_series(101, 150)")
+    job = resync(app)
+    assert job["state"] == "succeeded", (job["detail"], core(app).journal.steps(job["id"]))
+    assert rows(pair, "standby", "SELECT count(*) FROM kept") == "150"
+    steps = {s["name"]: s["outcome"] for s in core(app).journal.steps(job["id"])}
+    # pg_rewind's dry run refuses a target that was not shut down cleanly: a fresh copy.
+    assert (steps["rewind_dry_run"], steps["basebackup"]) == ("failed", "ok")
