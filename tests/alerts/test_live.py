@@ -4,12 +4,12 @@ sink. For `stop-standby`, `kill-primary` and `ban`, the expected alerts arrive a
 receivers and no others, and they resolve after the lab is restored. Also: every metric the
 rules use appears in the exporters' real output.
 
-Lab id: CFHA_ALERTS_LAB_ID (default 6).
+It runs on the session's shared lab (`lab_cluster`), restores it before each scenario and after
+the last one.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -23,7 +23,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from lab import cfdb, postgres, render
 from lab.cluster import Lab
-from lab.testing import make_lab_fixture
 from tests.alerts import livecheck
 from tests.alerts.livecheck import BASELINE, MAY_FIRE, Expect
 from tests.alerts.test_metric_names import RECORDED, used_selectors
@@ -41,8 +40,6 @@ from tests.support.promstack import (
 
 pytestmark = pytest.mark.lab
 
-LAB_ID = int(os.environ.get("CFHA_ALERTS_LAB_ID", "6"))
-alerts_lab = make_lab_fixture(lab_id=LAB_ID, name="alerts_lab")
 EXPORTER_PORT = 9732
 TOKEN = "live-test-token-0123456789"
 ARRIVE_TIMEOUT = 180.0
@@ -90,10 +87,10 @@ def exporter_config(lab: Lab, node: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def live(alerts_lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+def live(lab_cluster: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     if missing_binaries():
         pytest.skip(f"not installed: {', '.join(missing_binaries())}")
-    lab = alerts_lab
+    lab = lab_cluster
     workdir = tmp_path_factory.mktemp("live-alerts")
     started = time.monotonic()
     lab.restore_healthy()

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO
+from tests.support.promql import selectors
 from tests.support.promrules import (
     AlertCase,
     Rule,
@@ -271,3 +272,25 @@ def test_runbooks_link_only_to_existing_files() -> None:
 
 def relative(path: Path) -> str:
     return str(path.relative_to(REPO))
+
+
+def test_the_shipped_prometheus_config_follows_the_scrape_contract() -> None:
+    """deploy/config/prometheus.yml scrapes by the job names and labels the rules rely on."""
+    path = REPO / "deploy" / "config" / "prometheus.yml"
+    if not path.is_file():
+        pytest.skip("deploy/config/prometheus.yml is not in this tree yet")
+    config = yaml.safe_load(path.read_text())
+    jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+    for name in ("cfha", "cfha-remediator"):
+        assert name in jobs, name
+        assert jobs[name].get("honor_labels") is True, name
+        for static in jobs[name]["static_configs"]:
+            assert {"cluster", "node"} <= set(static.get("labels", {})), (name, static)
+    used_jobs = {
+        m.value
+        for rule in RULES
+        for sel in selectors(rule.expr)
+        for m in sel.matchers
+        if m.label == "job"
+    }
+    assert used_jobs <= set(jobs)

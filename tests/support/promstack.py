@@ -48,6 +48,10 @@ class StackError(RuntimeError):
     """A daemon did not start, did not get ready, or answered an API call with an error."""
 
 
+class DaemonExited(RuntimeError):
+    """The daemon exited while we waited for it (not retried by `wait_until`)."""
+
+
 def missing_binaries() -> list[str]:
     return [b for b in (PROMETHEUS_BIN, ALERTMANAGER_BIN) if shutil.which(b) is None]
 
@@ -232,13 +236,13 @@ class Daemon:
 
         def ready() -> bool:
             if self.process is not None and self.process.poll() is not None:
-                raise StackError(f"{self.name} exited {self.process.returncode}")
+                raise DaemonExited(f"{self.name} exited {self.process.returncode}")
             http_get_bytes(f"{self.base_url}/-/ready", timeout=2)
             return True
 
         try:
             wait_until(ready, ready_timeout, f"{self.name} ready")
-        except StackError as exc:
+        except (StackError, DaemonExited) as exc:
             self.stop()
             raise StackError(f"{exc}\n--- {self.log_path} ---\n{self.log_tail()}") from exc
 
@@ -344,7 +348,7 @@ class PromStack:
         workdir = self.workdir / name
         workdir.mkdir(parents=True, exist_ok=True)
         last: StackError | None = None
-        for _attempt in range(3):  # a free port can be taken between free_port() and bind
+        for _attempt in range(3):
             daemon = kind(name=name, port=free_port(), workdir=workdir)
             self.daemons.append(daemon)
             try:
@@ -353,6 +357,9 @@ class PromStack:
             except StackError as exc:
                 self.daemons.remove(daemon)
                 last = exc
+                # Retry only when the free port was taken between free_port() and the bind.
+                if "address already in use" not in str(exc):
+                    break
         raise StackError(f"{name} did not start: {last}")
 
     def alertmanager(self, config: dict[str, Any], name: str = "alertmanager") -> Alertmanager:
