@@ -17,7 +17,7 @@ help:
 	@echo "make test-fast   only the tests that need no live lab cluster"
 	@echo "make test-lab    only the live-lab tests"
 	@echo "make lab-up | lab-status | lab-down   the two-hub lab cluster"
-	@echo "make docs        regenerate docs/metrics.md from the collectors"
+	@echo "make docs        regenerate docs/metrics.md and docs/verdict.md from the collectors"
 	@echo "make bench       run the benchmarks (ratios against baselines measured in the same run)"
 
 deps:
@@ -47,6 +47,7 @@ test-lab: deps venv
 
 docs: venv
 	$(VPY) -m exporter.docs > docs/metrics.md
+	$(VPY) -m exporter.collectors.verdict_reasons > docs/verdict.md
 
 demo: deps venv
 	$(VPY) -m lab.demo

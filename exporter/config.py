@@ -13,10 +13,13 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from exporter.collectors.cfengine import CfengineConfig
 from exporter.collectors.corosync import CorosyncConfig
+from exporter.collectors.hub import HubConfig
 from exporter.collectors.pacemaker import PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentConfig
 from exporter.collectors.postgres import PostgresConfig
+from exporter.collectors.verdict import VerdictConfig
 from exporter.config_base import StrictModel
 
 DEFAULT_LISTEN_ADDRESS = ":9732"
@@ -48,6 +51,9 @@ class CollectorsConfig(StrictModel):
     pacemaker: PacemakerConfig = Field(default_factory=PacemakerConfig)
     corosync: CorosyncConfig = Field(default_factory=CorosyncConfig)
     pgsql_agent: PgsqlAgentConfig = Field(default_factory=PgsqlAgentConfig)
+    hub: HubConfig = Field(default_factory=HubConfig)
+    cfengine: CfengineConfig = Field(default_factory=CfengineConfig)
+    verdict: VerdictConfig = Field(default_factory=VerdictConfig)
 
 
 class ExporterConfig(StrictModel):

@@ -11,10 +11,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exporter.collectors.cfengine import CfengineCollector
 from exporter.collectors.corosync import CorosyncCollector
+from exporter.collectors.hub import HubCollector
 from exporter.collectors.pacemaker import PacemakerCollector
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector
 from exporter.collectors.postgres import PostgresCollector
+from exporter.collectors.verdict import VerdictCollector
 from exporter.commands import CommandRunner, SubprocessRunner
 from exporter.config import ExporterConfig
 from exporter.config_base import CollectorSettings
@@ -68,6 +71,25 @@ COLLECTORS: tuple[CollectorEntry, ...] = (
         CorosyncCollector.metrics,
         lambda cfg, ctx: CorosyncCollector(cfg, ctx.node, ctx.runner),
     ),
+    CollectorEntry(
+        "hub",
+        "CFEngine hub reporting from this hub's cfdb (hosts, collections, each hub's last report)",
+        HubCollector.metrics,
+        lambda cfg, ctx: HubCollector(
+            cfg,
+            ctx.node,
+            database=(
+                ctx.config.collectors.postgres.conninfo,
+                ctx.config.collectors.postgres.password_file,
+            ),
+        ),
+    ),
+    CollectorEntry(
+        "cfengine",
+        "CFEngine HA files on this hub (ha_info.json, master_hub.dat, ha_enabled)",
+        CfengineCollector.metrics,
+        lambda cfg, ctx: CfengineCollector(cfg, ctx.node),
+    ),
 )
 # Derived collectors run in this order, each seeing the results of those before it.
 DERIVED: tuple[DerivedEntry, ...] = (
@@ -78,6 +100,12 @@ DERIVED: tuple[DerivedEntry, ...] = (
         lambda cfg, ctx: PgsqlAgentCollector(
             cfg, ctx.node, ctx.config.collectors.pacemaker.database_resource
         ),
+    ),
+    DerivedEntry(
+        "verdict",
+        "the HA verdict (OK / DEGRADED and its reasons) from the other collectors' facts",
+        VerdictCollector.metrics,
+        lambda cfg, ctx: VerdictCollector(cfg, ctx.node),
     ),
 )
 

@@ -63,6 +63,21 @@ def start_exporters(lab: Lab) -> list[DemoService]:
     return services
 
 
+def start_cf_hub_stand_in(lab: Lab) -> None:
+    """Keep cfdb's reports fresh as cf-hub would (only the active hub's copy acts)."""
+    for node in lab.node_names:
+        argv = [
+            sys.executable,
+            "-m",
+            "lab.cfhub",
+            "--dsn",
+            lab.node(node).pg_dsn(),
+            "--interval",
+            "60",
+        ]
+        lab.spawn(node, argv, log_path=lab.node(node).root / "cf-hub-stand-in.log")
+
+
 def _forward(lab: Lab, node: str, port: int, preferred: int) -> int:
     try:
         return lab.forward(node, port, local_port=preferred)
@@ -108,6 +123,7 @@ def run() -> int:
         started = time.monotonic()
         print("starting the lab cluster (about 20 s)...", flush=True)
         lab.up()
+        start_cf_hub_stand_in(lab)
         services = start_exporters(lab)
         print(f"ready in {time.monotonic() - started:.0f} s")
         print_banner(services)

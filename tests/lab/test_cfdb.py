@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from lab import cfdb
+from lab.cfhub import collect_once
 from lab.config import PG_BIN, LabConfig
 from lab.render import ha_info_json
 from lab.testing import temporary_postgres
@@ -117,3 +118,19 @@ def test_shift_timestamps_keeps_the_counts_relative_to_the_new_now(pg_dsn):
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         cfdb.shift_timestamps(conn, later - NOW)
     assert dataclasses.replace(expected, hub_hostkeys=()) == _measured(pg_dsn, later)
+
+
+def test_cf_hub_stand_in_keeps_the_mix_as_time_passes(pg_dsn):
+    """An hour after seeding, one collection round makes the data look seeded "now" again."""
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    cfdb.seed(pg_dsn, 200, an_hour_ago, 5, HUBS)
+    expected = cfdb.expected_counts(200, an_hour_ago, 5, HUBS)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        assert cfdb.measure(conn, datetime.now(UTC)).hosts_fresh == 0  # everything went stale
+    moved = collect_once(pg_dsn)
+    assert moved is not None and timedelta(minutes=59) < moved < timedelta(minutes=61)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        now_counts = cfdb.measure(conn, datetime.now(UTC))
+    assert now_counts.hosts_fresh == expected.hosts_fresh
+    assert now_counts.hosts_stale == expected.hosts_stale
+    assert collect_once(pg_dsn) < timedelta(seconds=5)  # type: ignore[operator]

@@ -1,0 +1,374 @@
+"""The HA verdict as a pure function: typed facts in, one finding per reason code out.
+
+Every reason is evaluated to `holds`, `clear` or `unknown` (its inputs were not observed in this
+scrape). Unknown is never OK: a collector that failed makes `collector_failed` hold. The inputs
+and the result are described in `verdict_model`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from .verdict_model import (
+    PASSIVE_AGENT_STATES,
+    ClusterNode,
+    Finding,
+    HubState,
+    Status,
+    Thresholds,
+    Verdict,
+    VerdictInputs,
+)
+from .verdict_reasons import CODES
+
+
+def _holds_if(details: Iterable[str]) -> tuple[Status, tuple[str, ...]]:
+    found = tuple(details)
+    return ("holds" if found else "clear"), found
+
+
+def evaluate(i: VerdictInputs, t: Thresholds) -> Verdict:
+    """Pure: the facts of one scrape -> the verdict."""
+    rules = {
+        "database_down": _database_down,
+        "replication_not_streaming": _not_streaming,
+        "replication_lag": lambda i: _lag(i, t),
+        "no_primary": _no_primary,
+        "two_primaries": _two_primaries,
+        "vip_not_on_primary": _vip,
+        "pgsql_lock_on_standby": _lock,
+        "node_offline": lambda i: _nodes(i, lambda n: not n.online),
+        "node_standby": lambda i: _nodes(i, lambda n: n.online and n.standby),
+        "node_unclean": lambda i: _nodes(i, lambda n: n.unclean),
+        "quorum_lost": _quorum,
+        "failed_actions": lambda i: _cluster_list(i, "failed_actions"),
+        "cli_constraints": lambda i: _cluster_list(i, "cli_constraints"),
+        "maintenance_mode": _maintenance,
+        "hub_reports_stale": lambda i: _stale(i, t),
+        "corosync_link_down": _links,
+        "master_hub_not_primary": _master_hub,
+        "cfengine_ha_config": _ha_config,
+        "collector_failed": _collectors,
+    }
+    assert tuple(rules) == CODES, "every reason code has exactly one rule, in order"
+    findings = []
+    for code, rule in rules.items():
+        status, details = rule(i)
+        findings.append(Finding(code, status, details))
+    return Verdict(node=i.node, findings=tuple(findings), hubs=hub_states(i, t))
+
+
+# -- PostgreSQL --------------------------------------------------------------------------------
+def _pg_down(i: VerdictInputs) -> bool:
+    return i.pg is not None and not i.pg.up and i.pg_reason == "connect"
+
+
+def _pg_known(i: VerdictInputs) -> bool:
+    return i.pg is not None and i.pg.up and i.pg.role is not None and i.pg_reason is None
+
+
+def _database_down(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    if _pg_down(i):
+        return "holds", (f"{i.node}: {i.pg.error if i.pg else 'down'}",)
+    if _pg_known(i):
+        return "clear", ()
+    return "unknown", ()
+
+
+def _not_streaming(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    details: list[str] = []
+    known = False
+    if _pg_down(i):
+        known = True
+        details.append(f"the database on {i.node} is down")
+    elif _pg_known(i) and i.pg is not None:
+        known = True
+        if i.pg.role == "primary":
+            if not i.pg.standbys:
+                details.append(f"no standby is connected to {i.node}")
+            for s in i.pg.standbys:
+                if s.state != "streaming":
+                    details.append(f"standby {s.name} is {s.state}")
+        else:
+            status = i.pg.receiver.status if i.pg.receiver else "absent"
+            if status != "streaming":
+                details.append(f"the WAL receiver on {i.node} is {status}")
+    c = i.cluster
+    if c is not None and c.agent_data_status:
+        known = True
+        for node, data in sorted(c.agent_data_status.items()):
+            if data != "LATEST" and not data.startswith("STREAMING"):
+                details.append(f"pacemaker: {node}'s data status is {data}")
+    if not known:
+        return "unknown", ()
+    return _holds_if(dict.fromkeys(details))
+
+
+def _lag(i: VerdictInputs, t: Thresholds) -> tuple[Status, tuple[str, ...]]:
+    if not _pg_known(i) or i.pg is None:
+        return "unknown", ()
+    pg = i.pg
+    details = []
+    if pg.role == "primary":
+        connected = [s for s in pg.standbys if s.connected]
+        if not connected:
+            return "unknown", ()
+        for s in connected:
+            lag_bytes = (s.lag_bytes or {}).get("replay")
+            lag_seconds = (s.lag_seconds or {}).get("replay")
+            if lag_bytes is not None and lag_bytes > t.max_lag_bytes:
+                details.append(f"standby {s.name} is {_mib(lag_bytes)} behind")
+            if lag_seconds is not None and lag_seconds > t.max_lag_seconds:
+                details.append(f"standby {s.name} replays {lag_seconds:.0f} s late")
+        return _holds_if(details)
+    if pg.replay_lag_seconds is None:
+        return "unknown", ()  # not streaming: the lag is unknown, never 0
+    if pg.replay_lag_seconds > t.max_lag_seconds:
+        details.append(f"{i.node} replays {pg.replay_lag_seconds:.0f} s late")
+    pending = pg.replay_pending_bytes
+    if pending is not None and pending > t.max_lag_bytes:
+        details.append(f"{i.node} has {_mib(pending)} received but not replayed")
+    return _holds_if(details)
+
+
+def _mib(value: float) -> str:
+    return f"{value / 2**20:.1f} MiB"
+
+
+# -- who is primary ----------------------------------------------------------------------------
+def primary_node(i: VerdictInputs) -> str | None:
+    """The single primary: pacemaker's promoted node, else this hub if its database is one."""
+    c = i.cluster
+    if c is not None and c.promoted is not None:
+        return c.promoted[0] if len(c.promoted) == 1 else None
+    if _pg_known(i) and i.pg is not None and i.pg.role == "primary":
+        return i.node
+    return None
+
+
+def _streams_from_primary(i: VerdictInputs) -> bool:
+    return (
+        _pg_known(i)
+        and i.pg is not None
+        and i.pg.role == "standby"
+        and i.pg.receiver is not None
+        and i.pg.receiver.status == "streaming"
+    )
+
+
+def _no_primary(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    c = i.cluster
+    if c is not None and c.promoted is not None:
+        if not c.promoted:
+            return "holds", ("pacemaker has promoted no node",)
+        return "clear", ()
+    if _pg_known(i) and i.pg is not None and (i.pg.writable or _streams_from_primary(i)):
+        return "clear", ()
+    return "unknown", ()
+
+
+def _two_primaries(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    c = i.cluster
+    details = []
+    if c is not None:
+        if c.promoted is not None and len(c.promoted) > 1:
+            details.append("pacemaker promoted " + " and ".join(c.promoted))
+        pri = sorted(n for n, s in c.agent_status.items() if s == "PRI")
+        if len(pri) > 1:
+            details.append("the pgsql agent reports PRI on " + " and ".join(pri))
+    local_writable = _pg_known(i) and i.pg is not None and i.pg.writable
+    if local_writable and c is not None and c.promoted and i.node not in c.promoted:
+        details.append(
+            f"{i.node}'s database accepts writes while pacemaker promoted "
+            + " and ".join(c.promoted)
+        )
+    if details:
+        return "holds", tuple(details)
+    if c is not None and c.promoted is not None:
+        return "clear", ()
+    # Without pacemaker: in a pair, a hub that is not writable cannot be one of two writers,
+    # and a primary with a standby streaming from it knows the peer is not writable.
+    if _pg_down(i) or (_pg_known(i) and i.pg is not None and not i.pg.writable):
+        return "clear", ()
+    if local_writable and i.pg is not None and (i.pg.streaming_standbys or 0) > 0:
+        return "clear", ()
+    return "unknown", ()
+
+
+def _vip(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    c = i.cluster
+    if c is None or c.vip_nodes is None or c.promoted is None or len(c.promoted) != 1:
+        return "unknown", ()
+    if not c.vip_nodes:
+        return "holds", ("the floating IP is not running",)
+    wrong = [n for n in c.vip_nodes if n != c.promoted[0]]
+    if wrong:
+        return "holds", (
+            f"the floating IP runs on {', '.join(wrong)}, the primary is {c.promoted[0]}",
+        )
+    return "clear", ()
+
+
+def _lock(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    c = i.cluster
+    if c is None or c.pgsql_lock_local is None:
+        return "unknown", ()
+    if not c.pgsql_lock_local:
+        return "clear", ()
+    primary = primary_node(i)
+    if primary == i.node:
+        return "clear", ()  # the agent keeps the lock on the primary while it runs
+    if primary is None and not (c.promoted is not None or _pg_known(i) or _pg_down(i)):
+        return "unknown", ()
+    return "holds", (f"PGSQL.lock exists on {i.node}, which is not the primary",)
+
+
+# -- pacemaker and corosync --------------------------------------------------------------------
+def _nodes(i: VerdictInputs, bad: Callable[[ClusterNode], bool]) -> tuple[Status, tuple[str, ...]]:
+    c = i.cluster
+    if c is None or not c.nodes:
+        return "unknown", ()
+    return _holds_if(n.name for n in c.nodes if bad(n))
+
+
+def _quorum(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    views = [v for v in (i.cluster, i.corosync) if v is not None and v.quorate is not None]
+    if not views:
+        return "unknown", ()
+    if any(not v.quorate for v in views):
+        return "holds", (f"{i.node}'s partition has no quorum",)
+    return "clear", ()
+
+
+def _cluster_list(i: VerdictInputs, attribute: str) -> tuple[Status, tuple[str, ...]]:
+    if i.cluster is None:
+        return "unknown", ()
+    values: tuple[str, ...] = getattr(i.cluster, attribute)
+    return _holds_if(values)
+
+
+def _maintenance(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    c = i.cluster
+    if c is None or c.maintenance_mode is None:
+        return "unknown", ()
+    details = ["maintenance-mode is set"] if c.maintenance_mode else []
+    details += [f"node {n.name} is in maintenance" for n in c.nodes if n.maintenance]
+    return _holds_if(details)
+
+
+def _links(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    if i.corosync is None or i.corosync.links_down is None:
+        return "unknown", ()
+    return _holds_if(i.corosync.links_down)
+
+
+# -- CFEngine ----------------------------------------------------------------------------------
+def _stale(i: VerdictInputs, t: Thresholds) -> tuple[Status, tuple[str, ...]]:
+    hub = i.hub
+    if hub is None or not hub.up or hub.members is None or hub.now is None:
+        return "unknown", ()
+    details = []
+    for m in hub.members:
+        if not m.is_in_cluster:
+            continue
+        if m.last_report_time is None:
+            details.append(f"{m.name} has never reported")
+        elif hub.now - m.last_report_time > t.hub_report_stale_seconds:
+            details.append(f"{m.name} last reported {hub.now - m.last_report_time:.0f} s ago")
+    return _holds_if(details)
+
+
+def _ip_of(i: VerdictInputs, node: str) -> str | None:
+    if node == i.node and i.files is not None and i.files.local_hub is not None:
+        return i.files.local_hub.ip
+    for m in (i.hub.members if i.hub else None) or ():
+        if m.name == node:
+            return m.ip
+    return None
+
+
+def _master_hub(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    f = i.files
+    primary = primary_node(i)
+    if f is None or f.master_hub_ip is None or primary is None:
+        return "unknown", ()
+    master = f.master_hub_ip
+    names_local = master in f.local_ips
+    if primary == i.node:
+        if names_local:
+            return "clear", ()
+        return "holds", (f"master_hub.dat names {master}, the primary is this hub ({i.node})",)
+    expected = _ip_of(i, primary)
+    if names_local or (expected is not None and master != expected):
+        shown = expected or "another hub"
+        return "holds", (f"master_hub.dat names {master}, the primary is {primary} ({shown})",)
+    if expected is None:
+        return "unknown", ()
+    return "clear", ()
+
+
+def _ha_config(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    f = i.files
+    if f is None:
+        return "unknown", ()
+    details = [f"{name}: {f.errors[name]}" for name in sorted(f.errors)]
+    if f.hubs is not None:
+        if len(f.cluster_hubs) < 2:
+            details.append(f"ha_info.json lists {len(f.cluster_hubs)} cluster hub(s), not two")
+        if f.local_ips and f.local_hub is None:
+            details.append(f"ha_info.json does not list this hub ({i.node})")
+    return _holds_if(details)
+
+
+def _collectors(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    return _holds_if(f"{c.name}: {c.reason}: {c.message}" for c in i.collectors if not c.ok)
+
+
+# -- roles -------------------------------------------------------------------------------------
+def hub_states(i: VerdictInputs, t: Thresholds) -> tuple[HubState, ...]:
+    """Every HA hub this hub knows of, with its role and its "state as of"."""
+    members = {m.name: m for m in (i.hub.members if i.hub else None) or () if m.is_in_cluster}
+    names = list(members)
+    for n in i.cluster.nodes if i.cluster else ():
+        if n.name not in names:
+            names.append(n.name)
+    if i.node not in names:
+        names.insert(0, i.node)
+    states = []
+    for name in sorted(names, key=lambda n: (n != i.node, n)):
+        member = members.get(name)
+        states.append(
+            HubState(
+                node=name,
+                role=_role(i, name),
+                local=name == i.node,
+                ip=member.ip if member else _ip_of(i, name),
+                state_as_of=member.last_report_time if member else None,
+                stale=_member_stale(i, t, member.last_report_time) if member else None,
+            )
+        )
+    return tuple(states)
+
+
+def _member_stale(i: VerdictInputs, t: Thresholds, last: float | None) -> bool | None:
+    if i.hub is None or i.hub.now is None:
+        return None
+    return last is None or i.hub.now - last > t.hub_report_stale_seconds
+
+
+def _role(i: VerdictInputs, name: str) -> str:
+    c = i.cluster
+    if c is not None and c.agent_status:
+        status = c.agent_status.get(name)
+        if status == "PRI":
+            return "active"
+        return "passive" if status in PASSIVE_AGENT_STATES else "unknown"
+    if not _pg_known(i) or i.pg is None:
+        return "unknown"
+    pg = i.pg
+    if name == i.node:
+        return "active" if pg.role == "primary" else "passive"
+    if pg.role == "primary":
+        streaming = any(s.name == name and s.state == "streaming" for s in pg.standbys)
+        return "passive" if streaming else "unknown"
+    return "active" if _streams_from_primary(i) else "unknown"

@@ -1,0 +1,144 @@
+"""The status document: one scrape's verdict and the facts behind it, as `/api/status` serves it
+and as the page at `/` renders it (schema in docs/status-page.md). Pure: a Scrape in, a dict out.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from exporter import __version__
+from exporter.collectors.hub import HubFacts
+from exporter.collectors.postgres_sql import PgFacts
+from exporter.collectors.verdict_model import Verdict
+from exporter.collectors.verdict_reasons import BY_CODE
+from exporter.scrape import Scrape
+
+SCHEMA_VERSION = 1
+
+
+def status_document(scrape: Scrape, now: float) -> dict[str, Any]:
+    verdict = scrape.facts("verdict", Verdict)
+    pg = scrape.facts("postgres", PgFacts)
+    hub = scrape.facts("hub", HubFacts)
+    status = "unknown" if verdict is None else "degraded" if verdict.degraded else "ok"
+    return {
+        "schema": SCHEMA_VERSION,
+        "cluster": scrape.cluster,
+        "node": scrape.node,
+        "version": __version__,
+        "observed_at": scrape.started_at,
+        "observed_age_seconds": max(0.0, now - scrape.started_at),
+        "status": status,
+        "checked": sum(1 for f in verdict.findings if f.status != "unknown") if verdict else 0,
+        "reasons": [
+            {
+                "code": f.code,
+                "sentence": BY_CODE[f.code].sentence,
+                "details": list(f.details),
+            }
+            for f in (verdict.holding if verdict else ())
+        ],
+        "unchecked": [
+            {"code": f.code, "sentence": BY_CODE[f.code].sentence}
+            for f in (verdict.unknown if verdict else ())
+        ],
+        "hubs": [
+            {
+                "node": h.node,
+                "ip": h.ip,
+                "role": h.role,
+                "local": h.local,
+                "state_as_of": h.state_as_of,
+                "state_age_seconds": _age(now, h.state_as_of),
+                "state_stale": h.stale,
+            }
+            for h in (verdict.hubs if verdict else ())
+        ],
+        "replication": _replication(pg),
+        "reports": _reports(hub, now),
+        "collectors": [
+            {
+                "name": r.name,
+                "ok": r.ok,
+                "reason": r.reason,
+                "message": r.message,
+                "duration_seconds": r.duration_seconds,
+            }
+            for r in sorted(scrape.results.values(), key=lambda r: r.name)
+        ],
+        "links": {"metrics": "metrics", "api": "api/status", "health": "healthz"},
+    }
+
+
+def _age(now: float, then: float | None) -> float | None:
+    return None if then is None else max(0.0, now - then)
+
+
+def _replication(pg: PgFacts | None) -> dict[str, Any] | None:
+    if pg is None:
+        return None
+    doc: dict[str, Any] = {
+        "up": pg.up,
+        "role": pg.role,
+        "lag_seconds": None,
+        "lag_bytes": None,
+        "standbys": [],
+        "receiver": None,
+    }
+    if pg.role == "primary":
+        doc["standbys"] = [
+            {
+                "name": s.name,
+                "state": s.state,
+                "lag_bytes": (s.lag_bytes or {}).get("replay"),
+                "lag_seconds": (s.lag_seconds or {}).get("replay"),
+            }
+            for s in pg.standbys
+        ]
+        connected = [s for s in doc["standbys"] if s["state"] != "disconnected"]
+        doc["lag_bytes"] = _max(s["lag_bytes"] for s in connected)
+        doc["lag_seconds"] = _max(s["lag_seconds"] for s in connected)
+    elif pg.role == "standby":
+        doc["receiver"] = pg.receiver.status if pg.receiver else "absent"
+        doc["lag_seconds"] = pg.replay_lag_seconds
+        if pg.replay_lag_seconds is not None:
+            doc["lag_bytes"] = pg.replay_pending_bytes
+    return doc
+
+
+def _max(values: Any) -> float | None:
+    known = [v for v in values if v is not None]
+    return max(known) if known else None
+
+
+def _reports(hub: HubFacts | None, now: float) -> dict[str, Any] | None:
+    if hub is None or not hub.up:
+        return None
+    doc: dict[str, Any] = {
+        "data_as_of": hub.data_as_of,
+        "data_age_seconds": _age(now, hub.data_as_of),
+        "horizon_seconds": hub.horizon_seconds,
+        "window_seconds": hub.window_seconds,
+        "hosts": None,
+        "within_horizon": None,
+        "beyond_horizon": None,
+        "never_collected": None,
+        "agent_fail": None,
+        "collections_failed": None,
+        "connection_errors": None,
+        "missing_schema": list(hub.missing),
+    }
+    if hub.hosts is not None:
+        doc.update(
+            hosts=hub.hosts.live,
+            within_horizon=hub.hosts.within_horizon,
+            beyond_horizon=hub.hosts.beyond_horizon,
+            never_collected=hub.hosts.never_collected,
+        )
+    if hub.agents is not None:
+        doc["agent_fail"] = hub.agents["fail"]
+    if hub.collections is not None:
+        doc["collections_failed"] = hub.collections["failed"]
+    if hub.connection_errors is not None:
+        doc["connection_errors"] = dict(hub.connection_errors)
+    return doc
