@@ -14,14 +14,13 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from lab import cfdb, postgres, render
+from lab.cfhub import collect_once
 from lab.cluster import Lab
 from tests.alerts import livecheck
 from tests.alerts.livecheck import BASELINE, MAY_FIRE, Expect
@@ -64,24 +63,23 @@ class Live:
 
 
 def refresh_cfdb(lab: Lab) -> None:
-    """Re-seed cfdb as of now: the lab seeds it once at `up`, and its hub reports age out."""
-    state = lab.load_state()
-    hubs = cfdb.hubs_from_ha_info(render.ha_info_json(lab.config), lab.node_names)
-    now = datetime.now(UTC).replace(microsecond=0)
-    with postgres.connect(lab.node(lab.primary())) as conn:
-        cfdb.seed(conn, state.seed_hosts or 50, now, state.seed_rng or 1, hubs)
+    """One round of the lab's cf-hub stand-in: the seeded reports move forward to now, as if
+    cf-hub had collected them (nothing else refreshes cfdb in the lab, and its hub reports would
+    age past the 'not reporting' horizon during a long session)."""
+    collect_once(lab.node(lab.primary()).pg_dsn_host())
 
 
 def exporter_config(lab: Lab, node: str) -> dict[str, Any]:
     """The hub's exporter as a deployment would configure it (defaults for CFEngine's paths)."""
-    dsn = lab.node(node).pg_dsn("cfdb")
     return {
         "cluster": "cfcluster",
         "node": node,
         "web": {"listen_address": f"127.0.0.1:{EXPORTER_PORT}"},
         "collectors": {
-            "postgres": {"conninfo": dsn, "expected_standbys": list(lab.node_names)},
-            "hub": {"conninfo": dsn},
+            "postgres": {
+                "conninfo": lab.node(node).pg_dsn("cfdb"),
+                "expected_standbys": [lab.other(node)],
+            },
         },
     }
 
