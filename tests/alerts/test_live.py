@@ -275,7 +275,9 @@ def test_ban(live: Live) -> None:
 
 
 def test_every_metric_the_rules_use_is_in_the_real_output(live: Live) -> None:
-    """Also in states the scenarios do not reach: a replication slot, a ban with a lifetime."""
+    """What the exporters published in the baseline and at each scenario's height (recorded by
+    the tests above, which run first), plus two states the scenarios do not reach: a
+    replication slot and a ban with a lifetime."""
     lab = live.lab
     primary, standby = lab.primary(), lab.standby()
     # reserved at once, so that it retains WAL like a slot a standby used

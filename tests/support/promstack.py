@@ -26,26 +26,37 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from tests.support.waiting import LOOPBACK, StackError, wait_until
+from tests.support.webhook_sink import Notification, WebhookSink
+
+__all__ = [
+    "LOOPBACK",
+    "Alertmanager",
+    "Notification",
+    "PromStack",
+    "Prometheus",
+    "StackError",
+    "WebhookSink",
+    "free_port",
+    "http_get_bytes",
+    "http_json",
+    "missing_binaries",
+    "wait_until",
+]
+
 PROMETHEUS_BIN = os.environ.get("CFHA_PROMETHEUS_BIN", "/usr/bin/prometheus")
 ALERTMANAGER_BIN = os.environ.get("CFHA_ALERTMANAGER_BIN", "/usr/bin/prometheus-alertmanager")
-LOOPBACK = "127.0.0.1"
-
-
-class StackError(RuntimeError):
-    """A daemon did not start, did not get ready, or answered an API call with an error."""
 
 
 class DaemonExited(RuntimeError):
@@ -85,114 +96,6 @@ def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) ->
         request.add_header("Content-Type", "application/json")
     raw = http_get_bytes(request, timeout)
     return json.loads(raw) if raw else None
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; StackError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except (OSError, ValueError, StackError) as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            raise StackError(f"timed out after {timeout:.0f}s waiting for {what}: {last_error}")
-        time.sleep(interval)
-
-
-# -- the webhook sink ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Notification:
-    """One POST the sink received: Alertmanager's v4 payload, where it went, and when."""
-
-    path: str
-    authorization: str
-    received_at: float
-    body: dict[str, Any]
-
-    @property
-    def alerts(self) -> list[dict[str, Any]]:
-        alerts = self.body.get("alerts")
-        return alerts if isinstance(alerts, list) else []
-
-    def episodes(self) -> list[tuple[str, str]]:
-        """(alertname, status) of every alert in the payload (status per alert, not per group)."""
-        return [(a["labels"].get("alertname", ""), a.get("status", "")) for a in self.alerts]
-
-
-class WebhookSink:
-    """A tiny HTTP server on 127.0.0.1 that records every JSON POST and answers 200."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._received: list[Notification] = []
-        sink = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw)
-                except ValueError:
-                    self.send_response(400)
-                    self.end_headers()
-                    return
-                sink._record(
-                    Notification(
-                        path=self.path,
-                        authorization=self.headers.get("Authorization", ""),
-                        received_at=time.time(),
-                        body=body if isinstance(body, dict) else {"raw": body},
-                    )
-                )
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def port(self) -> int:
-        port: int = self._server.server_address[1]
-        return port
-
-    def url(self, path: str) -> str:
-        return f"http://{LOOPBACK}:{self.port}/{path.lstrip('/')}"
-
-    def _record(self, notification: Notification) -> None:
-        with self._lock:
-            self._received.append(notification)
-
-    def received(self, path: str | None = None) -> list[Notification]:
-        with self._lock:
-            return [n for n in self._received if path is None or n.path == path]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._received.clear()
-
-    def wait_for(
-        self, check: Callable[[list[Notification]], bool], timeout: float, what: str
-    ) -> list[Notification]:
-        result: list[Notification] = wait_until(
-            lambda: self.received() if check(self.received()) else None, timeout, what
-        )
-        return result
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
 
 
 # -- daemons -------------------------------------------------------------------------------
