@@ -100,7 +100,7 @@ def alertmanager_config(directory: Path, webhook_url: str, ca_file: Path) -> Pat
     """deploy/config/alertmanager.yml, pointed at this test's remediator, on a faster clock.
 
     Changed: hub1's webhook URL, the token and CA files' paths, hub2's webhook dropped (one
-    remediator here), the people's receiver emptied (no traffic off loopback), group_wait and
+    remediator here), the other receivers emptied (no traffic off loopback), group_wait and
     group_interval of the remediation route shortened (1 s instead of 30 s / 2 min). Everything
     else — routing, grouping, send_resolved, bearer token, TLS — is the shipped file.
     """
@@ -111,8 +111,9 @@ def alertmanager_config(directory: Path, webhook_url: str, ca_file: Path) -> Pat
     webhook["url"] = webhook_url
     webhook["http_config"]["authorization"]["credentials_file"] = str(directory / "token")
     webhook["http_config"]["tls_config"]["ca_file"] = str(ca_file)
-    receivers["oncall"] = {"name": "oncall"}
-    config["receivers"] = list(receivers.values())
+    config["receivers"] = [
+        r if name == "cfha-remediator" else {"name": name} for name, r in receivers.items()
+    ]
     for route in config["route"].get("routes", []):
         if route.get("receiver") == "cfha-remediator":
             route.update(group_wait="1s", group_interval="1s")

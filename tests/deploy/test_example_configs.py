@@ -12,6 +12,7 @@ import yaml
 from tests.deploy.units import DEPLOY, REPO
 
 CONFIG = DEPLOY / "config"
+RULES = REPO / "alerts/rules"
 
 
 def tool(name: str) -> str:
@@ -27,11 +28,7 @@ def prometheus_layout(directory: Path) -> Path:
     (directory / "cfha").mkdir()
     (directory / "cfha/ca.crt").touch()
     (directory / "cfha/exporter.password").touch()
-    rules = directory / "cfha-alerts"
-    rules.mkdir()
-    for rule_file in (REPO / "alerts").glob("*.yml") if (REPO / "alerts").is_dir() else ():
-        if "alertmanager" not in rule_file.name and not rule_file.name.endswith("_test.yml"):
-            shutil.copy(rule_file, rules / rule_file.name)
+    shutil.copytree(RULES, directory / "cfha-alerts")
     return directory / "prometheus.yml"
 
 
@@ -50,6 +47,9 @@ def test_promtool_accepts_the_prometheus_examples(tmp_path: Path, example: str) 
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
+    if example == "prometheus.yml":  # every rule file of alerts/ was found and checked
+        for rule_file in RULES.glob("*.yml"):
+            assert f"cfha-alerts/{rule_file.name}" in done.stdout + done.stderr, rule_file.name
 
 
 def test_every_example_is_valid_yaml() -> None:
@@ -66,6 +66,7 @@ def amtool(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_amtool_accepts_the_alertmanager_example() -> None:
+    # deploy/config/alertmanager.yml is alerts/alertmanager.example.yml (a link): one file.
     done = amtool("check-config", str(CONFIG / "alertmanager.yml"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SUCCESS" in done.stdout
@@ -75,10 +76,22 @@ def test_amtool_accepts_the_alertmanager_example() -> None:
     ("labels", "receivers"),
     [
         (
-            ["alertname=CfHaFailCountAtThreshold", "remediation=resource_cleanup"],
-            "cfha-remediator,oncall",
+            [
+                "alertname=CfHaFailCountAtThreshold",
+                "severity=warning",
+                "remediation=resource_cleanup",
+            ],
+            "cfha-remediator,cfha-ticket",
         ),
-        (["alertname=CfHaPgStandbyNotStreaming", "severity=critical"], "oncall"),
+        (
+            [
+                "alertname=CfHaPgStandbyNotStreaming",
+                "severity=critical",
+                "remediation=resync_standby",
+            ],
+            "cfha-remediator,cfha-pager",
+        ),
+        (["alertname=CfHaPgReplicationLagBytes", "severity=warning"], "cfha-ticket"),
     ],
 )
 def test_remediation_alerts_reach_the_remediators_and_people(

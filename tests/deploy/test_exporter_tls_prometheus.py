@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from exporter.registry import COLLECTORS, DERIVED
-from tests.deploy.units import DEPLOY
+from tests.deploy.units import DEPLOY, REPO
 from tests.support.daemons import Daemon, get_json, wait_for
 from tests.support.pgpair import free_port
 from tests.support.tlsfiles import TlsFiles, make_tls_files
@@ -197,10 +197,18 @@ def test_real_prometheus_scrapes_with_the_shipped_job_and_credentials(
     wrong_password["basic_auth"] = {**good["basic_auth"], "password_file": "cfha/wrong.password"}
     unknown_ca = {**good, "job_name": "unknown_ca", "tls_config": {}}
     config = tmp_path / "prometheus.yml"
+    shipped = yaml.safe_load((DEPLOY / "config/prometheus.yml").read_text())
+    shutil.copytree(REPO / "alerts/rules", tmp_path / "cfha-alerts")  # as the header says
     config.write_text(
         yaml.safe_dump(
             {
-                "global": {"scrape_interval": "1s", "scrape_timeout": "1s"},
+                "global": {
+                    "scrape_interval": "1s",
+                    "scrape_timeout": "1s",
+                    "evaluation_interval": "1s",
+                    "external_labels": shipped["global"]["external_labels"],
+                },
+                "rule_files": shipped["rule_files"],
                 "scrape_configs": [good, wrong_password, unknown_ca],
             }
         )
@@ -237,6 +245,16 @@ def test_real_prometheus_scrapes_with_the_shipped_job_and_credentials(
         (up,) = query('up{job="cfha"}')
         assert up["value"][1] == "1"
         assert up["metric"]["cluster"] == "cfcluster" and up["metric"]["node"] == "hub1"
+
+        # The alert rules of alerts/ load and evaluate against this exporter's series.
+        def evaluated() -> list[dict[str, Any]] | None:
+            groups = get_json(f"{url}/api/v1/rules")["data"]["groups"]
+            rules = [r for g in groups for r in g["rules"]]
+            return rules if rules and all(r["health"] == "ok" for r in rules) else None
+
+        rules = wait_for(evaluated, f"the alert rules to evaluate\n{server.output()}", timeout=60)
+        loaded = {r["name"] for r in rules}
+        assert {"CfHaWatchdog", "CfHaExporterDown", "CfHaPgStandbyNotStreaming"} <= loaded
         # honor_labels: the exporter's own labels survive unrenamed (no exported_cluster).
         (series,) = query(
             'count by (cluster, node, exported_cluster) ({job="cfha", __name__=~"cfha_.+"})'
