@@ -5,7 +5,7 @@ every panel and target, the cluster variable in every query, a description on ev
 from __future__ import annotations
 
 import re
-from typing import Any
+from pathlib import Path
 
 import pytest
 import yaml
@@ -32,7 +32,7 @@ def test_rendering_is_deterministic() -> None:
     assert build.rendered() == build.rendered()
 
 
-def test_the_check_mode_reports_a_stale_file(tmp_path: Any) -> None:
+def test_the_check_mode_reports_a_stale_file(tmp_path: Path) -> None:
     """`python -m dashboards.build --check` fails on a file that differs, and on a missing one."""
     rendered = build.rendered()
     first, second = sorted(rendered)[:2]
