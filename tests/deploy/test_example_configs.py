@@ -102,3 +102,17 @@ def test_remediation_alerts_reach_the_remediators_and_people(
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == receivers
+
+
+def test_the_grafana_pointer_points_at_real_provisioning_files() -> None:
+    """deploy/config/grafana/README.md names dashboards/ files and a datasource uid: they exist."""
+    readme = (CONFIG / "grafana/README.md").read_text()
+    provisioning = REPO / "dashboards/provisioning"
+    for kind in ("datasources", "dashboards"):
+        assert f"dashboards/provisioning/{kind}/cfha.yml" in readme
+        assert (provisioning / kind / "cfha.yml").is_file(), kind
+    (datasource,) = yaml.safe_load((provisioning / "datasources/cfha.yml").read_text())[
+        "datasources"
+    ]
+    assert f"`{datasource['uid']}`" in readme
+    assert list((REPO / "dashboards").glob("*.json"))
