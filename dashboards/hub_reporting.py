@@ -20,6 +20,7 @@ from dashboards.fields import (
 )
 from dashboards.kit import Q, Section, assemble, stat_panel, table_panel, timeseries_panel
 from dashboards.queries import active_copy, as_ms, either, per_hub, sel, with_node
+from exporter.scrape import FAILURE_REASONS
 
 UID = "cfha-hub-reporting"
 HORIZON_S = 900  # the hub collector's default 'not reporting' horizon (Mission Portal's)
@@ -196,22 +197,7 @@ def exporter() -> Section:
     )
     reasons = state_map(
         "cfha_exporter_collector_failure_reason",
-        {
-            state: (state, BAD)
-            for state in (
-                "timeout",
-                "connect",
-                "auth",
-                "permission",
-                "parse",
-                "schema",
-                "command",
-                "unavailable",
-                "config",
-                "query",
-                "internal",
-            )
-        },
+        {state: (state, BAD) for state in FAILURE_REASONS},
     )
     return Section(
         "cfha-exporter",

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import bcrypt
-import yaml
 from pydantic import (
     AfterValidator,
     Field,
@@ -26,8 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from exporter.config import ConfigError, validation_messages
-from exporter.config_base import StrictModel
+from exporter.config_base import ConfigError, StrictModel, read_yaml, validation_messages
 
 TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 CLIENT_AUTH_MODES = {
@@ -213,13 +211,4 @@ def load_web_config(path: Path | None) -> WebSecurity:
     """Read and validate the web config file (None: plain HTTP, no auth). Raises ConfigError."""
     if path is None:
         return WebSecurity()
-    source = str(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(source, [f"cannot read: {exc.strerror}"]) from exc
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, [f"not valid YAML: {exc}"]) from exc
-    return web_security_from_mapping(data, source, base=path.parent)
+    return web_security_from_mapping(read_yaml(path), str(path), base=path.parent)
