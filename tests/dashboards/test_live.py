@@ -284,7 +284,8 @@ def observed(lab_cluster: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iter
         cleanup = {
             "alertname": "CfHaFailCountAtThreshold",
             "remediation": "resource_cleanup",
-            "severity": "warning",
+            "cfha_route": "remediator",  # the request copy (alerts/README.md)
+            "severity": "info",
             "node": standby,
             "resource": "cfpgsql",
         }

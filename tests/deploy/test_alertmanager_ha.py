@@ -187,8 +187,9 @@ def test_two_clustered_alertmanagers_deliver_twice_and_one_job_exists(
                 "cluster": "cfcluster",
                 "node": "hub1",
                 "resource": "cfpgsql",
-                "severity": "warning",
+                "severity": "info",
                 "remediation": "resource_cleanup",
+                "cfha_route": "remediator",  # the request copy (alerts/README.md)
             },
             "annotations": {"summary": "cfpgsql reached its migration threshold on hub1"},
             "startsAt": starts_at,

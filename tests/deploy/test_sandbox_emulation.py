@@ -119,7 +119,8 @@ def test_remediator_serves_and_journals_with_only_its_units_writable_paths(
         "alerts": [{
             "status": "firing",
             "labels": {"alertname": "CfHaFailCountAtThreshold", "cluster": "cfcluster",
-                       "node": "hub1", "resource": "cfpgsql", "remediation": "resource_cleanup"},
+                       "node": "hub1", "resource": "cfpgsql", "remediation": "resource_cleanup",
+                       "cfha_route": "remediator"},
             "annotations": {}, "startsAt": "2026-11-24T10:00:00Z",
             "endsAt": "0001-01-01T00:00:00Z", "generatorURL": "", "fingerprint": "0123456789abcdef",
         }],
