@@ -38,7 +38,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: deps venv lint
-	$(VPY) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest --durations=25 $(PYTEST_ARGS)
 
 test-fast: venv
 	$(VPY) -m pytest -m "not lab and not e2e" $(PYTEST_ARGS)
