@@ -108,9 +108,10 @@ def remediator(work: Path) -> Iterator[Server]:
 def alert(fingerprint: str) -> dict[str, Any]:
     return {
         "status": "firing",
+        # the remediation request's copy of the alert, as alerts/ routes it (alerts/README.md)
         "labels": {"alertname": "CfHaFailCountAtThreshold", "cluster": "bench",
-                   "remediation": "resource_cleanup", "node": "hub2", "resource": "cfvirtip",
-                   "severity": "warning"},
+                   "remediation": "resource_cleanup", "cfha_route": "remediator", "node": "hub2",
+                   "resource": "cfvirtip", "severity": "info"},
         "annotations": {"summary": "cfvirtip failed on hub2 and reached its migration-threshold"},
         "startsAt": STARTS_AT,
         "endsAt": "0001-01-01T00:00:00Z",
@@ -163,6 +164,18 @@ def stats(run: Run) -> dict[str, Any]:
         "max_send_lag_seconds": max(lags) if lags else 0.0,
         "requests_per_second": len(run.replies) / run.seconds if run.seconds else 0.0,
     }
+
+
+def check_decisions(name: str, run: Run, alerts_per_request: int) -> dict[str, int]:
+    """Every alert of the scenario was decided as meant (accepted when new, a duplicate when
+    repeated), never ignored: a policy that stopped matching would make this benchmark measure
+    the cheap `no_rule` path without saying so."""
+    counts = acknowledged(run)
+    sent = len(run.replies) * alerts_per_request
+    expected = "duplicates" if "repeated" in name else "accepted"
+    if counts[expected] != sent:
+        raise AssertionError(f"{name}: {counts} for {sent} alerts sent; expected all {expected}")
+    return counts
 
 
 def check_journal(server: Server) -> dict[str, Any]:
@@ -264,6 +277,8 @@ def run(seconds: float, rate: float, repetitions: int) -> dict[str, Any]:
                 with remediator(root / f"open-{rep}-{i}") as server:
                     measured, used = open_loop_scenario(server, name, rate, count)
                     check_journal(server)
+                if not name.startswith("healthz"):
+                    check_decisions(name, measured, 50 if name.startswith("50") else 1)
                 pooled[name].replies += measured.replies
                 pooled[name].errors += measured.errors
                 pooled[name].seconds += measured.seconds
@@ -282,6 +297,8 @@ def run(seconds: float, rate: float, repetitions: int) -> dict[str, Any]:
                 measured = closed_loop("127.0.0.1", server.port, make, senders=8,
                                        seconds=seconds / 2)  # fmt: skip
                 result["closed_loop"][name] = {**stats(measured), **check_journal(server)}
+            if not name.startswith("healthz"):
+                check_decisions(name, measured, 50 if name.startswith("50") else 1)
         with remediator(root / "storm") as server:
             result["duplicate_storm"] = {**storm(server, 500, 10), **check_journal(server)}
     result["load_average_after"] = os.getloadavg()[0]
