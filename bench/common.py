@@ -75,12 +75,28 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def machine() -> dict[str, object]:
+    cpu_model = next(
+        (line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if "model name" in line),
+        "unknown",
+    )
+    memory_kib = next((int(line.split()[1]) for line in _lines("/proc/meminfo")
+                       if line.startswith("MemTotal:")), 0)  # fmt: skip
     return {
         "cpus": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_bytes": memory_kib * 1024,
+        "load_average_1m": os.getloadavg()[0],  # others' work shows in absolute times
         "python": platform.python_version(),
         "kernel": platform.release(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+
+
+def _lines(path: str) -> list[str]:
+    try:
+        return Path(path).read_text().splitlines()
+    except OSError:
+        return []
 
 
 def save(name: str, result: Mapping[str, object]) -> Path:

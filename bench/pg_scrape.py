@@ -1,4 +1,4 @@
-"""A full /metrics scrape of the PostgreSQL collector against the raw cost of its SQL.
+"""A full /metrics scrape of the PostgreSQL collector (alone) against the raw cost of its SQL.
 
 Both measured in the same run against the same real primary + streaming standby: the raw cost is
 the collector's one statement on an open psycopg connection (what any exporter must pay); the
@@ -17,6 +17,7 @@ import psycopg
 
 from bench.common import http_get, measure, rss_bytes, save, stop, wait_http
 from exporter.collectors.postgres_sql import STATEMENT
+from exporter.registry import COLLECTORS, DERIVED
 from tests.support.pgpair import PgPair, free_port
 
 RUNS = 300
@@ -31,9 +32,10 @@ def run() -> dict[str, float]:
             f"    conninfo: '{conninfo}'\n    expected_standbys: [hub2]\n"
         )
         port = free_port()
+        others = [f"--no-collector.{e.name}" for e in COLLECTORS + DERIVED if e.name != "postgres"]
         exporter = subprocess.Popen(
             [sys.executable, "-m", "exporter", "--config.file", str(config),
-             "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "warn"]
+             "--web.listen-address", f"127.0.0.1:{port}", "--log.level", "warn", *others]
         )  # fmt: skip
         try:
             url = f"http://127.0.0.1:{port}/metrics"

@@ -136,10 +136,10 @@ class Intake:
     def _is_duplicate(self, episode: dict[str, object], now: float) -> bool:
         if episode.get("resolved_at") is not None:
             return True  # a late copy of an episode that is already over
-        job = self.journal.job(str(episode["job_id"])) if episode.get("job_id") else None
-        if job is None or job["state"] not in REDECIDABLE_STATES:
-            return job is not None
-        if job["refused_by"] == guard.LABEL_INVALID:
+        state = episode.get("job_state")  # None: no job (or it is gone)
+        if state is None or state not in REDECIDABLE_STATES:
+            return state is not None
+        if episode.get("job_refused_by") == guard.LABEL_INVALID:
             return True  # the labels of an episode never change
         last = episode.get("last_decided")
         assert isinstance(last, float | int)

@@ -160,8 +160,12 @@ class Journal:
 
     # -- alerts (dedupe) -------------------------------------------------------------------------
     def episode(self, fingerprint: str, starts_at: str) -> dict[str, Any] | None:
+        """The dedupe record, with its job's `job_state` and `job_refused_by` (None when it has
+        no job): all that deciding a repeat needs, in one narrow query."""
         rows = self.execute(
-            "SELECT * FROM alerts WHERE fingerprint = ? AND starts_at = ?", (fingerprint, starts_at)
+            "SELECT a.*, j.state AS job_state, j.refused_by AS job_refused_by FROM alerts a "
+            "LEFT JOIN jobs j ON j.id = a.job_id WHERE a.fingerprint = ? AND a.starts_at = ?",
+            (fingerprint, starts_at),
         )
         return rows[0] if rows else None
 

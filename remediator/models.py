@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -52,7 +53,7 @@ class Alert(_Model):
     def alertname(self) -> str:
         return self.labels.get("alertname", "")
 
-    @property
+    @cached_property  # intake reads it several times per alert; strftime is not free
     def starts_at_key(self) -> str:
         """`startsAt` normalised to UTC with microseconds, the second half of the dedupe key."""
         return self.starts_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -268,8 +268,9 @@ class Worker:
         if result is not None:
             fields["refused_by"] = result.stopped_by
             fields["after"] = result.after.summary() if result.after else None
-        self.journal.update_job(job["id"], **fields)
-        self._audit(job, state, detail)
+        with self.journal.transaction():  # the outcome and its audit record, one commit
+            self.journal.update_job(job["id"], **fields)
+            self._audit(job, state, detail)
         log.info("job %s %s %s: %s (%s)", job["id"], job["action"], job["target"], state, detail)
 
     def _refuse(
@@ -281,17 +282,18 @@ class Worker:
         checks: tuple[Check, ...] | list[Check] = (),
     ) -> None:
         all_checks = [*checks, *(evaluation.checks if evaluation else ())]
-        self.journal.update_job(
-            job["id"],
-            state="refused",
-            refused_by=check.name,
-            detail=check.detail,
-            finished_at=self.services.clock.time(),
-            checks=[c.as_dict() for c in all_checks] or [check.as_dict()],
-            plan=evaluation.plan.describe() if evaluation and evaluation.plan else None,
-            before=before,
-        )
-        self._audit(job, "refused", check.name, detail=check.detail)
+        with self.journal.transaction():  # the refusal and its audit record, one commit
+            self.journal.update_job(
+                job["id"],
+                state="refused",
+                refused_by=check.name,
+                detail=check.detail,
+                finished_at=self.services.clock.time(),
+                checks=[c.as_dict() for c in all_checks] or [check.as_dict()],
+                plan=evaluation.plan.describe() if evaluation and evaluation.plan else None,
+                before=before,
+            )
+            self._audit(job, "refused", check.name, detail=check.detail)
         log.info("job %s %s refused by %s: %s", job["id"], job["action"], check.name, check.detail)
 
     def _open_circuit(self, job: dict[str, Any], reason: str) -> None:

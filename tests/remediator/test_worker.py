@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from remediator.cluster import LocationConstraint
+from remediator.journal import JournalError
 from remediator.policy import Policy, load_policy, policy_from_mapping
 
 from .conftest import (
@@ -142,6 +143,26 @@ def test_nothing_to_do_and_refusals_run_no_command(world: World, app: Flask) -> 
     send(app, cleanup_alert())
     assert run(app)[0]["refused_by"] == "cause_gone"
     assert world.commands() == []
+
+
+def test_a_decision_and_its_audit_record_commit_together(
+    world: World, app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send(app, cleanup_alert())
+    journal = core(app).journal
+
+    def audit_fails(*_args: Any, **_kwargs: Any) -> None:
+        raise JournalError("disk full")
+
+    monkeypatch.setattr(journal, "audit", audit_fails)
+    with pytest.raises(JournalError):
+        core(app).worker.run_pending()
+    [job] = journal.jobs()
+    assert job["state"] == "queued"  # not "refused" without its audit record
+    monkeypatch.undo()
+    assert run(app)[0]["refused_by"] == "nothing_to_do"
+    events = [a["event"] for a in journal.audit_log(job_id=job["id"])]
+    assert events.count("refused") == 1
 
 
 def test_pgsql_lock_means_resync_not_cleanup(world: World, app: Flask) -> None:

@@ -1,0 +1,216 @@
+"""A full cfha-exporter scrape against what users run instead, on the live lab, in the same run.
+
+One lab (`lab/`: two hubs, corosync 3.1.7, pacemaker 2.1.5, the pgsql agent, PostgreSQL 15).
+In each hub, side by side: `cfha-exporter` (every collector), Debian's `ha_cluster_exporter`
+and `prometheus-postgres-exporter` (default collectors, on the same cfdb over the same socket).
+`bench.scrape_probe` then runs inside that hub and times, round by round and in rotating order,
+a GET of each exporter's /metrics and the raw probes cfha runs back to back (crm_mon with the
+same argv, corosync-quorumtool, corosync-cfgtool, the collectors' SQL on an open connection).
+Resident memory (VmRSS, and the peak VmHWM) is read from /proc after the rounds.
+
+Two cfdb sizes: the lab's seed (50 hosts) and a realistic one (10,000 hosts by default,
+`lab.cfdb.seed` on the primary, replicated, then `VACUUM ANALYZE`).
+
+    .venv/bin/python -m bench.full_scrape [--runs N] [--hosts N] [--lab ID]
+
+Goals: cfha's scrape <= 1.0 x the two peers' scrapes together (the sum of their medians: a
+Prometheus pays both), and <= 1.3 x the raw probes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from bench.common import save
+from lab import render
+from lab.cfdb import seed
+from lab.cfdb_plan import hubs_from_ha_info
+from lab.cluster import Lab
+from lab.testing import claim_free_lab
+
+REPO = Path(__file__).resolve().parents[1]
+CFHA, HCE, PGE = "cfha-exporter", "ha_cluster_exporter", "prometheus-postgres-exporter"
+PORTS = {CFHA: 19732, HCE: 19664, PGE: 19187}  # inside each hub's own network namespace
+GOAL_VS_PEERS = 1.0
+GOAL_VS_RAW = 1.3
+SMALL_CFDB = 50
+
+
+def quantile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process, in bytes."""
+    found = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            found[key] = int(value.split()[0]) * 1024
+    return found
+
+
+@contextmanager
+def exporters(lab: Lab, node: str, work: Path) -> Iterator[dict[str, int]]:
+    """The three exporters running inside `node`; yields their PIDs."""
+    conninfo = lab.node(node).pg_dsn()
+    config = work / f"cfha-{node}.yml"
+    config.write_text(
+        f"cluster: cfcluster\nnode: {node}\ncollectors:\n  postgres:\n    conninfo: {conninfo}\n"
+    )
+    argv = {
+        CFHA: [sys.executable, "-m", "exporter", "--config.file", str(config),
+               "--log.level", "error", "--web.listen-address", f"127.0.0.1:{PORTS[CFHA]}"],
+        HCE: ["/usr/bin/ha_cluster_exporter", "--log.level=error",
+              f"--web.listen-address=127.0.0.1:{PORTS[HCE]}"],
+        PGE: ["/usr/bin/prometheus-postgres-exporter", "--log.level=error",
+              f"--web.listen-address=127.0.0.1:{PORTS[PGE]}"],
+    }  # fmt: skip
+    # lib/pq reads a key=value DSN; the same socket and database cfha's collectors use
+    env = {PGE: {"DATA_SOURCE_NAME": f"{conninfo} sslmode=disable"}}
+    pids: dict[str, int] = {}
+    try:
+        for name, command in argv.items():
+            log = work / f"{node}-{name}.log"
+            pids[name] = lab.spawn(node, command, env=env.get(name), log_path=log)
+        yield pids
+    finally:
+        for pid in pids.values():
+            lab.stop_spawned(pid)
+
+
+def probe(lab: Lab, node: str, runs: int, work: Path) -> dict[str, Any]:
+    """Run the interleaved measurement inside `node` with its three exporters."""
+    with exporters(lab, node, work) as pids:
+        targets = [
+            f"--target={name}=http://127.0.0.1:{port}/metrics" for name, port in PORTS.items()
+        ]
+        done = lab.run(
+            node,
+            [sys.executable, "-m", "bench.scrape_probe", "--runs", str(runs),
+             "--conninfo", lab.node(node).pg_dsn(), *targets],
+            timeout=60 + runs * 3.0,
+            env={"PYTHONPATH": str(REPO)},
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RuntimeError(f"scrape_probe in {node} failed: {done.stderr[-3000:]}")
+        measured: dict[str, Any] = json.loads(done.stdout)
+        measured["memory"] = {name: memory(pid) for name, pid in pids.items()}
+    return measured
+
+
+def summarise(measured: dict[str, Any]) -> dict[str, Any]:
+    scrapes: dict[str, list[float]] = measured["scrapes"]
+    median = {name: statistics.median(s) for name, s in scrapes.items()}
+    p90 = {name: quantile(s, 0.9) for name, s in scrapes.items()}
+    raw = statistics.median(measured["raw_total"])
+    peers = median[HCE] + median[PGE]
+    rss = {name: m["VmRSS"] for name, m in measured["memory"].items()}
+    return {
+        "median_seconds": median,
+        "p90_seconds": p90,
+        "raw_probes_median_seconds": raw,
+        "raw_probes_p90_seconds": quantile(measured["raw_total"], 0.9),
+        "raw_parts_median_seconds": {
+            k: statistics.median(v) for k, v in measured["raw_parts"].items()
+        },
+        "cfha_collector_median_seconds": {
+            k: statistics.median(v) for k, v in measured["collector_durations"].items()
+        },
+        "peers_median_seconds": peers,
+        "ratio_to_peers": median[CFHA] / peers,
+        "ratio_to_raw_probes": median[CFHA] / raw,
+        "rss_bytes": rss,
+        "peak_rss_bytes": {name: m["VmHWM"] for name, m in measured["memory"].items()},
+        "ratio_rss_to_peers": rss[CFHA] / (rss[HCE] + rss[PGE]),
+        "page_bytes": measured["page_bytes"],
+        "page_samples": measured["page_samples"],
+        "samples": {"scrapes": scrapes, "raw_total": measured["raw_total"]},
+    }
+
+
+def reseed(lab: Lab, hosts: int) -> None:
+    """Replace cfdb's report tables on the primary with `hosts` hosts; wait for the standby."""
+    primary = lab.primary()
+    hubs = hubs_from_ha_info(render.ha_info_json(lab.config), lab.node_names)
+    dsn = lab.node(primary).pg_dsn_host()
+    with psycopg.connect(dsn, autocommit=True, client_encoding="UTF8") as conn:
+        seed(conn, hosts, datetime.now(UTC).replace(microsecond=0), 1, hubs)
+        conn.execute(b"VACUUM ANALYZE")
+        target = conn.execute(b"SELECT pg_current_wal_lsn()::text").fetchone()
+    assert target is not None
+    standby = lab.node(lab.other(primary)).pg_dsn_host()
+    deadline = time.monotonic() + 120
+    with psycopg.connect(standby, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                b"SELECT pg_last_wal_replay_lsn() >= %s::pg_lsn", (target[0],)
+            ).fetchone()
+            if row is not None and row[0]:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the standby did not replay the new cfdb in 120 s")
+            time.sleep(0.1)
+
+
+def run(runs: int, hosts: int, lab_id: int | None) -> dict[str, Any]:
+    lab = Lab(lab_id) if lab_id is not None else claim_free_lab()
+    result: dict[str, Any] = {"runs": runs, "lab": lab.lab_id, "cases": []}
+    with tempfile.TemporaryDirectory(prefix="cfha-bench-scrape-") as tmp:
+        lab.up(seed_hosts=SMALL_CFDB)
+        try:
+            roles = {lab.primary(): "primary", lab.standby(): "standby"}
+            for size in (SMALL_CFDB, hosts):
+                if size != SMALL_CFDB:
+                    reseed(lab, size)
+                for node, role in roles.items():
+                    summary = summarise(probe(lab, node, runs, Path(tmp)))
+                    result["cases"].append({"cfdb_hosts": size, "node": node, "role": role,
+                                            **summary})  # fmt: skip
+        finally:
+            lab.down()
+    save("full_scrape", result)
+    return result
+
+
+def lines(result: dict[str, Any]) -> list[str]:
+    out = []
+    for case in result["cases"]:
+        med, rss = case["median_seconds"], case["rss_bytes"]
+        out.append(
+            f"full scrape, {case['role']} ({case['node']}), cfdb {case['cfdb_hosts']:,} hosts: "
+            f"cfha {med[CFHA] * 1e3:.1f} ms vs peers {med[HCE] * 1e3:.1f} + "
+            f"{med[PGE] * 1e3:.1f} ms -> {case['ratio_to_peers']:.2f} (goal <= {GOAL_VS_PEERS}); "
+            f"vs raw probes {case['raw_probes_median_seconds'] * 1e3:.1f} ms -> "
+            f"{case['ratio_to_raw_probes']:.2f} (goal <= {GOAL_VS_RAW}); RSS "
+            f"{rss[CFHA] / 2**20:.1f} MiB vs {rss[HCE] / 2**20:.1f} + {rss[PGE] / 2**20:.1f} MiB"
+        )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--runs", type=int, default=100)
+    parser.add_argument("--hosts", type=int, default=10_000, help="the realistic cfdb size")
+    parser.add_argument("--lab", type=int, default=None, help="lab id (default: a free one)")
+    args = parser.parse_args(argv)
+    result = run(args.runs, args.hosts, args.lab)
+    print("\n".join(lines(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

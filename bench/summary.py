@@ -1,0 +1,237 @@
+"""The summary table of `python -m bench`: every figure beside its baseline from the same run,
+the ratio, and the goal where the issue sets one (met / missed). Read from bench/results/*.json
+(written by the benchmarks that just ran).
+
+    .venv/bin/python -m bench.summary [NAME ...]     # the table for these results (default: all)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import RESULTS_DIR
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    value: str
+    baseline: str
+    ratio: str = ""
+    goal: str = ""
+    verdict: str = ""  # "met", "missed" or "" (no goal: reported beside its baseline)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+def judged(value: float, limit: float) -> str:
+    return "met" if value <= limit else "missed"
+
+
+def full_scrape(r: dict[str, Any]) -> list[Row]:
+    rows = []
+    for c in r["cases"]:
+        where = f"{c['role']} ({c['node']}), cfdb {c['cfdb_hosts']:,} hosts"
+        m = c["median_seconds"]
+        hce, pge = m["ha_cluster_exporter"], m["prometheus-postgres-exporter"]
+        rows.append(
+            Row(
+                f"full scrape vs the two peer exporters, {where}",
+                f"{ms(m['cfha-exporter'])} (p90 {ms(c['p90_seconds']['cfha-exporter'])})",
+                f"{ms(hce)} + {ms(pge)} = {ms(hce + pge)}",
+                f"{c['ratio_to_peers']:.2f}",
+                "<= 1.0",
+                judged(c["ratio_to_peers"], 1.0),
+            )
+        )
+        rows.append(
+            Row(
+                f"full scrape vs the raw probes back to back, {where}",
+                ms(m["cfha-exporter"]),
+                ms(c["raw_probes_median_seconds"]),
+                f"{c['ratio_to_raw_probes']:.2f}",
+                "<= 1.3",
+                judged(c["ratio_to_raw_probes"], 1.3),
+            )
+        )
+        rss = c["rss_bytes"]
+        peers = rss["ha_cluster_exporter"] + rss["prometheus-postgres-exporter"]
+        rows.append(
+            Row(
+                f"exporter RSS, {where}",
+                f"{rss['cfha-exporter'] / MB:.1f} MiB",
+                f"{rss['ha_cluster_exporter'] / MB:.1f} + "
+                f"{rss['prometheus-postgres-exporter'] / MB:.1f} = {peers / MB:.1f} MiB",
+                f"{c['ratio_rss_to_peers']:.2f}",
+            )
+        )
+    return rows  # fmt: skip
+
+
+def pacemaker_scale(r: dict[str, Any]) -> list[Row]:
+    rows = []
+    for s in r["sizes"]:
+        m = s["median_seconds"]
+        rows.append(
+            Row(
+                f"pacemaker collector, {s['primitives']} resources (crm_mon + parse + metrics)",
+                ms(m["collector"]),
+                f"crm_mon {ms(m['crm_mon'])}",
+                f"{s['ratio_collector_to_crm_mon']:.2f}",
+            )
+        )
+        rows.append(
+            Row(
+                f"pacemaker collector + exposition ({s['series']:,} series), {s['primitives']} "
+                "resources",
+                ms(m["exposition"]),
+                f"crm_mon {ms(m['crm_mon'])}; ha_cluster_exporter scrape "
+                f"{ms(m['ha_cluster_exporter'])}",
+                f"{s['ratio_exposition_to_crm_mon']:.2f}",
+            )
+        )
+    return rows  # fmt: skip
+
+
+def hub_scrape(r: dict[str, Any]) -> list[Row]:
+    rows = []
+    for s in r["sizes"]:
+        for role in ("primary", "standby"):
+            p = s[role]
+            goal = s["hosts"] == 100_000
+            rows.append(
+                Row(
+                    f"hub collector, {s['hosts']:,} hosts, {role}",
+                    ms(p["collector_median_seconds"]),
+                    f"count(*) of the 3 tables {ms(p['baseline_median_seconds'])}",
+                    f"{p['ratio_collector_to_baseline']:.2f}",
+                    "<= 50 ms" if goal else "",
+                    judged(p["collector_median_seconds"], 0.050) if goal else "",
+                )
+            )
+    return rows  # fmt: skip
+
+
+def webhook_load(r: dict[str, Any]) -> list[Row]:
+    rows = []
+    floor = r["open_loop"]["healthz (baseline)"]
+    for name, s in r["open_loop"].items():
+        if name.startswith("healthz"):
+            continue
+        rows.append(
+            Row(
+                f"webhook ack at {r['rate']:.0f}/s, {name}: p50 / p99",
+                f"{ms(s['p50_seconds'])} / {ms(s['p99_seconds'])}",
+                f"GET /healthz {ms(floor['p50_seconds'])} / {ms(floor['p99_seconds'])}; fsync'd "
+                f"commit {ms(r['fsync_commit_floor_seconds'])}",
+                f"{s['p99_seconds'] / floor['p99_seconds']:.2f}",
+                "p99 <= 20 ms",
+                judged(s["p99_seconds"], 0.020),
+            )
+        )
+    base = r["closed_loop"]["healthz (baseline)"]["requests_per_second"]
+    for name, s in r["closed_loop"].items():
+        if name.startswith("healthz"):
+            continue
+        alerts = 50 if name.startswith("50") else 1
+        rows.append(
+            Row(
+                f"webhook throughput (closed loop, 8 senders), {name}",
+                f"{s['requests_per_second']:.0f} req/s ({s['requests_per_second'] * alerts:,.0f} "
+                "alerts/s)",
+                f"GET /healthz {base:.0f} req/s",
+                f"{s['requests_per_second'] / base:.2f}",
+            )
+        )
+    st = r["duplicate_storm"]
+    ok = st["jobs_for_the_alert"] == 1 and st["statuses"] == {"202": st["requests"]}
+    rows.append(
+        Row(
+            f"duplicate storm: {st['requests']} deliveries of one alert, {st['senders']} senders",
+            f"{st['jobs_for_the_alert']} job; answers: "
+            + ", ".join(f"{n} x {code}" for code, n in st["statuses"].items())
+            + f"; p99 {ms(st['p99_seconds'])}",
+            "exactly 1 job, every delivery 202",
+            "",
+            "1 job",
+            "met" if ok else "missed",
+        )
+    )
+    return rows  # fmt: skip
+
+
+def resync(r: dict[str, Any]) -> list[Row]:
+    rows = []
+    for s in r["sizes"]:
+        m = s["median_seconds"]
+        rows.append(
+            Row(
+                f"re-sync of a standby, {s['database_bytes'] / MB:,.0f} MB database "
+                f"({s['copied_bytes'] / MB:,.0f} MB copied)",
+                f"{m['remediator']:.2f} s",
+                f"bare pg_basebackup + start {m['bare']:.2f} s",
+                f"{s['ratio']:.2f}",
+                "<= 1.2",
+                judged(s["ratio"], 1.2),
+            )
+        )
+    return rows  # fmt: skip
+
+
+def pg_scrape(r: dict[str, Any]) -> list[Row]:
+    return [Row(
+        "postgres collector alone, /metrics (reference)", ms(r["scrape_median_seconds"]),
+        f"its SQL {ms(r['raw_sql_median_seconds'])}",
+        f"{r['ratio_scrape_to_raw_sql']:.2f}")]  # fmt: skip
+
+
+def compare_ha_cluster_exporter(r: dict[str, Any]) -> list[Row]:
+    m = r["offline"]["median_seconds"]
+    return [Row(
+        "offline healthy CIB, /metrics (replayed corosync; reference)", ms(m["cfha-exporter"]),
+        f"ha_cluster_exporter {ms(m['ha_cluster_exporter'])}",
+        f"{m['cfha-exporter'] / m['ha_cluster_exporter']:.2f}")]  # fmt: skip
+
+
+SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
+    "full_scrape": full_scrape,
+    "pacemaker_scale": pacemaker_scale,
+    "hub_scrape": hub_scrape,
+    "webhook_load": webhook_load,
+    "resync": resync,
+    "pg_scrape": pg_scrape,
+    "compare_ha_cluster_exporter": compare_ha_cluster_exporter,
+}
+
+
+def table(names: list[str]) -> str:
+    lines = ["| figure | cfha | baseline (same run) | ratio | goal | |",
+             "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for name in names:
+        path = RESULTS_DIR / f"{name}.json"
+        if name not in SECTIONS or not path.exists():
+            continue
+        for row in SECTIONS[name](json.loads(path.read_text())):
+            cells = (row.figure, row.value, row.baseline, row.ratio, row.goal, row.verdict)
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = (argv if argv is not None else sys.argv[1:]) or list(SECTIONS)
+    text = table(names)
+    (RESULTS_DIR / "summary.md").write_text(text + "\n")
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""Pacemaker stood in for, everything else real: the resync data steps on a real PostgreSQL pair.
+
+Used by `test_resync_real_pg` and by the re-sync benchmark (`bench/resync.py`). Pacemaker cannot
+run outside the lab, so this runner/reader/lock plays its part: the hold stops the standby the way
+the agent's stop does (`pg_ctl stop -m fast`), releasing it and the cleanup start it the way the
+agent's start does (standby.signal plus primary_conninfo with application_name = node name). Every
+other command runs for real (setpriv, pg_rewind, pg_basebackup, install/mv/cp/rm), and
+PostgreSQL's and the files' parts of the snapshot are read with the real readers.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from exporter.commands import CommandResult, SubprocessRunner
+from remediator.cluster import ClusterSnapshot, LocationConstraint, LockState, PgsqlParams
+from remediator.config import config_from_mapping
+from remediator.live_host import probe_host
+from remediator.live_pg import PgReader
+from remediator.lock import LockOutcome
+from tests.support.pgpair import PG_BIN, PgPair
+
+from .snapshots import healthy
+
+
+class PacemakerStandIn:
+    """Runner, reader and lock: pacemaker emulated, everything else real."""
+
+    def __init__(self, pair: PgPair) -> None:
+        self.pair = pair
+        self.held = False
+        self.lock = LockState()
+        self.calls: list[tuple[str, ...]] = []
+        self.pg = PgReader(config_from_mapping({"cluster": "c"}).postgres)
+        self.params = PgsqlParams(
+            resource="cfpgsql",
+            clone="mscfpgsql",
+            pgdata=str(pair.standby.datadir),
+            tmpdir=str(pair.base / "tmp"),
+            pgdba="postgres",
+            pgctl=str(PG_BIN / "pg_ctl"),
+            master_ip="127.0.0.1",
+            repuser="postgres",
+            pgport=pair.primary.port,
+            socketdir=str(pair.base),
+        )
+        (pair.base / "tmp").mkdir(exist_ok=True)
+
+    # -- CommandRunner -----------------------------------------------------------------------
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Any = None,
+        input_bytes: bytes | None = None,
+    ) -> CommandResult:
+        argv = tuple(argv)
+        self.calls.append(argv)
+        if argv[0] not in ("pcs", "cibadmin"):
+            return SubprocessRunner().run(argv, timeout=timeout, env=env)
+        if argv[:2] == ("cibadmin", "--modify"):
+            self.held = True
+            self.stop_standby()
+        elif argv[:2] == ("cibadmin", "--delete"):
+            self.held = False
+        elif argv[:3] == ("pcs", "resource", "cleanup") and not self.held:
+            self.agent_start()
+        return CommandResult(argv, 0, b"", b"", 0.0)
+
+    def stop_standby(self) -> None:
+        if probe_host(str(self.pair.standby.datadir), "/nonexistent").postmaster_running:
+            self.pair._pg(
+                "pg_ctl", "-D", str(self.pair.standby.datadir), "-m", "fast", "-w", "stop"
+            )
+
+    def agent_start(self) -> None:
+        """What the pgsql agent's start does for a standby (recovery config, then pg_ctl)."""
+        data = self.pair.standby.datadir
+        (data / "standby.signal").touch()
+        conninfo = (
+            f"host=127.0.0.1 port={self.pair.primary.port} user=postgres application_name=hub2"
+        )
+        with (data / "postgresql.auto.conf").open("a") as conf:
+            conf.write(f"primary_conninfo = '{conninfo}'\nrecovery_target_timeline = 'latest'\n")
+        shutil.chown(data / "standby.signal", "postgres", "postgres")
+        self.pair._start(self.pair.standby)
+
+    # -- ClusterReader ---------------------------------------------------------------------
+    def snapshot(self) -> ClusterSnapshot:
+        host = probe_host(self.params.pgdata or "", self.params.tmpdir or "")
+        primary = self.pg.primary(self.params)
+        local = self.pg.local(replace(self.params, pgport=self.pair.standby.port))
+        running = bool(host.postmaster_running)
+        streaming = running and "hub2" in primary.streaming_to
+        s = healthy("hub2", time.time())
+        return replace(
+            s,
+            resources=(
+                replace(s.resources[0], active_nodes=("hub1", "hub2") if running else ("hub1",)),
+                s.resources[1],
+            ),
+            node_attributes={
+                **s.node_attributes,
+                "hub2": {"cfpgsql-status": "HS:async" if streaming else "STOP"},
+            },
+            constraints=(
+                LocationConstraint("cfha-hold-mscfpgsql-on-hub2", "mscfpgsql", "hub2", "-INFINITY"),
+            )
+            if self.held
+            else (),
+            pgsql=self.params,
+            pg_local=local,
+            pg_primary=primary,
+            host=host,
+            lock=self.lock,
+        )
+
+    # -- Lock --------------------------------------------------------------------------------
+    def read(self) -> LockState:
+        return self.lock
+
+    def acquire(self, job_id: str, now: float, ttl: float) -> LockOutcome:
+        self.lock = LockState("hub2", job_id, now + ttl, f"owner=hub2;job={job_id}")
+        return LockOutcome(True, self.lock, "acquired")
+
+    def release(self, job_id: str) -> bool:
+        self.lock = LockState()
+        return True
