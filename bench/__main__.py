@@ -6,6 +6,7 @@ Each benchmark also runs alone: `python -m bench.<name> [--help]`.
 
 from __future__ import annotations
 
+import argparse
 import sys
 import traceback
 from collections.abc import Callable
@@ -33,11 +34,16 @@ BENCHMARKS: dict[str, Callable[[], int]] = {
 
 
 def main(argv: list[str]) -> int:
-    unknown = [name for name in argv if name not in BENCHMARKS]
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="Run the benchmarks, then print their summary table."
+    )
+    known = ", ".join(BENCHMARKS)
+    parser.add_argument("names", nargs="*", metavar="NAME", help=f"default: all of {known}")
+    names: list[str] = parser.parse_args(argv).names
+    unknown = [name for name in names if name not in BENCHMARKS]
     if unknown:
-        print(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
-        return 2
-    names = argv or list(BENCHMARKS)
+        parser.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {known}")
+    names = names or list(BENCHMARKS)
     failed: list[str] = []
     status = 0
     for name in names:
@@ -49,8 +55,12 @@ def main(argv: list[str]) -> int:
             print(f"== {name} FAILED (no result in this run)", flush=True)
             failed.append(name)
             status |= 1
+    succeeded = [name for name in names if name not in failed]
+    if not succeeded:  # an empty list would make the summary show every earlier run's results
+        print("== no summary: no benchmark gave a result in this run", flush=True)
+        return status
     print("== summary (bench/results/summary.md)", flush=True)
-    summary.main([name for name in names if name not in failed])
+    summary.main(succeeded)
     return status
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,18 +26,30 @@ class Timing:
         return statistics.median(self.samples)
 
     def percentile(self, q: float) -> float:
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        return quantile(self.samples, q)
 
 
-def measure(call: Callable[[], object], runs: int, warmup: int = 5) -> Timing:
+def quantile(samples: Sequence[float], q: float) -> float:
+    """The nearest-rank q-quantile (0 < q <= 1): the smallest sample with at least q of all the
+    samples at or below it, so the p99 of 100 samples is the 99th, not the largest."""
+    if not samples:
+        raise ValueError("no samples")
+    ordered = sorted(samples)
+    rank = math.ceil(round(q * len(ordered), 9))  # round: 0.07 * 100 is 7.000000000000001
+    return ordered[min(len(ordered), max(1, rank)) - 1]
+
+
+def measure(
+    call: Callable[[], object], runs: int, warmup: int = 5,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Timing:  # fmt: skip
     for _ in range(warmup):
         call()
     timing = Timing()
     for _ in range(runs):
-        started = time.perf_counter()
+        started = clock()
         call()
-        timing.samples.append(time.perf_counter() - started)
+        timing.samples.append(clock() - started)
     return timing
 
 
@@ -75,6 +88,8 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def machine() -> dict[str, object]:
+    """What a result was measured on, saved with it: cpus, cpu_model, memory_bytes,
+    load_average_1m, python, kernel, date."""
     cpu_model = next(
         (line.split(":", 1)[1].strip() for line in _lines("/proc/cpuinfo") if "model name" in line),
         "unknown",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import compare_aspects as a
-from bench.common import http_get, machine, save, stop, wait_http
+from bench.common import http_get, machine, quantile, save, stop, wait_http
 from bench.compare_live import LiveComparison, run_live
 from tests.support.cibstates import BASE_AT, INCIDENT_AT, PCMK_TZ, CibStates
 from tests.support.pgpair import free_port
@@ -174,11 +174,6 @@ def hce_version() -> str:
         capture_output=True, text=True, check=False, timeout=10,
     )  # fmt: skip
     return done.stdout.strip() or "unknown"
-
-
-def quantile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def render(result: Comparison, version: str, live: LiveComparison | None = None) -> str:

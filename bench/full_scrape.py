@@ -33,7 +33,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import save
+from bench.common import quantile, save
 from lab import render
 from lab.cfdb import seed
 from lab.cfdb_plan import hubs_from_ha_info
@@ -46,11 +46,6 @@ PORTS = {CFHA: 19732, HCE: 19664, PGE: 19187}  # inside each hub's own network n
 GOAL_VS_PEERS = 1.0
 GOAL_VS_RAW = 1.3
 SMALL_CFDB = 50
-
-
-def quantile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def memory(pid: int) -> dict[str, int]:

@@ -3,6 +3,9 @@ the ratio, and the goal where the issue sets one (met / missed). Read from bench
 (written by the benchmarks that just ran).
 
     .venv/bin/python -m bench.summary [NAME ...]     # the table for these results (default: all)
+
+A result that is named but missing, or not shaped as its benchmark writes it, is said in a line
+under the table (and the exit status is 1); it never stops the others' rows.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.common import RESULTS_DIR
@@ -212,25 +216,61 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
 }
 
 
-def table(names: list[str]) -> str:
+class ResultError(Exception):
+    """A benchmark's result that cannot be shown: unknown, missing, or not what it writes."""
+
+
+def rows_of(name: str, results_dir: Path) -> list[Row]:
+    if name not in SECTIONS:
+        raise ResultError(f"{name}: no such benchmark (known: {', '.join(SECTIONS)})")
+    path = results_dir / f"{name}.json"
+    try:
+        result = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ResultError(f"{name}: no result, {path} is missing") from None
+    except (OSError, ValueError) as exc:
+        raise ResultError(f"{name}: {path} is not readable JSON ({exc})") from None
+    try:
+        return SECTIONS[name](result)
+    except (LookupError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        # an old or partly written result: say which, keep the other benchmarks' rows
+        raise ResultError(
+            f"{name}: {path} is not shaped as bench.{name} writes it ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def table(names: list[str], results_dir: Path = RESULTS_DIR) -> tuple[str, list[str]]:
+    """The markdown table of these results, and a message for each that could not be shown
+    (also written under the table)."""
     lines = ["| figure | cfha | baseline (same run) | ratio | goal | |",
              "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    problems: list[str] = []
     for name in names:
-        path = RESULTS_DIR / f"{name}.json"
-        if name not in SECTIONS or not path.exists():
+        try:
+            rows = rows_of(name, results_dir)
+        except ResultError as exc:
+            problems.append(str(exc))
             continue
-        for row in SECTIONS[name](json.loads(path.read_text())):
+        for row in rows:
             cells = (row.figure, row.value, row.baseline, row.ratio, row.goal, row.verdict)
             lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines)
+    if problems:
+        lines += ["", *(f"Not in the table: {problem}" for problem in problems)]
+    return "\n".join(lines), problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    names = (argv if argv is not None else sys.argv[1:]) or list(SECTIONS)
-    text = table(names)
-    (RESULTS_DIR / "summary.md").write_text(text + "\n")
+def main(argv: list[str] | None = None, results_dir: Path = RESULTS_DIR) -> int:
+    named = argv if argv is not None else sys.argv[1:]
+    # unnamed: every benchmark that has a result (the others did not run)
+    names = named or [name for name in SECTIONS if (results_dir / f"{name}.json").exists()]
+    if not names:
+        print(f"no results in {results_dir}: run `python -m bench` first", file=sys.stderr)
+        return 1
+    text, problems = table(names, results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "summary.md").write_text(text + "\n")
     print(text)
-    return 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -47,7 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import save, stop, wait_http
+from bench.common import quantile, save, stop, wait_http
 from bench.loadgen import Request, Run, closed_loop, open_loop
 from tests.support.pgpair import free_port
 
@@ -149,7 +149,7 @@ def stats(run: Run) -> dict[str, Any]:
     lat = sorted(run.latencies)
 
     def q(p: float) -> float:
-        return lat[min(len(lat) - 1, int(p * len(lat)))] if lat else float("nan")
+        return quantile(lat, p) if lat else float("nan")
 
     lags = [r.send_lag for r in run.replies]
     return {
