@@ -16,6 +16,7 @@ help:
 	@echo "make test        set everything up and run the whole test suite (lint, types, tests)"
 	@echo "make test-fast   only the tests that need no live lab cluster"
 	@echo "make test-lab    only the live-lab tests"
+	@echo "make e2e         the self-healing scenario matrix on the lab (report in artifacts/)"
 	@echo "make lab-up | lab-status | lab-down   the two-hub lab cluster"
 	@echo "make docs        regenerate docs/metrics.md and docs/verdict.md from the collectors"
 	@echo "make bench       run the benchmarks (ratios against baselines measured in the same run)"
@@ -48,6 +49,9 @@ test-lab: deps venv
 docs: venv
 	$(VPY) -m exporter.docs > docs/metrics.md
 	$(VPY) -m exporter.collectors.verdict_reasons > docs/verdict.md
+
+e2e: deps venv
+	$(VPY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 demo: deps venv
 	$(VPY) -m lab.demo
