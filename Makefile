@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .PHONY: help deps venv lint test test-fast test-lab demo demo-down lab-up lab-status lab-down \
-        docs bench e2e clean
+        docs dashboards bench e2e clean
 
 help:
 	@echo "make demo        set everything up and run cfha on the built-in lab cluster"
@@ -19,6 +19,7 @@ help:
 	@echo "make e2e         the self-healing scenario matrix on the lab (report in artifacts/)"
 	@echo "make lab-up | lab-status | lab-down   the two-hub lab cluster"
 	@echo "make docs        regenerate docs/metrics.md and docs/verdict.md from the collectors"
+	@echo "make dashboards  regenerate the Grafana dashboards (dashboards/*.json)"
 	@echo "make bench       run the benchmarks (ratios against baselines measured in the same run)"
 
 deps:
@@ -27,7 +28,7 @@ deps:
 $(STAMP): pyproject.toml
 	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
 	@$(VPY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(VPY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@$(VPY) -m pip install -q --disable-pip-version-check -e '.[test,dashboards]'
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -38,7 +39,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: deps venv lint
-	$(VPY) -m pytest $(PYTEST_ARGS)
+	$(VPY) -m pytest --durations=25 $(PYTEST_ARGS)
 
 test-fast: venv
 	$(VPY) -m pytest -m "not lab and not e2e" $(PYTEST_ARGS)
@@ -49,6 +50,9 @@ test-lab: deps venv
 docs: venv
 	$(VPY) -m exporter.docs > docs/metrics.md
 	$(VPY) -m exporter.collectors.verdict_reasons > docs/verdict.md
+
+dashboards: venv
+	$(VPY) -m dashboards.build
 
 e2e: deps venv
 	$(VPY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)

@@ -20,6 +20,8 @@ from exporter.registry import COLLECTORS, DERIVED, build_collectors
 from exporter.scrape import Scrape, Scraper, ScrapeRegistryAdapter
 from exporter.server import serve
 from exporter.web.app import create_app
+from exporter.web.security import secure
+from exporter.web.webconfig import load_web_config
 
 log = logging.getLogger("cfha.exporter")
 LOG_LEVELS = {
@@ -55,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="address to listen on, host:port or :port (overrides the config)",
     )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        type=Path,
+        default=None,
+        help="TLS and basic auth, in the exporter-toolkit format (default: plain HTTP, no auth)",
+    )
     parser.add_argument("--log.level", dest="log_level", choices=sorted(LOG_LEVELS), default="info")
     parser.add_argument(
         "--once",
@@ -87,6 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config_file)
         listen = args.listen_address or config.web.listen_address
         host, port = parse_listen_address(listen)
+        web_security = load_web_config(args.web_config_file)
     except ConfigError as exc:
         print(f"cfha-exporter: invalid configuration {exc}", file=sys.stderr)
         return 2
@@ -95,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.config_check:
         print(f"{args.config_file or '(defaults)'}: configuration is valid")
+        if args.web_config_file is not None:
+            print(f"{args.web_config_file}: web configuration is valid")
         return 0
 
     overrides = {e.name: getattr(args, f"collector_{e.name}") for e in COLLECTORS + DERIVED}
@@ -107,12 +119,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     registry.register(ScrapeRegistryAdapter(scraper))
     ProcessCollector(registry=registry)
     try:
-        server = serve(create_app(scraper, registry), host, port)
+        app = secure(create_app(scraper, registry), web_security)
+        server = serve(app, host, port, web_security.ssl_context)
     except OSError as exc:
         print(f"cfha-exporter: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
         return 1
     log.info(
-        "listening on %s (node %s, collectors: %s)",
+        "listening on %s://%s (node %s, collectors: %s)",
+        web_security.scheme,
         listen,
         config.node_name,
         ", ".join(scraper.collector_names) or "none",

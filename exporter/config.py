@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from exporter.collectors.cfengine import CfengineConfig
@@ -20,20 +19,17 @@ from exporter.collectors.pacemaker import PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentConfig
 from exporter.collectors.postgres import PostgresConfig
 from exporter.collectors.verdict import VerdictConfig
-from exporter.config_base import StrictModel
+from exporter.config_base import (
+    ConfigError,
+    StrictModel,
+    parse_listen_address,
+    read_yaml,
+    validation_messages,
+)
+
+__all__ = ["ConfigError", "ExporterConfig", "load_config", "parse_listen_address"]
 
 DEFAULT_LISTEN_ADDRESS = ":9732"
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; `errors` lists every problem as 'path: message'."""
-
-    def __init__(self, source: str, errors: list[str]) -> None:
-        super().__init__(
-            f"{source}: {len(errors)} error(s)\n" + "\n".join(f"  {e}" for e in errors)
-        )
-        self.source = source
-        self.errors = errors
 
 
 class WebConfig(StrictModel):
@@ -73,29 +69,12 @@ class ExporterConfig(StrictModel):
         return self.node or os.uname().nodename
 
 
-def parse_listen_address(value: str) -> tuple[str, int]:
-    """'host:port', '[v6]:port' or ':port' (all interfaces) -> (host, port)."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"listen address {value!r} must look like host:port or :port")
-    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - an exporter listens for Prometheus
-    return host, int(port_text)
-
-
 def load_config(path: Path | None) -> ExporterConfig:
     """Read and validate the config file (None: all defaults). Raises ConfigError."""
     if path is None:
         return ExporterConfig()
-    source = str(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(source, [f"cannot read: {exc.strerror}"]) from exc
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(source, [f"not valid YAML: {exc}"]) from exc
-    return config_from_mapping(data if data is not None else {}, source)
+    data = read_yaml(path)
+    return config_from_mapping(data if data is not None else {}, str(path))
 
 
 def config_from_mapping(data: Any, source: str = "<config>") -> ExporterConfig:
@@ -103,12 +82,3 @@ def config_from_mapping(data: Any, source: str = "<config>") -> ExporterConfig:
         return ExporterConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(source, validation_messages(exc)) from exc
-
-
-def validation_messages(exc: ValidationError) -> list[str]:
-    """Every pydantic error as 'dotted.path: message'."""
-    messages = []
-    for error in exc.errors():
-        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        messages.append(f"{path}: {error['msg']}")
-    return messages

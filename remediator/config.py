@@ -12,34 +12,29 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
+
+from exporter.config_base import (
+    ConfigError,
+    StrictModel,
+    parse_listen_address,
+    read_yaml,
+    validation_messages,
+)
+
+__all__ = [
+    "ConfigError",
+    "RemediatorConfig",
+    "StrictModel",
+    "config_from_mapping",
+    "load_config",
+    "parse_listen_address",
+    "read_yaml",
+    "validation_messages",
+]
 
 DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9735"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+$")
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ConfigError(Exception):
-    """Invalid configuration or policy; `errors` lists every problem as 'path: message'."""
-
-    def __init__(self, source: str, errors: list[str]) -> None:
-        super().__init__(
-            f"{source}: {len(errors)} error(s)\n" + "\n".join(f"  {e}" for e in errors)
-        )
-        self.source = source
-        self.errors = errors
-
-
-def parse_listen_address(value: str) -> tuple[str, int]:
-    """'host:port', '[v6]:port' or ':port' (all interfaces) -> (host, port)."""
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"listen address {value!r} must look like host:port or :port")
-    return host.strip("[]") or "0.0.0.0", int(port_text)  # noqa: S104 - explicit ':port' asks for it
 
 
 class TlsConfig(StrictModel):
@@ -153,27 +148,6 @@ class RemediatorConfig(StrictModel):
     @property
     def node_name(self) -> str:
         return self.node or os.uname().nodename
-
-
-def validation_messages(exc: ValidationError) -> list[str]:
-    """Every pydantic error as 'dotted.path: message'."""
-    messages = []
-    for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        messages.append(f"{path}: {error['msg']}")
-    return messages
-
-
-def read_yaml(path: Path) -> Any:
-    """Load a YAML file or raise ConfigError (unreadable, not YAML)."""
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise ConfigError(str(path), [f"cannot read: {exc.strerror}"]) from exc
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(str(path), [f"not valid YAML: {exc}"]) from exc
 
 
 def load_config(path: Path) -> RemediatorConfig:

@@ -15,6 +15,7 @@ from tests.conftest import REPO
 from tests.support.promrules import (
     LAB_FACTOR,
     LAB_OFFSET,
+    REQUEST_ROUTE,
     RulesError,
     format_duration,
     parse_duration,
@@ -129,3 +130,23 @@ def test_the_lab_copy_of_the_shipped_rules_passes_promtool(tmp_path: Path) -> No
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_lab_copy_keeps_each_remediation_request_beside_its_alert(tmp_path: Path) -> None:
+    """Both copies of a remediable alert (alerts/README.md) scale alike, so in the lab they still
+    fire together and the request keeps its route label."""
+    lab = [
+        rule
+        for path in write_lab_copy(REPO / "alerts" / "rules", tmp_path)
+        for rule in rules_of(yaml.safe_load(path.read_text()), path.name)
+    ]
+    requests = [r for r in lab if r.route]
+    assert requests
+    for request in requests:
+        (human,) = [r for r in lab if r.name == request.name and not r.route]
+        assert request.route == REQUEST_ROUTE
+        assert (request.expr, request.for_, request.keep_firing_for) == (
+            human.expr,
+            human.for_,
+            human.keep_firing_for,
+        )

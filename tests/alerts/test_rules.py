@@ -5,6 +5,11 @@ Every alert needs: a `CfHa` name, `severity`, `summary` (a static sentence), `de
 the rule file (how duplicates are avoided, why its `for`), a runbook, a row in the README
 catalogue that matches the rule, and a firing and a non-firing promtool case whose labels
 include its scope.
+
+A remediable alert is two rules of the same name (alerts/README.md): the alert for the humans
+(`remediation` names the action) and the remediation request (the same plus
+`cfha_route="remediator"`, severity info), with the same condition. Only the request may match
+the remediator's policy; each copy has its own firing and non-firing cases.
 """
 
 from __future__ import annotations
@@ -17,9 +22,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from remediator.models import Alert
+from remediator.policy import load_policy
 from tests.conftest import REPO
 from tests.support.promql import selectors
 from tests.support.promrules import (
+    REQUEST_ROUTE,
+    ROUTE_LABEL,
     AlertCase,
     Rule,
     cases_of,
@@ -42,6 +51,8 @@ ENV = {"PATH": "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}
 
 RULES = load_rules(RULES_DIR)
 ALERT_RULES = [r for r in RULES if r.kind == "alert"]
+HUMAN_RULES = [r for r in ALERT_RULES if not r.route]  # one per alert name
+REQUESTS = [r for r in ALERT_RULES if r.route]
 CASES = load_unit_tests(TESTS_DIR)
 
 
@@ -53,8 +64,9 @@ def promtool() -> str:
 
 
 def test_there_are_rules_and_cases() -> None:
-    assert len(ALERT_RULES) >= 30
-    assert len(CASES) >= 2 * len(ALERT_RULES)
+    assert len(HUMAN_RULES) >= 30
+    assert len(REQUESTS) == 4
+    assert len(CASES) >= 2 * len(HUMAN_RULES)
 
 
 def test_promtool_check_rules_lint_all_is_clean() -> None:
@@ -90,8 +102,8 @@ def test_each_rule_file_has_a_test_file() -> None:
 
 
 def test_alert_and_record_names_are_unique_and_well_formed() -> None:
-    names = [r.name for r in RULES]
-    assert len(names) == len(set(names))
+    keys = [r.key for r in RULES]  # an alert name twice: only the request copy of an alert
+    assert len(keys) == len(set(keys))
     for rule in RULES:
         if rule.kind == "alert":
             assert re.fullmatch(r"CfHa[A-Z][A-Za-z]+", rule.name), rule.name
@@ -99,12 +111,18 @@ def test_alert_and_record_names_are_unique_and_well_formed() -> None:
             assert re.fullmatch(r"cfha:[a-z_]+:[a-z_]+", rule.name), rule.name
 
 
-@pytest.mark.parametrize("rule", ALERT_RULES, ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", ALERT_RULES, ids=lambda r: r.key)
 def test_alert_labels_and_annotations(rule: Rule) -> None:
     assert rule.labels.get("severity") in SEVERITIES
-    assert set(rule.labels) <= {"severity", "remediation"}, "scope labels come from the expr"
+    allowed = {"severity", "remediation", ROUTE_LABEL}
+    assert set(rule.labels) <= allowed, "scope labels come from the expr"
     if "remediation" in rule.labels:
         assert rule.labels["remediation"] in ACTIONS
+    if rule.route:
+        assert rule.route == REQUEST_ROUTE and "remediation" in rule.labels
+        assert rule.labels["severity"] == "info", "a request is no message for a human"
+    elif "remediation" in rule.labels:
+        assert rule.labels["severity"] != "info", "a remediable condition reaches a human"
     assert set(rule.annotations) == {"summary", "description", "runbook_url"}
     summary = rule.annotations["summary"]
     assert summary.endswith(".") and "{{" not in summary, "summary: a static sentence"
@@ -119,7 +137,7 @@ def test_alert_labels_and_annotations(rule: Rule) -> None:
             parse_duration(value)
 
 
-@pytest.mark.parametrize("rule", ALERT_RULES, ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", HUMAN_RULES, ids=lambda r: r.name)
 def test_alert_has_a_runbook(rule: Rule) -> None:
     runbook = RUNBOOKS / f"{rule.name}.md"
     assert runbook.is_file(), f"missing {runbook.relative_to(REPO)}"
@@ -131,6 +149,21 @@ def test_alert_has_a_runbook(rule: Rule) -> None:
 
 def test_no_runbook_without_an_alert() -> None:
     assert {p.stem for p in RUNBOOKS.glob("*.md")} == {r.name for r in ALERT_RULES}
+
+
+def test_each_remediable_alert_has_one_request_copy_right_below_it() -> None:
+    """The humans' copy and the request fire together: the same condition, `for`, annotations
+    and action, in the same group, the request the next rule of the file."""
+    position = {r.key: n for n, r in enumerate(RULES)}
+    remediable = [r for r in HUMAN_RULES if "remediation" in r.labels]
+    assert {r.name for r in REQUESTS} == {r.name for r in remediable}
+    for human in remediable:
+        (request,) = [r for r in REQUESTS if r.name == human.name]
+        assert position[request.key] == position[human.key] + 1, human.name
+        same = ("file", "group", "expr", "for_", "keep_firing_for", "annotations")
+        for field in same:
+            assert getattr(request, field) == getattr(human, field), (human.name, field)
+        assert request.labels == human.labels | {"severity": "info", ROUTE_LABEL: REQUEST_ROUTE}
 
 
 def test_every_alert_is_explained_by_a_comment_in_its_file() -> None:
@@ -191,6 +224,36 @@ def test_the_coverage_check_reports_an_alert_without_cases() -> None:
     }
 
 
+def test_the_coverage_check_wants_each_copy_of_a_remediable_alert_expected() -> None:
+    """A case that expects only the humans' copy does not cover the request copy."""
+    labels = {"severity": "warning", "remediation": "resync_standby"}
+    request = labels | {"severity": "info", ROUTE_LABEL: REQUEST_ROUTE}
+    rules = rules_of(
+        {
+            "groups": [
+                {
+                    "name": "g",
+                    "rules": [
+                        {"alert": "CfHaPair", "expr": "vector(1)", "labels": labels},
+                        {"alert": "CfHaPair", "expr": "vector(1)", "labels": request},
+                    ],
+                }
+            ]
+        },
+        "synthetic.yml",
+    )
+    human_only = {
+        "alertname": "CfHaPair",
+        "eval_time": "1m",
+        "exp_alerts": [{"exp_labels": labels}],
+    }
+    none = {"alertname": "CfHaPair", "eval_time": "0m", "exp_alerts": []}
+    cases = cases_of({"tests": [{"alert_rule_test": [human_only, none]}]}, "synthetic_test.yml")
+    assert coverage_gaps(rules, cases) == {
+        f'CfHaPair{{{ROUTE_LABEL}="{REQUEST_ROUTE}"}}': ["firing"]
+    }
+
+
 # -- the README catalogue --------------------------------------------------------------------
 
 
@@ -213,9 +276,10 @@ def catalogue() -> dict[str, dict[str, str]]:
 
 
 def test_readme_catalogue_matches_the_rules() -> None:
+    """One row per alert name, for the humans' copy (the request copy is implied)."""
     rows = catalogue()
-    assert set(rows) == {r.name for r in ALERT_RULES}
-    for rule in ALERT_RULES:
+    assert set(rows) == {r.name for r in HUMAN_RULES}
+    for rule in HUMAN_RULES:
         row = rows[rule.name]
         assert row["severity"] == rule.labels["severity"], rule.name
         assert parse_duration(row["for"]) == parse_duration(rule.for_ or "0s"), rule.name
@@ -223,33 +287,57 @@ def test_readme_catalogue_matches_the_rules() -> None:
         assert row["remediation"] == rule.labels.get("remediation", NONE), rule.name
 
 
-def firing_cases(name: str) -> list[AlertCase]:
-    return [c for c in CASES if c.alertname == name and c.firing]
+def firing_cases(rule: Rule) -> list[AlertCase]:
+    return [c for c in CASES if c.alertname == rule.name and c.expects(rule.route)]
 
 
-@pytest.mark.parametrize("rule", ALERT_RULES, ids=lambda r: r.name)
+@pytest.mark.parametrize("rule", ALERT_RULES, ids=lambda r: r.key)
 def test_firing_cases_carry_the_scope_labels(rule: Rule) -> None:
     scope = {s.strip() for s in catalogue()[rule.name]["scope"].split(",")}
     assert "cluster" in scope
-    for case in firing_cases(rule.name):
+    for case in firing_cases(rule):
         for alert in case.exp_alerts:
-            labels = set(alert.get("exp_labels") or {})
-            assert scope | set(rule.labels) <= labels, (case.test, case.eval_time)
+            labels = alert.get("exp_labels") or {}
+            if labels.get(ROUTE_LABEL, "") == rule.route:
+                assert scope | set(rule.labels) <= set(labels), (case.test, case.eval_time)
+
+
+def test_firing_cases_of_a_remediable_alert_expect_both_copies_alike() -> None:
+    """promtool compares whole lists, so this holds anyway; here it is stated."""
+    names = {r.name for r in REQUESTS}
+    for case in CASES:
+        if case.alertname not in names or not case.firing:
+            continue
+        humans = [a["exp_labels"] for a in case.exp_alerts if ROUTE_LABEL not in a["exp_labels"]]
+        requests = [a["exp_labels"] for a in case.exp_alerts if ROUTE_LABEL in a["exp_labels"]]
+        as_request = [h | {"severity": "info", ROUTE_LABEL: REQUEST_ROUTE} for h in humans]
+        assert requests == as_request, (case.test, case.eval_time)
+
+
+def as_delivered(rule: Rule) -> Alert:
+    """The alert of `rule` as Alertmanager would deliver it to the remediator."""
+    labels = {"alertname": rule.name, "cluster": "cfcluster", "node": "hub2", **rule.labels}
+    return Alert.model_validate(
+        {
+            "status": "firing",
+            "labels": labels,
+            "startsAt": "2027-01-15T08:00:00Z",
+            "fingerprint": "1",
+        }
+    )
 
 
 def test_remediation_labels_agree_with_the_remediator_policy() -> None:
-    """Each action the default policy accepts by alert name is the label those alerts carry."""
-    policy_path = REPO / "remediator" / "default_policy.yml"
-    if not policy_path.is_file():
-        pytest.skip("remediator/default_policy.yml is not in this tree yet")
-    policy = yaml.safe_load(policy_path.read_text())
-    labelled = {r.name: r.labels.get("remediation") for r in ALERT_RULES}
-    for rule in policy["rules"]:
-        wanted = rule["match"].get("labels", {}).get("remediation")
-        for name in rule["match"].get("alertnames", []):
-            assert labelled.get(name) == wanted == rule["action"], name
-    accepted = {n for r in policy["rules"] for n in r["match"].get("alertnames", [])}
-    assert {n for n, action in labelled.items() if action} == accepted
+    """The remediator's default policy acts on each request copy with the action its
+    `remediation` label names, and on nothing else: not on the humans' copy of the same alert
+    (which the gates do not mute), not on any other alert."""
+    policy = load_policy(None)
+    for rule in ALERT_RULES:
+        matched = policy.match(as_delivered(rule))
+        action = matched.action if matched else None
+        assert action == (rule.labels["remediation"] if rule.route else None), rule.key
+    accepted = {name for r in policy.rules for name in r.match.alertnames}
+    assert accepted == {r.name for r in REQUESTS}, "the policy names no alert the rules lack"
 
 
 def test_rule_files_parse_as_yaml_with_only_known_keys() -> None:

@@ -93,9 +93,12 @@ def alert(
     starts_at: str = "2027-01-15T08:00:00.000Z",
     **labels: str,
 ) -> dict[str, Any]:
-    all_labels = {"alertname": alertname, "cluster": "cftest", **labels}
+    """An alert as Alertmanager delivers it. With `remediation`: the request copy of a remediable
+    alert (cfha_route="remediator", alerts/README.md), unless `labels` says otherwise."""
+    all_labels = {"alertname": alertname, "cluster": "cftest"}
     if remediation:
-        all_labels["remediation"] = remediation
+        all_labels |= {"remediation": remediation, "cfha_route": "remediator"}
+    all_labels |= labels
     return {
         "status": status,
         "labels": all_labels,

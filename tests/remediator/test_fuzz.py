@@ -110,6 +110,7 @@ alerts = st.fixed_dictionaries(
                 "remediation": st.sampled_from(
                     ["resource_cleanup", "clear_cli_constraints", "resync_standby", "rm -rf /"]
                 ),
+                "cfha_route": st.sampled_from(["remediator", "", "rm -rf /"]),
             },
             optional={
                 "node": label_values,
@@ -159,6 +160,7 @@ def test_a_valid_payload_from_the_strategy_can_act() -> None:
             "labels": {
                 "alertname": "CfHaFailCountAtThreshold",
                 "remediation": "resource_cleanup",
+                "cfha_route": "remediator",
                 "node": "hub2",
                 "resource": "cfpgsql",
             },

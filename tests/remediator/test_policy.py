@@ -12,6 +12,14 @@ from remediator.policy import load_policy, policy_from_mapping
 
 from .conftest import alert, payload
 
+# (alert, its `remediation` label): the request copies the rules in alerts/ send
+REMEDIABLE = (
+    ("CfHaFailCountAtThreshold", "resource_cleanup"),
+    ("CfHaLeftoverCliConstraint", "clear_cli_constraints"),
+    ("CfHaPgStandbyNotStreaming", "resync_standby"),
+    ("CfHaPgsqlLockStale", "resync_standby"),
+)
+
 
 def errors_of(data: Any) -> list[str]:
     with pytest.raises(ConfigError) as caught:
@@ -29,12 +37,7 @@ def test_default_policy_enables_only_the_safe_set() -> None:
     assert all(not r.dry_run for r in policy.rules)
     by_alert = {
         name: policy.match(parse_payload(payload(alert(name, remediation))).alerts[0])
-        for name, remediation in (
-            ("CfHaFailCountAtThreshold", "resource_cleanup"),
-            ("CfHaLeftoverCliConstraint", "clear_cli_constraints"),
-            ("CfHaPgStandbyNotStreaming", "resync_standby"),
-            ("CfHaPgsqlLockStale", "resync_standby"),
-        )
+        for name, remediation in REMEDIABLE
     }
     assert {k: v.action if v else None for k, v in by_alert.items()} == {
         "CfHaFailCountAtThreshold": "resource_cleanup",
@@ -47,6 +50,14 @@ def test_default_policy_enables_only_the_safe_set() -> None:
     assert policy.match(other) is None
     mislabelled = parse_payload(payload(alert("CfHaPgsqlLockStale", "resource_cleanup"))).alerts[0]
     assert policy.match(mislabelled) is None
+    # The humans' copy of a remediable alert (no cfha_route; no gate mutes it) never acts, even
+    # if a misrouted Alertmanager sends it here: only the gated request copy does.
+    for name, remediation in REMEDIABLE:
+        human = alert(name, remediation)
+        del human["labels"]["cfha_route"]
+        assert policy.match(parse_payload(payload(human)).alerts[0]) is None
+        other_route = alert(name, remediation, cfha_route="humans")
+        assert policy.match(parse_payload(payload(other_route)).alerts[0]) is None
 
 
 def test_every_error_at_once_with_its_path() -> None:

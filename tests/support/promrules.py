@@ -2,7 +2,9 @@
 
 - `load_rules(dir)`: every rule of every file (alert or record, with its group and file).
 - `load_unit_tests(dir)`: every `alert_rule_test` case of the promtool test files.
-- `coverage_gaps(rules, cases)`: alerts that lack a firing or a non-firing case.
+- `coverage_gaps(rules, cases)`: alerts that lack a firing or a non-firing case. The two copies
+  of a remediable alert (the humans' one and the remediation request, `cfha_route`) share their
+  name, so promtool lists both in one case; each copy needs an expected alert of its own.
 - `scale_rules(doc, factor, offset)`: the lab copy of a rule file. Every duration d that
   measures time in the rules (`for`, `keep_firing_for`, range selectors `[10m]`, subquery
   ranges `[1d:5m]`, `offset 1h`) becomes `offset + d / factor` (whole seconds; 0 stays 0; a
@@ -25,6 +27,10 @@ from typing import Any
 
 import yaml
 
+# The label that marks the remediation request copy of a remediable alert (alerts/README.md).
+ROUTE_LABEL = "cfha_route"
+REQUEST_ROUTE = "remediator"
+
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _DURATION = re.compile(r"(\d+)(ms|[smhdwy])")
 
@@ -45,6 +51,16 @@ class Rule:
     labels: dict[str, str]
     annotations: dict[str, str]
 
+    @property
+    def route(self) -> str:
+        """`REQUEST_ROUTE` for a remediation request, "" for an alert for humans."""
+        return self.labels.get(ROUTE_LABEL, "")
+
+    @property
+    def key(self) -> str:
+        """Identifies one alert rule: its name, and its route for a request copy."""
+        return f'{self.name}{{{ROUTE_LABEL}="{self.route}"}}' if self.route else self.name
+
 
 @dataclass(frozen=True)
 class AlertCase:
@@ -59,6 +75,13 @@ class AlertCase:
     @property
     def firing(self) -> bool:
         return bool(self.exp_alerts)
+
+    def expects(self, route: str) -> bool:
+        """Whether an alert of this route ("" for humans) is expected to fire."""
+        return any(
+            (alert.get("exp_labels") or {}).get(ROUTE_LABEL, "") == route
+            for alert in self.exp_alerts
+        )
 
 
 def parse_duration(text: str) -> float:
@@ -151,19 +174,20 @@ def load_unit_tests(directory: Path) -> list[AlertCase]:
 
 
 def coverage_gaps(rules: list[Rule], cases: list[AlertCase]) -> dict[str, list[str]]:
-    """Per alert, what it lacks: "firing" and/or "not firing" cases; empty when covered."""
+    """Per alert rule (`Rule.key`), what it lacks: "firing" and/or "not firing" cases (a case of
+    its name that expects, or does not expect, an alert of its route); empty when covered."""
     gaps: dict[str, list[str]] = {}
     for rule in rules:
         if rule.kind != "alert":
             continue
         mine = [c for c in cases if c.alertname == rule.name]
         missing = []
-        if not any(c.firing for c in mine):
+        if not any(c.expects(rule.route) for c in mine):
             missing.append("firing")
-        if not any(not c.firing for c in mine):
+        if not any(not c.expects(rule.route) for c in mine):
             missing.append("not firing")
         if missing:
-            gaps[rule.name] = missing
+            gaps[rule.key] = missing
     return gaps
 
 

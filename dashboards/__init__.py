@@ -1,0 +1,1 @@
+"""Grafana dashboards for cfha, generated with grafana-foundation-sdk (`make dashboards`)."""
