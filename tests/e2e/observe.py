@@ -23,15 +23,20 @@ from lab import postgres
 from lab.cluster import Lab
 from lab.errors import LabError
 from lab.stack import ProductStack, StackError
+from tests.e2e.matrix import ROUTE_LABEL, Key
 
-Key = tuple[str, str]  # (alertname, node or "")
-Delivery = tuple[str, str, str, str]  # (receiver, alertname, node, status)
+Delivery = tuple[str, str, str, str, str]  # (receiver, alertname, node, route, status)
 SAMPLE_INTERVAL = 0.5
 HEALTH_INTERVAL = 1.0
 
 
 def alert_key(labels: dict[str, Any]) -> Key:
-    return (str(labels.get("alertname", "")), str(labels.get("node", "")))
+    """(alertname, node, route): the two copies of a remediable alert differ by route."""
+    return (
+        str(labels.get("alertname", "")),
+        str(labels.get("node", "")),
+        str(labels.get(ROUTE_LABEL, "")),
+    )
 
 
 @dataclass
@@ -169,15 +174,15 @@ class Sampler:
 
 
 def deliveries(stack: ProductStack, since: float) -> dict[Delivery, float]:
-    """Every alert the sink received since `since`: (receiver, alertname, node, status) -> the
-    first time it arrived."""
+    """Every alert the sink received since `since`: (receiver, alertname, node, route, status)
+    -> the first time it arrived."""
     out: dict[Delivery, float] = {}
     for n in stack.sink.received():
         if n.received_at < since:
             continue
         receiver = n.path.strip("/")
         for a in n.alerts:
-            name, node = alert_key(a.get("labels", {}))
-            key = (receiver, name, node, str(a.get("status", "")))
+            name, node, route = alert_key(a.get("labels", {}))
+            key = (receiver, name, node, route, str(a.get("status", "")))
             out.setdefault(key, n.received_at)
     return out

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e import checks
-from tests.e2e.matrix import BASELINE, Scenario
+from tests.e2e.matrix import BASELINE, REQUEST, Scenario
 from tests.e2e.observe import Timeline
 
 STANDBY_GOAL_SECONDS = 60.0
@@ -91,20 +91,18 @@ def summarise(
 ) -> None:
     """Fill the record's timings, actions and alerts from what was observed."""
     fault = r.fault_at
-    firsts = sorted(
-        (at, d) for d, at in got.items() if d[3] == "firing" and (d[1], d[2]) not in BASELINE
-    )
+    firsts = sorted((at, d) for d, at in got.items() if d[4] == "firing" and d[1:4] not in BASELINE)
     if firsts:
-        at, (receiver, name, node, _) = firsts[0]
+        at, first = firsts[0]
         r.detect_seconds = _since(at, fault)
-        r.first_notification = f"{name} {node} -> {receiver}".replace("  ", " ")
+        r.first_notification = f"{checks.describe(first[1:4])} -> {first[0]}"
     for job in sorted(jobs, key=lambda j: j.get("created_at") or 0):
         entry = _job_entry(job, job["id"] in direct_ids)
         (r.actions if checks.executed_steps(job) else r.refused).append(entry)
     executed = [a["seconds"] for a in r.actions if a["seconds"] is not None]
     r.remediate_seconds = max(executed) if executed else None
-    target = roles.get("T", "")
-    r.streaming_seconds = _since(t.streaming_again(target, fault), fault) if target else None
+    if scenario.standby_goal:  # elsewhere the standby stops streaming only for a repair by hand
+        r.streaming_seconds = _since(t.streaming_again(roles["T"], fault), fault)
     r.healthy_seconds = _since(t.healthy_again(fault), fault)
     r.resolved_seconds = _since(r.resolved_at, fault)
     if r.healthy_seconds is not None and r.resolved_seconds is not None:
@@ -113,26 +111,27 @@ def summarise(
         r.standby_goal_met = (
             r.streaming_seconds is not None and r.streaming_seconds <= STANDBY_GOAL_SECONDS
         )
-    keys = sorted({(d[1], d[2]) for d in got} | set(t.firing) | set(t.in_alertmanager))
-    for name, node in keys:
-        if (name, node) in BASELINE:
+    keys = sorted({d[1:4] for d in got} | set(t.firing) | set(t.in_alertmanager))
+    for key in keys:
+        if key in BASELINE:
             continue
-        fired = t.firing.get((name, node))
+        fired = t.firing.get(key)
         r.alerts.append(
             {
-                "alert": name,
-                "node": node,
+                "alert": key[0],
+                "node": key[1],
+                "request": key[2] == REQUEST,
                 "fired": _since(fired.first if fired else None, fault),
-                "muted": (name, node) in t.suppressed,
+                "muted": key in t.suppressed,
                 "delivered": {
                     d[0]: _since(at, fault)
                     for d, at in sorted(got.items(), key=lambda kv: kv[1])
-                    if d[1:3] == (name, node) and d[3] == "firing"
+                    if d[1:4] == key and d[4] == "firing"
                 },
                 "resolved": {
                     d[0]: _since(at, fault)
                     for d, at in got.items()
-                    if d[1:3] == (name, node) and d[3] == "resolved"
+                    if d[1:4] == key and d[4] == "resolved"
                 },
             }
         )
@@ -191,10 +190,8 @@ def markdown(records: list[ScenarioRecord], meta: Mapping[str, Any]) -> str:
         for a in r.alerts:
             delivered = ", ".join(f"{k} {v}" for k, v in a["delivered"].items()) or "none"
             state = "muted" if a["muted"] else "fired"
-            lines.append(
-                f"- {r.name}: {a['alert']} {a['node']} {state} {_fmt(a['fired'])}; "
-                f"delivered: {delivered}"
-            )
+            what = " ".join(p for p in (a["alert"], a["node"], "(request)" * a["request"]) if p)
+            lines.append(f"- {r.name}: {what} {state} {_fmt(a['fired'])}; delivered: {delivered}")
     return "\n".join(lines) + "\n"
 
 

@@ -26,8 +26,8 @@ from lab.errors import LabError
 from lab.stack import ProductStack, StackError
 from lab.stackconfig import REMEDIATOR_RECEIVER
 from tests.e2e import checks
-from tests.e2e.matrix import ANY_SCENARIO, BASELINE, Scenario
-from tests.e2e.observe import Sampler, Timeline, deliveries
+from tests.e2e.matrix import ANY_SCENARIO, BASELINE, REQUEST, Scenario
+from tests.e2e.observe import Sampler, Timeline, alert_key, deliveries
 from tests.e2e.report import ScenarioRecord, summarise
 from tests.support.waiting import wait_until
 
@@ -71,15 +71,9 @@ def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
 def quiet(stack: ProductStack) -> bool:
     """Only the baseline fires, nothing is pending, Alertmanager holds nothing else."""
     prom = stack.prometheus.alerts()
-    keys = {(a["labels"]["alertname"], a["labels"].get("node", "")) for a in prom}
-    firing = {
-        (a["labels"]["alertname"], a["labels"].get("node", ""))
-        for a in prom
-        if a["state"] == "firing"
-    }
-    am = {
-        (a["labels"]["alertname"], a["labels"].get("node", "")) for a in stack.alertmanager.alerts()
-    }
+    keys = {alert_key(a["labels"]) for a in prom}
+    firing = {alert_key(a["labels"]) for a in prom if a["state"] == "firing"}
+    am = {alert_key(a["labels"]) for a in stack.alertmanager.alerts()}
     return firing >= BASELINE and keys - ANY_SCENARIO <= BASELINE and am - ANY_SCENARIO <= BASELINE
 
 
@@ -156,7 +150,7 @@ class Run:
         """Send the gated request straight to the target's remediator, as Alertmanager would
         without its gate; the remediator must refuse it and run nothing."""
         s, target = self.scenario, self.roles["T"]
-        am_alert = self.timeline.am_alerts[(s.direct_request, target)]
+        am_alert = self.timeline.am_alerts[(s.direct_request, target, REQUEST)]
         client = self.stack.remediator(target)
         answer = client.post_webhook(webhook_payload(am_alert))
         [job_id] = answer["accepted"]

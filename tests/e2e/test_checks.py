@@ -12,7 +12,7 @@ import yaml
 from lab import stackconfig
 from remediator.policy import load_policy
 from tests.e2e import checks, report
-from tests.e2e.matrix import MATRIX, SCENARIOS
+from tests.e2e.matrix import MATRIX, SCENARIOS, remediable
 from tests.e2e.observe import Seen, Timeline
 from tests.support.promstack import free_port
 
@@ -46,20 +46,36 @@ def test_the_matrix_covers_the_issue() -> None:
     assert any(a.alertname == "CfHaTwoWritableDatabases" and "cfha-pager" in a.receivers
                for a in two.alerts)  # fmt: skip
     assert two.gated and two.direct_request and not two.jobs
+    for scenario in MATRIX:  # a gate mutes the requests only: the humans get their copy
+        for spec in scenario.alerts:
+            assert not (
+                spec.muted and spec.route == "" and scenario.direct_request == spec.alertname
+            )
+
+
+def test_remediable_alerts_are_two_copies() -> None:
+    human, request = remediable("CfHaFailCountAtThreshold", "T", "cfha-ticket", gated=True)
+    assert (human.receivers, human.route, human.muted) == (frozenset({"cfha-ticket"}), "", False)
+    assert (request.receivers, request.route, request.muted) == (frozenset(), "remediator", True)
+    _, open_request = remediable("CfHaFailCountAtThreshold", "T", "cfha-ticket")
+    assert open_request.receivers == {"cfha-remediator"}
 
 
 def test_unexpected_and_missing_alerts() -> None:
     s = SCENARIOS["stop-standby"]
-    seen = {("CfHaPgDown", "hub2"), ("CfHaWatchdog", ""), ("CfHaConfigChanged", "")}
+    seen = {("CfHaPgDown", "hub2", ""), ("CfHaWatchdog", "", ""), ("CfHaConfigChanged", "", "")}
     assert checks.unexpected_alerts(seen, s, ROLES) == []
-    assert checks.unexpected_alerts(seen | {("CfHaPgDown", "hub1")}, s, ROLES) == [
-        "unexpected alert CfHaPgDown hub1"
+    extra = {("CfHaPgDown", "hub1", ""), ("CfHaPgDown", "hub2", "remediator")}
+    assert checks.unexpected_alerts(seen | extra, s, ROLES) == [
+        "unexpected alert CfHaPgDown hub1",
+        "unexpected alert CfHaPgDown hub2 (request)",
     ]
     missing = checks.missing_alerts(seen, set(), s, ROLES)
     assert "CfHaFailCountAtThreshold hub2 never reached Alertmanager" in missing
+    assert "CfHaFailCountAtThreshold hub2 (request) never reached Alertmanager" in missing
     gated = SCENARIOS["two-primaries"]
-    reached = {("CfHaPgStandbyNotStreaming", "hub2")}
-    assert "CfHaPgStandbyNotStreaming hub2 was not muted in Alertmanager" in (
+    reached = {("CfHaPgStandbyNotStreaming", "hub2", "remediator")}
+    assert "CfHaPgStandbyNotStreaming hub2 (request) was not muted in Alertmanager" in (
         checks.missing_alerts(reached, set(), gated, ROLES)
     )
 
@@ -67,24 +83,35 @@ def test_unexpected_and_missing_alerts() -> None:
 def test_deliveries() -> None:
     s = SCENARIOS["maintenance"]
     got = {
-        ("cfha-ticket", "CfHaPgDown", "hub2", "firing"): 20.0,
-        ("cfha-ticket", "CfHaMaintenanceMode", "", "firing"): 25.0,
-        ("cfha-remediator", "CfHaFailCountAtThreshold", "hub2", "firing"): 50.0,
-        ("cfha-heartbeat", "CfHaWatchdog", "", "firing"): 1.0,
+        ("cfha-ticket", "CfHaPgDown", "hub2", "", "firing"): 20.0,
+        ("cfha-ticket", "CfHaMaintenanceMode", "", "", "firing"): 25.0,
+        ("cfha-ticket", "CfHaFailCountAtThreshold", "hub2", "", "firing"): 40.0,
+        ("cfha-remediator", "CfHaFailCountAtThreshold", "hub2", "remediator", "firing"): 50.0,
+        ("cfha-heartbeat", "CfHaWatchdog", "", "", "firing"): 1.0,
     }
-    assert ("cfha-ticket", "CfHaDegraded", "", "firing") in checks.missing_deliveries(got, s, ROLES)
+    missing = checks.missing_deliveries(got, s, ROLES)
+    assert ("cfha-ticket", "CfHaDegraded", "", "", "firing") in missing
+    assert ("cfha-pager", "CfHaPgStandbyNotStreaming", "hub2", "", "firing") in missing
     assert checks.delivery_problems(got, s, ROLES, fault_end=60.0) == [
-        "CfHaFailCountAtThreshold hub2 reached cfha-remediator while its gate was closed"
+        "CfHaFailCountAtThreshold hub2 (request) reached cfha-remediator while it was to be muted"
     ]
-    assert checks.delivery_problems(got, s, ROLES, fault_end=40.0) == []
-    wrong = {("cfha-pager", "CfHaPgDown", "hub2", "firing"): 5.0}
+    assert checks.delivery_problems(got, s, ROLES, fault_end=45.0) == []
+    wrong = {
+        ("cfha-pager", "CfHaPgDown", "hub2", "", "firing"): 5.0,
+        ("cfha-remediator", "CfHaPgDown", "hub2", "", "firing"): 6.0,
+        ("cfha-ticket", "CfHaFailCountAtThreshold", "hub2", "remediator", "firing"): 7.0,
+        ("cfha-ticket", "CfHaPgDown", "hub1", "", "resolved"): 8.0,  # a late resolution: fine
+    }
     assert checks.delivery_problems(wrong, s, ROLES, 0) == [
-        "CfHaPgDown hub2 firing delivered to cfha-pager, not allowed"
+        "CfHaPgDown hub2 delivered to cfha-pager, not allowed",
+        "CfHaPgDown hub2 delivered to cfha-remediator, not allowed",
+        "CfHaFailCountAtThreshold hub2 (request) delivered to cfha-ticket, not allowed",
     ]
     assert checks.unresolved(got) == [
-        ("cfha-remediator", "CfHaFailCountAtThreshold", "hub2", "firing"),
-        ("cfha-ticket", "CfHaMaintenanceMode", "", "firing"),
-        ("cfha-ticket", "CfHaPgDown", "hub2", "firing"),
+        ("cfha-remediator", "CfHaFailCountAtThreshold", "hub2", "remediator", "firing"),
+        ("cfha-ticket", "CfHaFailCountAtThreshold", "hub2", "", "firing"),
+        ("cfha-ticket", "CfHaMaintenanceMode", "", "", "firing"),
+        ("cfha-ticket", "CfHaPgDown", "hub2", "", "firing"),
     ]
 
 
@@ -122,6 +149,15 @@ def test_forbidden_actions() -> None:
     )
     assert "a re-sync of the primary" in problems[0]
     assert any("runs on the primary's hub" in p for p in problems)
+    refused = a_job(
+        "resync_standby", "hub1", "refused", hub="hub1", refused_by="target_not_primary"
+    )
+    assert (
+        checks.forbidden_actions(
+            [refused], primary="hub1", gated_until=0.0, destructive_allowed=False
+        )
+        == []
+    )
     cleanup_primary = a_job(
         "resource_cleanup",
         "cfpgsql@hub1",
@@ -173,12 +209,12 @@ def test_timeline_streaming_and_health() -> None:
 def test_report_files(tmp_path: Path) -> None:
     s = SCENARIOS["stop-standby"]
     t = Timeline(start=0)
-    t.firing[("CfHaPgDown", "hub2")] = Seen(117.0, 140.0)
+    t.firing[("CfHaPgDown", "hub2", "")] = Seen(117.0, 140.0)
     t.streaming = [(101, frozenset()), (145, frozenset({"hub2"}))]
     t.health = [(146, True)]
     got = {
-        ("cfha-ticket", "CfHaPgDown", "hub2", "firing"): 118.0,
-        ("cfha-ticket", "CfHaPgDown", "hub2", "resolved"): 160.0,
+        ("cfha-ticket", "CfHaPgDown", "hub2", "", "firing"): 118.0,
+        ("cfha-ticket", "CfHaPgDown", "hub2", "", "resolved"): 160.0,
     }
     cleanup = a_job("resource_cleanup", "cfpgsql@hub2", "succeeded", started_at=140.0,
                     finished_at=145.5, alertname="CfHaFailCountAtThreshold", created_at=139.0,
