@@ -5,7 +5,8 @@ copy of alerts/rules/) and Alertmanager (the example routing tuned for the lab) 
 host; `lab.stack` brings it all up, as the e2e tests do. The demo prints what to open and the
 commands that break things, then stays in the foreground and prints what reaches a human and
 what the remediators do, until Ctrl-C (or `make demo-down` from another terminal); then it stops
-everything it started and tears the lab down. It uses lab id 0, the one `make lab-up` uses.
+everything it started and tears the lab down. It uses lab id 0, the one `make lab-up` uses
+(`--lab-id N`, or `--lab-id free` for the first free id in 1..20, as the tests use).
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from lab import lifecycle
 from lab.cluster import Lab
-from lab.config import CFENGINE_DIR
+from lab.config import CFENGINE_DIR, MAX_LAB_ID
+from lab.errors import LabError
 from lab.stack import ProductStack, StackError, StackSettings
 
 DEMO_LAB_ID = 0
@@ -40,7 +43,9 @@ def pid_file(lab: Lab) -> Path:
 
 
 def banner(stack: ProductStack, ready_seconds: float) -> str:
+    lab_id = stack.lab.lab_id
     py = ".venv/bin/python"
+    lab_cmd = f"{py} -m lab" + ("" if lab_id == DEMO_LAB_ID else f" --id {lab_id}")
     lines = [
         f"\ncfha demo is running (ready in {ready_seconds:.0f} s): two CFEngine hubs, hub1 and "
         "hub2, with pacemaker and PostgreSQL, and cfha on both.\n",
@@ -66,14 +71,14 @@ def banner(stack: ProductStack, ready_seconds: float) -> str:
     lines += [
         "",
         "Break something (in another terminal, from this directory):",
-        f"  {py} -m lab inject stop-standby    # standby's PostgreSQL dies -> cleanup (~45 s)",
-        f"  {py} -m lab inject wipe-standby    # its data directory is gone -> re-clone (~55 s)",
-        f"  {py} -m lab inject kill-primary    # failover, then the old primary is re-synced",
-        f"  {py} -m lab inject ban             # a leftover cli-ban -> cleared after 75 s",
-        f"  {py} -m lab inject maintenance     # maintenance-mode: remediation holds back",
-        f"  {py} -m lab inject two-primaries   # split brain: pages, the remediator refuses",
-        f"  {py} -m lab status                 # what the cluster looks like now",
-        f"  {py} -m lab restore                # back to healthy by hand",
+        f"  {lab_cmd} inject stop-standby    # standby's PostgreSQL dies -> cleanup (~45 s)",
+        f"  {lab_cmd} inject wipe-standby    # its data directory is gone -> re-clone (~55 s)",
+        f"  {lab_cmd} inject kill-primary    # failover, then the old primary is re-synced",
+        f"  {lab_cmd} inject ban             # a leftover cli-ban -> cleared after 75 s",
+        f"  {lab_cmd} inject maintenance     # maintenance-mode: remediation holds back",
+        f"  {lab_cmd} inject two-primaries   # split brain: pages, the remediator refuses",
+        f"  {lab_cmd} status                 # what the cluster looks like now",
+        f"  {lab_cmd} restore                # back to healthy by hand",
         "",
         f"{mode}",
         "The lab runs WITHOUT fencing (stonith disabled, as in the CFEngine guide's test setup):",
@@ -126,11 +131,24 @@ def _say(text: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
 
 
-def run(dry_run: bool) -> int:
-    lab = Lab(DEMO_LAB_ID)
-    if lab.exists():
-        print(f"lab {lab.lab_id} is already up: replacing it")
-        lab.down()
+def claim_lab(lab_id: str) -> Lab:
+    """The demo's lab: id N (an existing lab N is replaced), or the first free id."""
+    if lab_id != "free":
+        lab = Lab(int(lab_id))
+        if lab.exists():
+            print(f"lab {lab.lab_id} is already up: replacing it")
+            lab.down()
+        return lab
+    for candidate in range(1, MAX_LAB_ID + 1):
+        lab = Lab(candidate)
+        if lifecycle.claim(lab):
+            return lab
+    raise LabError(f"no free lab id in 1..{MAX_LAB_ID}")
+
+
+def run(lab_id: str, dry_run: bool) -> int:
+    lab = claim_lab(lab_id)
+    print(f"lab {lab.lab_id}", flush=True)
     stop = threading.Event()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -164,9 +182,9 @@ def run(dry_run: bool) -> int:
     return 0
 
 
-def down() -> int:
+def down(lab_id: int) -> int:
     """Stop a running demo (its process tears everything down), or a leftover lab."""
-    lab = Lab(DEMO_LAB_ID)
+    lab = Lab(lab_id)
     try:
         pid = int(pid_file(lab).read_text())
     except (FileNotFoundError, ValueError):
@@ -194,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.demo", description=__doc__)
     parser.add_argument("--down", action="store_true", help="stop a running demo")
     parser.add_argument(
+        "--lab-id",
+        default=str(DEMO_LAB_ID),
+        help="the lab instance: a number (default 0), or 'free' for the first free one",
+    )
+    parser.add_argument(
         "--dry-run",
         "--no-remediation",
         dest="dry_run",
@@ -201,7 +224,11 @@ def main(argv: list[str] | None = None) -> int:
         help="the remediators decide, plan and audit everything, and execute nothing",
     )
     args = parser.parse_args(argv)
-    return down() if args.down else run(args.dry_run)
+    if args.lab_id != "free" and not args.lab_id.isdigit():
+        parser.error("--lab-id: a number or 'free'")
+    if args.down:
+        return down(int(args.lab_id) if args.lab_id.isdigit() else DEMO_LAB_ID)
+    return run(args.lab_id, args.dry_run)
 
 
 if __name__ == "__main__":
