@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from lab import amconfig
+from lab.promrules import REQUEST_ROUTE, ROUTE_LABEL
 from tests.alerts.test_rules import ALERT_RULES
-from tests.support import amconfig
-from tests.support.promrules import REQUEST_ROUTE, ROUTE_LABEL
 
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}
 EXAMPLE = amconfig.EXAMPLE

@@ -11,16 +11,16 @@ from typing import Any
 
 import pytest
 
-from tests.alerts.test_alertmanager import CONFIG, GATES, HUMANS, LABELS, ROUTES, expected_receivers
-from tests.support import amconfig
-from tests.support.promrules import REQUEST_ROUTE, ROUTE_LABEL
-from tests.support.promstack import (
+from lab import amconfig
+from lab.promrules import REQUEST_ROUTE, ROUTE_LABEL
+from lab.promstack import (
     Alertmanager,
     Notification,
     PromStack,
     missing_binaries,
     wait_until,
 )
+from tests.alerts.test_alertmanager import CONFIG, GATES, HUMANS, LABELS, ROUTES, expected_receivers
 
 # (cluster, alertname, route): one alert in Alertmanager; route "" is the humans' copy
 Key = tuple[str, str, str]

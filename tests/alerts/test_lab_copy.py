@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.conftest import REPO
-from tests.support.promrules import (
+from lab.promrules import (
     LAB_FACTOR,
     LAB_OFFSET,
     REQUEST_ROUTE,
@@ -25,6 +24,7 @@ from tests.support.promrules import (
     scale_rules,
     write_lab_copy,
 )
+from tests.conftest import REPO
 
 
 @pytest.mark.parametrize(

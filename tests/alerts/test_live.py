@@ -22,15 +22,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from lab import amconfig
 from lab.cfhub import collect_once
 from lab.cluster import Lab
-from tests.alerts import livecheck
-from tests.alerts.livecheck import BASELINE, MAY_FIRE, Expect
-from tests.alerts.test_metric_names import RECORDED, used_selectors
-from tests.conftest import REPO
-from tests.support import amconfig
-from tests.support.promrules import write_lab_copy
-from tests.support.promstack import (
+from lab.promrules import write_lab_copy
+from lab.promstack import (
     Prometheus,
     PromStack,
     StackError,
@@ -38,6 +34,10 @@ from tests.support.promstack import (
     missing_binaries,
     wait_until,
 )
+from tests.alerts import livecheck
+from tests.alerts.livecheck import BASELINE, MAY_FIRE, Expect
+from tests.alerts.test_metric_names import RECORDED, used_selectors
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.lab
 

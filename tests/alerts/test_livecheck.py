@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lab.promstack import Notification
 from tests.alerts import livecheck
-from tests.support.promstack import Notification
 
 EXPECTS = (
     livecheck.expect("CfHaPgsqlLockStale", "hub1", "cfha-ticket", "cfha-remediator,cfha-ticket"),

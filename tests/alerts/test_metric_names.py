@@ -18,9 +18,9 @@ import pytest
 import yaml
 
 from exporter.registry import all_metric_specs
+from lab.promrules import Rule, load_rules
 from tests.conftest import REPO
 from tests.support.promql import Selector, metric_names, selectors, template_queries
-from tests.support.promrules import Rule, load_rules
 
 RULES = load_rules(REPO / "alerts" / "rules")
 RECORDED = {r.name for r in RULES if r.kind == "record"}

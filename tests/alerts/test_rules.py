@@ -22,11 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from remediator.models import Alert
-from remediator.policy import load_policy
-from tests.conftest import REPO
-from tests.support.promql import selectors
-from tests.support.promrules import (
+from lab.promrules import (
     REQUEST_ROUTE,
     ROUTE_LABEL,
     AlertCase,
@@ -38,6 +34,10 @@ from tests.support.promrules import (
     parse_duration,
     rules_of,
 )
+from remediator.models import Alert
+from remediator.policy import load_policy
+from tests.conftest import REPO
+from tests.support.promql import selectors
 
 ALERTS = REPO / "alerts"
 RULES_DIR = ALERTS / "rules"

@@ -24,13 +24,13 @@ import pytest
 import yaml
 
 from lab.cluster import Lab
+from lab.promstack import Prometheus, PromStack, missing_binaries
+from lab.waiting import StackError, wait_until
 from remediator.policy import load_policy
 from tests.conftest import REPO
 from tests.dashboards import boards as data
 from tests.dashboards.expected import DEGRADED, EXPECTED, HEALTHY, REMEDIATED
 from tests.support.promql import metric_names
-from tests.support.promstack import Prometheus, PromStack, missing_binaries
-from tests.support.waiting import StackError, wait_until
 
 pytestmark = pytest.mark.lab
 

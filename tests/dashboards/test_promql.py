@@ -15,10 +15,10 @@ import yaml
 
 from dashboards import queries
 from exporter.registry import all_metric_specs
+from lab.promrules import load_rules
 from tests.conftest import REPO
 from tests.dashboards import boards as data
 from tests.support.promql import Selector, selectors
-from tests.support.promrules import load_rules
 
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}
 TARGETS = data.targets()

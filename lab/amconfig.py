@@ -19,9 +19,8 @@ from typing import Any
 
 import yaml
 
-from tests.conftest import REPO
-
-EXAMPLE = REPO / "alerts" / "alertmanager.example.yml"
+# The lab runs from a source tree: the shipped example sits beside the package.
+EXAMPLE = Path(__file__).resolve().parents[1] / "alerts" / "alertmanager.example.yml"
 
 
 def load_example() -> dict[str, Any]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tests.support.waiting import LOOPBACK, wait_until
+from lab.waiting import LOOPBACK, wait_until
 
 
 @dataclass(frozen=True)

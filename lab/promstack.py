@@ -1,4 +1,4 @@
-"""Prometheus + Alertmanager + a webhook sink on 127.0.0.1, for tests that need the real thing.
+"""Prometheus + Alertmanager + a webhook sink on 127.0.0.1: the demo's stack and the tests' harness.
 
     with PromStack(tmp_path) as stack:
         sink = stack.sink                                   # records every POST it gets
@@ -37,8 +37,8 @@ from typing import Any
 
 import yaml
 
-from tests.support.waiting import LOOPBACK, StackError, wait_until
-from tests.support.webhook_sink import Notification, WebhookSink
+from lab.waiting import LOOPBACK, StackError, wait_until
+from lab.webhook_sink import Notification, WebhookSink
 
 __all__ = [
     "LOOPBACK",
@@ -81,7 +81,7 @@ def http_get_bytes(request: urllib.request.Request | str, timeout: float = 10.0)
     if not url.startswith(f"http://{LOOPBACK}:"):
         raise StackError(f"refusing a non-loopback URL: {url}")
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - loopback only, checked above
             body: bytes = response.read()
             return body
     except urllib.error.HTTPError as exc:
@@ -91,7 +91,7 @@ def http_get_bytes(request: urllib.request.Request | str, timeout: float = 10.0)
 
 def http_json(method: str, url: str, body: Any = None, timeout: float = 10.0) -> Any:
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - http_get_bytes refuses all but loopback
     if data is not None:
         request.add_header("Content-Type", "application/json")
     raw = http_get_bytes(request, timeout)
