@@ -36,8 +36,8 @@ import yaml
 from lab import stackconfig
 from lab.cluster import Lab
 from lab.errors import LabError
-from tests.support.promrules import write_lab_copy
-from tests.support.promstack import (
+from lab.promrules import write_lab_copy
+from lab.promstack import (
     Alertmanager,
     Prometheus,
     PromStack,

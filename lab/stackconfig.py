@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lab import amconfig
 from remediator.policy import load_policy
-from tests.support import amconfig
 
 CLUSTER = "cfcluster"
 EXPORTER_JOB = "cfha"

@@ -25,11 +25,11 @@ from lab.cluster import Lab
 from lab.errors import LabError
 from lab.stack import ProductStack, StackError
 from lab.stackconfig import REMEDIATOR_RECEIVER
+from lab.waiting import wait_until
 from tests.e2e import checks
 from tests.e2e.matrix import ANY_SCENARIO, BASELINE, REQUEST, Scenario
 from tests.e2e.observe import Sampler, Timeline, alert_key, deliveries
 from tests.e2e.report import ScenarioRecord, summarise
-from tests.support.waiting import wait_until
 
 MARKER_ROWS = 50
 QUIET_TIMEOUT = 150.0  # the previous scenario's alerts resolve (keep_firing_for 19 s)

@@ -10,11 +10,11 @@ from typing import Any
 import yaml
 
 from lab import stackconfig
+from lab.promstack import free_port
 from remediator.policy import load_policy
 from tests.e2e import checks, report
 from tests.e2e.matrix import MATRIX, SCENARIOS, remediable
 from tests.e2e.observe import Seen, Timeline
-from tests.support.promstack import free_port
 
 ROLES = {"T": "hub2", "O": "hub1"}
 REPO = Path(__file__).resolve().parents[2]

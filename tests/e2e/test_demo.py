@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 
 from lab.cluster import Lab
+from lab.promstack import http_get_bytes
 from lab.stack import missing_binaries
 from lab.testing import lab_unavailable_reason
-from tests.support.promstack import http_get_bytes
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
