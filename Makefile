@@ -7,6 +7,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: help deps venv lint test test-fast test-lab demo demo-down lab-up lab-status lab-down \
         docs dashboards bench e2e clean
@@ -58,7 +59,7 @@ e2e: deps venv
 	$(VPY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 demo: deps venv
-	$(VPY) -m lab.demo
+	$(VPY) -m lab.demo $(DEMO_ARGS)
 
 demo-down: venv
 	$(VPY) -m lab.demo --down

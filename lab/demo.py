@@ -201,11 +201,12 @@ def down(lab_id: int) -> int:
 
 
 def _alive(pid: int) -> bool:
+    """The process runs (a zombie does not: its parent, not us, has yet to reap it)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,6 +33,7 @@ class Output:
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.lines: list[str] = []
+        self._process = process
         self._thread = threading.Thread(target=self._read, args=(process,), daemon=True)
         self._thread.start()
 
@@ -40,6 +41,12 @@ class Output:
         assert process.stdout is not None
         for line in process.stdout:
             self.lines.append(line.rstrip("\n"))
+
+    def close(self) -> None:
+        """After the process ended: the rest of its output, then the pipe closed."""
+        self._thread.join(timeout=10)
+        if self._process.stdout is not None:
+            self._process.stdout.close()
 
     @property
     def text(self) -> str:
@@ -107,5 +114,6 @@ def test_demo_comes_up_shows_everything_and_goes_down() -> None:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=120)
+        out.close()
         if Lab(lab_id).exists():
             Lab(lab_id).down()
