@@ -7,6 +7,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .PHONY: help deps venv lint test test-fast test-lab demo demo-down lab-up lab-status lab-down \
         docs dashboards bench e2e clean
@@ -16,6 +17,7 @@ help:
 	@echo "make test        set everything up and run the whole test suite (lint, types, tests)"
 	@echo "make test-fast   only the tests that need no live lab cluster"
 	@echo "make test-lab    only the live-lab tests"
+	@echo "make e2e         the self-healing scenario matrix on the lab (report in artifacts/)"
 	@echo "make lab-up | lab-status | lab-down   the two-hub lab cluster"
 	@echo "make docs        regenerate docs/metrics.md and docs/verdict.md from the collectors"
 	@echo "make dashboards  regenerate the Grafana dashboards (dashboards/*.json)"
@@ -53,8 +55,11 @@ docs: venv
 dashboards: venv
 	$(VPY) -m dashboards.build
 
+e2e: deps venv
+	$(VPY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
 demo: deps venv
-	$(VPY) -m lab.demo
+	$(VPY) -m lab.demo $(DEMO_ARGS)
 
 demo-down: venv
 	$(VPY) -m lab.demo --down

@@ -1,7 +1,12 @@
-"""`make demo`: the lab cluster with cfha running on both hubs, everything on 127.0.0.1.
+"""`make demo`: the whole cfha product on the lab cluster, everything on 127.0.0.1.
 
-Runs in the foreground until Ctrl-C (or `make demo-down` from another terminal), then stops
-everything it started and tears the lab down. The demo uses lab id 0, the one `make lab-up` uses.
+The lab's two hubs run the exporter, the remediator and a cf-hub stand-in; Prometheus (the lab
+copy of alerts/rules/) and Alertmanager (the example routing tuned for the lab) run on the
+host; `lab.stack` brings it all up, as the e2e tests do. The demo prints what to open and the
+commands that break things, then stays in the foreground and prints what reaches a human and
+what the remediators do, until Ctrl-C (or `make demo-down` from another terminal); then it stops
+everything it started and tears the lab down. It uses lab id 0, the one `make lab-up` uses
+(`--lab-id N`, or `--lab-id free` for the first free id in 1..20, as the tests use).
 """
 
 from __future__ import annotations
@@ -10,126 +15,166 @@ import argparse
 import contextlib
 import os
 import signal
-import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from lab import lifecycle
 from lab.cluster import Lab
-from lab.config import CFENGINE_DIR
+from lab.config import CFENGINE_DIR, MAX_LAB_ID
+from lab.errors import LabError
+from lab.stack import ProductStack, StackError, StackSettings
 
 DEMO_LAB_ID = 0
-EXPORTER_PORT = 9732
 # Fixed local ports make the printed addresses stable; any free port is used when taken.
-LOCAL_PORTS = {"hub1": 19732, "hub2": 19733}
-
-
-@dataclass(frozen=True)
-class DemoService:
-    node: str
-    what: str
-    url: str
-
-
-def exporter_config(lab: Lab, node: str) -> Path:
-    """The exporter's YAML for a lab hub, written where the node can read it."""
-    spec = lab.node(node)
-    path = spec.root / "cfha-exporter.yml"
-    path.write_text(
-        "cluster: cfcluster\n"
-        f"node: {node}\n"
-        "collectors:\n"
-        "  postgres:\n"
-        f"    conninfo: '{spec.pg_dsn()}'\n"
-        f"    expected_standbys: [{lab.other(node)}]\n"
-    )
-    return path
-
-
-def start_exporters(lab: Lab) -> list[DemoService]:
-    services = []
-    for node in lab.node_names:
-        config = exporter_config(lab, node)
-        argv = [
-            sys.executable, "-m", "exporter", "--config.file", str(config),
-            "--web.listen-address", f"0.0.0.0:{EXPORTER_PORT}",
-        ]  # fmt: skip
-        lab.spawn(node, argv, log_path=lab.node(node).root / "cfha-exporter.log")
-        port = _forward(lab, node, EXPORTER_PORT, LOCAL_PORTS[node])
-        services.append(DemoService(node, "status page", f"http://127.0.0.1:{port}/"))
-        services.append(DemoService(node, "metrics", f"http://127.0.0.1:{port}/metrics"))
-    return services
-
-
-def start_cf_hub_stand_in(lab: Lab) -> None:
-    """Keep cfdb's reports fresh as cf-hub would (only the active hub's copy acts)."""
-    for node in lab.node_names:
-        argv = [
-            sys.executable,
-            "-m",
-            "lab.cfhub",
-            "--dsn",
-            lab.node(node).pg_dsn(),
-            "--interval",
-            "60",
-        ]
-        lab.spawn(node, argv, log_path=lab.node(node).root / "cf-hub-stand-in.log")
-
-
-def _forward(lab: Lab, node: str, port: int, preferred: int) -> int:
-    try:
-        return lab.forward(node, port, local_port=preferred)
-    except OSError:  # the preferred port is taken: any free one will do
-        return lab.forward(node, port)
-
-
-def print_banner(services: list[DemoService]) -> None:
-    print("\ncfha demo is running: two CFEngine hubs (hub1, hub2) with pacemaker and PostgreSQL.\n")
-    for s in services:
-        print(f"  {s.node:5} {s.what:12} {s.url}")
-    print(
-        "\nBreak something (in another terminal, from this directory):\n"
-        "  .venv/bin/python -m lab inject stop-standby     # the standby's PostgreSQL dies\n"
-        "  .venv/bin/python -m lab inject kill-primary     # failover; PGSQL.lock stays behind\n"
-        "  .venv/bin/python -m lab inject ban              # a leftover cli-ban constraint\n"
-        "  .venv/bin/python -m lab status                  # what the cluster looks like now\n"
-        "  .venv/bin/python -m lab restore                 # back to healthy\n"
-        f"\nThe hubs' CFEngine files are under {CFENGINE_DIR} inside each node.\n"
-        "Stop with Ctrl-C here, or `make demo-down`.\n",
-        flush=True,
-    )
+LOCAL_PORTS = {
+    "hub1:exporter": 19732,
+    "hub2:exporter": 19733,
+    "hub1:remediator": 19735,
+    "hub2:remediator": 19736,
+}
+WATCH_INTERVAL = 1.0
 
 
 def pid_file(lab: Lab) -> Path:
     return lab.config.root.parent / f"cfha-demo-{lab.lab_id}.pid"
 
 
-def run() -> int:
-    lab = Lab(DEMO_LAB_ID)
-    if lab.exists():
-        print(f"lab {lab.lab_id} is already up: replacing it")
-        lab.down()
+def banner(stack: ProductStack, ready_seconds: float) -> str:
+    lab_id = stack.lab.lab_id
+    py = ".venv/bin/python"
+    lab_cmd = f"{py} -m lab" + ("" if lab_id == DEMO_LAB_ID else f" --id {lab_id}")
+    lines = [
+        f"\ncfha demo is running (ready in {ready_seconds:.0f} s): two CFEngine hubs, hub1 and "
+        "hub2, with pacemaker and PostgreSQL, and cfha on both.\n",
+        "Open:",
+    ]
+    for node, hub in stack.hubs.items():
+        lines.append(f"  {node}  status page          {hub.exporter_url}/")
+        lines.append(f"  {node}  metrics              {hub.exporter_url}/metrics")
+    lines.append(f"  Prometheus alerts          {stack.prometheus.base_url}/alerts")
+    lines.append(f"  Alertmanager               {stack.alertmanager.base_url}/#/alerts")
+    lines.append("  remediator jobs (bearer token):")
+    for node, hub in stack.hubs.items():
+        lines.append(
+            f'    curl -s -H "Authorization: Bearer $(cat {stack.token_file})" '
+            f"{hub.remediator_url}/api/jobs    # {node}"
+        )
+    mode = (
+        "DRY RUN: the remediators decide and plan, and execute nothing."
+        if stack.settings.dry_run
+        else "The remediators act (lab policy: cooldowns and waits shortened, safety checks as "
+        "shipped)."
+    )
+    lines += [
+        "",
+        "Break something (in another terminal, from this directory):",
+        f"  {lab_cmd} inject stop-standby    # standby's PostgreSQL dies -> cleanup (~45 s)",
+        f"  {lab_cmd} inject wipe-standby    # its data directory is gone -> re-clone (~55 s)",
+        f"  {lab_cmd} inject kill-primary    # failover, then the old primary is re-synced",
+        f"  {lab_cmd} inject ban             # a leftover cli-ban -> cleared after 75 s",
+        f"  {lab_cmd} inject maintenance     # maintenance-mode: remediation holds back",
+        f"  {lab_cmd} inject two-primaries   # split brain: pages, the remediator refuses",
+        f"  {lab_cmd} status                 # what the cluster looks like now",
+        f"  {lab_cmd} restore                # back to healthy by hand",
+        "",
+        f"{mode}",
+        "The lab runs WITHOUT fencing (stonith disabled, as in the CFEngine guide's test setup):",
+        "  the remediators run with guard.require_fencing: false and failover_freeze_seconds: 0,",
+        "  and Alertmanager without the fencing gate. Production keeps all three.",
+        "Alert timings are the lab copy of the rules: every duration d is 15 s + d/30",
+        "  (for: 10m -> 35 s, 15m -> 45 s, 30m -> 75 s); the shipped rules are unchanged.",
+        f"The hubs' CFEngine files are under {CFENGINE_DIR} inside each node.",
+        "Below: every notification a human receiver gets, and every remediator job.",
+        "Stop with Ctrl-C here, or `make demo-down`.\n",
+    ]
+    return "\n".join(lines)
+
+
+class Watcher:
+    """Prints new notifications (what reached a human) and remediator job changes."""
+
+    def __init__(self, stack: ProductStack) -> None:
+        self.stack = stack
+        self.seen_notifications = 0
+        self.job_states: dict[str, str] = {}
+
+    def poll(self) -> None:
+        received = self.stack.sink.received()
+        for n in received[self.seen_notifications :]:
+            receiver = n.path.strip("/")
+            for a in n.alerts:
+                labels = a.get("labels", {})
+                about = f" {labels['node']}" if labels.get("node") else ""
+                _say(f"[{receiver}] {a.get('status', '').upper()} {labels.get('alertname')}{about}")
+        self.seen_notifications = len(received)
+        for node in self.stack.hubs:
+            with contextlib.suppress(StackError, OSError, ValueError):
+                for job in self.stack.remediator(node).jobs(limit=20):
+                    self._job(node, job)
+
+    def _job(self, node: str, job: dict[str, Any]) -> None:
+        key = f"{node}/{job['id']}"
+        if self.job_states.get(key) == job["state"]:
+            return
+        self.job_states[key] = job["state"]
+        detail = f" ({job['refused_by']})" if job.get("refused_by") else ""
+        took = ""
+        if job.get("started_at") and job.get("finished_at"):
+            took = f" in {job['finished_at'] - job['started_at']:.1f} s"
+        _say(f"[remediator {node}] {job['action']} {job['target']}: {job['state']}{detail}{took}")
+
+
+def _say(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
+def claim_lab(lab_id: str) -> Lab:
+    """The demo's lab: id N (an existing lab N is replaced), or the first free id."""
+    if lab_id != "free":
+        lab = Lab(int(lab_id))
+        if lab.exists():
+            print(f"lab {lab.lab_id} is already up: replacing it")
+            lab.down()
+        return lab
+    for candidate in range(1, MAX_LAB_ID + 1):
+        lab = Lab(candidate)
+        if lifecycle.claim(lab):
+            return lab
+    raise LabError(f"no free lab id in 1..{MAX_LAB_ID}")
+
+
+def run(lab_id: str, dry_run: bool) -> int:
+    lab = claim_lab(lab_id)
+    print(f"lab {lab.lab_id}", flush=True)
     stop = threading.Event()
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     pid_file(lab).write_text(f"{os.getpid()}\n")
+    stack: ProductStack | None = None
     try:
         started = time.monotonic()
-        print("starting the lab cluster (about 20 s)...", flush=True)
+        print("starting the lab cluster and cfha (about 30 s)...", flush=True)
         lab.up()
-        start_cf_hub_stand_in(lab)
-        services = start_exporters(lab)
-        print(f"ready in {time.monotonic() - started:.0f} s")
-        print_banner(services)
-        stop.wait()
+        settings = StackSettings(
+            workdir=lab.config.root / "product", dry_run=dry_run, local_ports=LOCAL_PORTS
+        )
+        stack = ProductStack(lab, settings)
+        stack.start()
+        print(banner(stack, time.monotonic() - started), flush=True)
+        watcher = Watcher(stack)
+        while not stop.wait(WATCH_INTERVAL):
+            watcher.poll()
         print("\nstopping the demo...", flush=True)
     finally:
+        if stack is not None:
+            stack.close()
         lab.down()
         with contextlib.suppress(FileNotFoundError):
             pid_file(lab).unlink()
@@ -137,16 +182,16 @@ def run() -> int:
     return 0
 
 
-def down() -> int:
+def down(lab_id: int) -> int:
     """Stop a running demo (its process tears everything down), or a leftover lab."""
-    lab = Lab(DEMO_LAB_ID)
+    lab = Lab(lab_id)
     try:
         pid = int(pid_file(lab).read_text())
     except (FileNotFoundError, ValueError):
         pid = 0
     if pid and _alive(pid):
         os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 90
         while _alive(pid) and time.monotonic() < deadline:
             time.sleep(0.2)
     if lab.exists():
@@ -156,18 +201,35 @@ def down() -> int:
 
 
 def _alive(pid: int) -> bool:
+    """The process runs (a zombie does not: its parent, not us, has yet to reap it)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
         return False
-    return True
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m lab.demo", description=__doc__)
     parser.add_argument("--down", action="store_true", help="stop a running demo")
+    parser.add_argument(
+        "--lab-id",
+        default=str(DEMO_LAB_ID),
+        help="the lab instance: a number (default 0), or 'free' for the first free one",
+    )
+    parser.add_argument(
+        "--dry-run",
+        "--no-remediation",
+        dest="dry_run",
+        action="store_true",
+        help="the remediators decide, plan and audit everything, and execute nothing",
+    )
     args = parser.parse_args(argv)
-    return down() if args.down else run()
+    if args.lab_id != "free" and not args.lab_id.isdigit():
+        parser.error("--lab-id: a number or 'free'")
+    if args.down:
+        return down(int(args.lab_id) if args.lab_id.isdigit() else DEMO_LAB_ID)
+    return run(args.lab_id, args.dry_run)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from lab.cluster import Lab
-from remediator.policy import load_policy
+from lab.stackconfig import lab_policy
 
 from .conftest import TOKEN, alert, ban_alert, cleanup_alert, payload, resync_alert
 
@@ -69,23 +69,6 @@ class Hub:
             if time.monotonic() > deadline:
                 raise AssertionError(f"job {job_id} still {job['state']} after {timeout}s")
             time.sleep(1)
-
-
-def lab_policy() -> dict[str, Any]:
-    """The default policy, with waits shortened to test speed (every safety check unchanged)."""
-    data = load_policy(None).model_dump(mode="json")
-    for rule in data["rules"]:
-        rule["cooldown_seconds"] = 0
-        params = rule["parameters"]
-        if rule["action"] == "resource_cleanup":
-            params["min_failure_age_seconds"] = 0
-        if rule["action"] == "clear_cli_constraints":
-            params["min_age_seconds"] = 0
-        if rule["action"] == "resync_standby":
-            params["verify_timeout_seconds"] = 180
-            params["basebackup_timeout_seconds"] = 300
-            params["rewind_timeout_seconds"] = 120
-    return data
 
 
 @pytest.fixture
