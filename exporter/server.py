@@ -10,6 +10,8 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+from exporter.web.wsgi import WSGIApp
+
 log = logging.getLogger(__name__)
 TLS_TIMEOUT_SECONDS = 30.0
 
@@ -51,7 +53,9 @@ class _TLSHandler(_QuietHandler):
         super().setup()
 
 
-def serve(app: Any, host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> WSGIServer:
+def serve(
+    app: WSGIApp, host: str, port: int, ssl_context: ssl.SSLContext | None = None
+) -> WSGIServer:
     """Bind now (so errors surface at start-up) and return the server; call serve_forever()."""
     server_class = _IPv6ThreadingWSGIServer if ":" in host else _ThreadingWSGIServer
     handler_class = _QuietHandler if ssl_context is None else _TLSHandler

@@ -1,23 +1,24 @@
-"""Flask app factory: blueprints for the pages, prometheus_client's WSGI app at /metrics."""
+"""The exporter's web app: the status pages and /healthz, prometheus_client's WSGI app at /metrics.
+
+Plain WSGI (see wsgi.py): the exporter imports no web framework.
+"""
 
 from __future__ import annotations
 
-from flask import Flask
 from prometheus_client import CollectorRegistry, make_wsgi_app
-from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from exporter.scrape import Scraper
 
-from . import health, pages
-from .context import SCRAPER_KEY
+from .health import healthz
+from .pages import StatusPages
+from .templating import Templates
+from .wsgi import Router, WSGIApp
 
 
-def create_app(scraper: Scraper, registry: CollectorRegistry) -> Flask:
-    app = Flask(__name__)
-    app.extensions[SCRAPER_KEY] = scraper
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(health.bp)
-    # prometheus_client brings gzip, OpenMetrics negotiation and `name[]` filtering.
-    metrics_app = make_wsgi_app(registry)
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {"/metrics": metrics_app})  # type: ignore[method-assign]
-    return app
+def create_app(scraper: Scraper, registry: CollectorRegistry) -> WSGIApp:
+    pages = StatusPages(scraper, Templates())
+    return Router(
+        routes={"/": pages.index, "/api/status": pages.api_status, "/healthz": healthz},
+        # prometheus_client brings gzip, OpenMetrics negotiation and `name[]` filtering.
+        mounts={"/metrics": make_wsgi_app(registry)},
+    )

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
-
-bp = Blueprint("health", __name__)
+from .wsgi import Environ, Response, json_response
 
 
-@bp.get("/healthz")
-def healthz() -> Response:
-    return jsonify(status="ok")
+def healthz(_environ: Environ) -> Response:
+    return json_response({"status": "ok"})

@@ -19,15 +19,13 @@ import hashlib
 import hmac
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import bcrypt
 
 from .webconfig import WebSecurity
-
-StartResponse = Callable[..., Any]
-WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+from .wsgi import StartResponse, WSGIApp
 
 OPEN_PATHS = frozenset({"/healthz"})
 REALM = "cfha-exporter"

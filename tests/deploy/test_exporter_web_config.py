@@ -5,16 +5,18 @@ from __future__ import annotations
 import base64
 import subprocess
 import textwrap
+from http import HTTPStatus
 from pathlib import Path
 
 import bcrypt
 import pytest
-from flask import Flask
+from werkzeug.test import Client
 
 from exporter.cli import main
 from exporter.config import ConfigError
 from exporter.web.security import parse_basic_authorization, secure
 from exporter.web.webconfig import load_web_config
+from exporter.web.wsgi import Handler, Response, Router
 from tests.support.tlsfiles import TlsFiles, make_tls_files
 
 PASSWORD = "scrape-secret"
@@ -145,11 +147,16 @@ def basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
+def text_page(body: bytes) -> Handler:
+    return lambda _environ: Response(HTTPStatus.OK, body, "text/plain")
+
+
 def test_basic_auth_guards_everything_but_healthz(tmp_path: Path, password_hash: str) -> None:
-    app = Flask(__name__)
-    app.add_url_rule("/metrics", "metrics", lambda: "cfha_up 1\n")
-    app.add_url_rule("/healthz", "healthz", lambda: "ok")
-    app.add_url_rule("/", "index", lambda: "status page")
+    routes = {
+        "/metrics": text_page(b"cfha_up 1\n"),
+        "/healthz": text_page(b"ok"),
+        "/": text_page(b"status page"),
+    }
     security = load_web_config(
         write(
             tmp_path,
@@ -159,8 +166,7 @@ def test_basic_auth_guards_everything_but_healthz(tmp_path: Path, password_hash:
             """,
         )
     )
-    app.wsgi_app = secure(app.wsgi_app, security)  # type: ignore[method-assign,assignment]
-    client = app.test_client()
+    client = Client(secure(Router(routes, {}), security))
 
     for path in ("/metrics", "/"):
         refused = client.get(path)

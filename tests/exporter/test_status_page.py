@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from prometheus_client import CollectorRegistry
+from werkzeug.test import Client
 
 from exporter.collectors.cfengine import HA_INFO, CfengineCollector, CfengineConfig
 from exporter.collectors.hub import HubCollector, HubConfig
@@ -26,7 +26,8 @@ from exporter.collectors.verdict_reasons import CODES
 from exporter.scrape import Collector, ScheduledCollector, Scraper, ScrapeRegistryAdapter
 from exporter.server import serve
 from exporter.web.app import create_app
-from exporter.web.pages import ago, size
+from exporter.web.filters import ago, size, utc
+from exporter.web.wsgi import WSGIApp
 from tests.support import browser
 from tests.support.hubenv import HUBS, IP_OF, create_cfdb, write_workdir
 from tests.support.pgpair import PgPair, free_port
@@ -39,7 +40,7 @@ STATUS_KEYS = {
 
 @dataclass
 class Exporter:
-    app: Flask
+    app: WSGIApp
     scraper: Scraper
     url: str
 
@@ -90,7 +91,7 @@ def exporter(hub_pair: tuple[PgPair, Path]) -> Iterator[Exporter]:
 
 
 def api(exporter: Exporter) -> dict[str, Any]:
-    response = exporter.app.test_client().get("/api/status")
+    response = Client(exporter.app).get("/api/status")
     assert response.status_code == 200 and response.mimetype == "application/json"
     data = response.get_json()
     assert isinstance(data, dict)
@@ -121,11 +122,11 @@ def test_api_status_healthy(exporter: Exporter) -> None:
 
 
 def test_page_views_reuse_the_last_scrape(exporter: Exporter) -> None:
-    client = exporter.app.test_client()
+    client = Client(exporter.app)
     first = client.get("/api/status").get_json()["observed_at"]
     assert client.get("/").status_code == 200
     assert client.get("/api/status").get_json()["observed_at"] == first
-    exporter.app.test_client().get("/metrics")  # Prometheus scrapes: the page shows that one
+    Client(exporter.app).get("/metrics")  # Prometheus scrapes: the page shows that one
     assert client.get("/api/status").get_json()["observed_at"] > first
 
 
@@ -135,7 +136,7 @@ def test_page_in_chromium_healthy_then_degraded(
     if browser.chromium_path() is None:
         pytest.skip("chromium (Debian package chromium) is not installed")
     pair, _ = hub_pair
-    exporter.app.test_client().get("/metrics")
+    Client(exporter.app).get("/metrics")
     dom = browser.dump_dom(exporter.url)
     assert '<span class="badge" id="badge">✓ OK</span>' in dom
     assert 'data-node="hub1" data-role="active"' in dom
@@ -146,7 +147,7 @@ def test_page_in_chromium_healthy_then_degraded(
 
     pair.stop_standby()
     try:
-        exporter.app.test_client().get("/metrics")  # the next scrape after the failure
+        Client(exporter.app).get("/metrics")  # the next scrape after the failure
         doc = api(exporter)
         assert doc["status"] == "degraded"
         assert "replication_not_streaming" in {r["code"] for r in doc["reasons"]}
@@ -177,7 +178,7 @@ def test_page_without_any_observation_still_renders(tmp_path: Path) -> None:
         cluster="cfcluster",
     )
     try:
-        client = create_app(scraper, CollectorRegistry()).test_client()
+        client = Client(create_app(scraper, CollectorRegistry()))
         page = client.get("/")
         assert page.status_code == 200
         text = page.get_data(as_text=True)
@@ -200,7 +201,7 @@ def test_without_the_verdict_the_status_is_unknown(hub_pair: tuple[PgPair, Path]
     pair, work = hub_pair
     scraper = build(pair, work, node="hub2", verdict=False)
     try:
-        client = create_app(scraper, CollectorRegistry()).test_client()
+        client = Client(create_app(scraper, CollectorRegistry()))
         assert client.get("/api/status").get_json()["status"] == "unknown"
         assert "? UNKNOWN" in client.get("/").get_data(as_text=True)
     finally:
@@ -208,7 +209,7 @@ def test_without_the_verdict_the_status_is_unknown(hub_pair: tuple[PgPair, Path]
 
 
 def test_the_page_refreshes_itself_and_has_no_external_assets(exporter: Exporter) -> None:
-    html = exporter.app.test_client().get("/").get_data(as_text=True)
+    html = Client(exporter.app).get("/").get_data(as_text=True)
     assert '<meta http-equiv="refresh" content="15">' in html
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
     assert not re.search(r"""(src|href)=["'](https?:)?//""", html)
@@ -217,9 +218,12 @@ def test_the_page_refreshes_itself_and_has_no_external_assets(exporter: Exporter
 
 
 def test_formatting_filters() -> None:
-    assert [ago(None), ago(5), ago(89), ago(600), ago(7200), ago(3 * 86400)] == [
-        "unknown", "5 s", "89 s", "10 min", "2 h", "3 d",
+    assert [ago(None), ago(5), ago(89), ago(90), ago(600), ago(7200), ago(3 * 86400)] == [
+        "unknown", "5 s", "89 s", "2 min", "10 min", "2 h", "3 d",
     ]  # fmt: skip
     assert [size(None), size(0), size(2048), size(64 * 2**20), size(5 * 2**40)] == [
         "unknown", "0 B", "2.0 KiB", "64.0 MiB", "5120.0 GiB",
+    ]  # fmt: skip
+    assert [utc(None), utc(0), utc(1795559561.9)] == [
+        "never", "1970-01-01 00:00:00 UTC", "2026-11-24 22:32:41 UTC",
     ]  # fmt: skip
