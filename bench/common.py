@@ -1,7 +1,9 @@
-"""Small helpers shared by the benchmarks: timing loops, process RSS, result files."""
+"""Small helpers shared by the benchmarks: timing loops, process RSS, servers inside a lab node,
+result files, the command line."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -10,9 +12,11 @@ import statistics
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -87,6 +91,43 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=10)
 
 
+class LabProcesses(Protocol):
+    """What `lab_servers` needs of a lab (lab.cluster.Lab): start, reach and stop processes."""
+
+    def spawn(self, node: str, argv: Sequence[str], *, log_path: Path) -> int: ...
+    def forward(self, node: str, port: int) -> int: ...
+    def stop_spawned(self, pid: int) -> None: ...
+
+
+@dataclass(frozen=True)
+class LabServer:
+    """A server to run inside a lab node: its command, the port it listens on there, its log."""
+
+    node: str
+    argv: Sequence[str]
+    port: int
+    log_path: Path
+
+
+@contextmanager
+def lab_servers(lab: LabProcesses, servers: Mapping[str, LabServer]) -> Iterator[dict[str, str]]:
+    """Start each server inside its node and yield {name: its /metrics URL on 127.0.0.1} (through
+    the lab's forwarders) once all of them answer; stop them by PID afterwards, also when the
+    start failed."""
+    pids: list[int] = []
+    try:
+        urls = {}
+        for name, server in servers.items():
+            pids.append(lab.spawn(server.node, server.argv, log_path=server.log_path))
+            urls[name] = f"http://127.0.0.1:{lab.forward(server.node, server.port)}/metrics"
+        for url in urls.values():
+            wait_http(url)
+        yield urls
+    finally:
+        for pid in pids:
+            lab.stop_spawned(pid)
+
+
 def machine() -> dict[str, object]:
     """What a result was measured on, saved with it: cpus, cpu_model, memory_bytes,
     load_average_1m, python, kernel, date."""
@@ -119,3 +160,8 @@ def save(name: str, result: Mapping[str, object]) -> Path:
     path = RESULTS_DIR / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **result}, indent=2) + "\n")
     return path
+
+
+def argument_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A benchmark's command line, described by the first line of its module docstring."""
+    return argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import compare_aspects as a
-from bench.common import http_get, machine, quantile, save, stop, wait_http
+from bench.common import argument_parser, http_get, machine, quantile, save, stop, wait_http
 from bench.compare_live import LiveComparison, run_live
 from tests.support.cibstates import BASE_AT, INCIDENT_AT, PCMK_TZ, CibStates
 from tests.support.pgpair import free_port
@@ -271,7 +271,7 @@ def _cell(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--lab", type=int, default=None, help="also compare on this live lab id")
     parser.add_argument(

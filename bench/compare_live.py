@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import compare_aspects as a
-from bench.common import http_get, wait_http
+from bench.common import LabServer, http_get, lab_servers
 from lab.cluster import Lab
 
 NODE = "hub1"
@@ -52,18 +52,12 @@ def exporters(lab: Lab, work: Path, python: str) -> Iterator[dict[str, str]]:
                           "error", "--web.listen-address",
                           f"127.0.0.1:{PORTS['cfha-exporter']}"],
     }  # fmt: skip
-    pids = []
-    try:
-        urls = {}
-        for name, command in argv.items():
-            pids.append(lab.spawn(NODE, command, log_path=work / f"live-{name}.log"))
-            urls[name] = f"http://127.0.0.1:{lab.forward(NODE, PORTS[name])}/metrics"
-        for url in urls.values():
-            wait_http(url)
+    servers = {
+        name: LabServer(NODE, command, PORTS[name], work / f"live-{name}.log")
+        for name, command in argv.items()
+    }
+    with lab_servers(lab, servers) as urls:
         yield urls
-    finally:
-        for pid in pids:
-            lab.stop_spawned(pid)
 
 
 def _timed(url: str) -> float:

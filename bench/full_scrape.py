@@ -19,7 +19,6 @@ Prometheus pays both), and <= 1.3 x the raw probes.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import sys
@@ -33,7 +32,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import quantile, save
+from bench.common import argument_parser, quantile, save
 from lab import render
 from lab.cfdb import seed
 from lab.cfdb_plan import hubs_from_ha_info
@@ -197,7 +196,7 @@ def lines(result: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--hosts", type=int, default=10_000, help="the realistic cfdb size")
     parser.add_argument("--lab", type=int, default=None, help="lab id (default: a free one)")

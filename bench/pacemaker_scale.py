@@ -20,7 +20,6 @@ written with `cibadmin --replace --scope resources` and started by the real sche
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
@@ -33,7 +32,7 @@ from typing import Any
 
 from lxml import etree
 
-from bench.common import http_get, save, stop, wait_http
+from bench.common import argument_parser, http_get, save, stop, wait_http
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.commands import SubprocessRunner
 from exporter.metrics import MetricWriter
@@ -200,7 +199,7 @@ def lines(result: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=60)
     parser.add_argument("sizes", nargs="*", type=int)
     args = parser.parse_args(argv)

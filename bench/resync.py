@@ -31,7 +31,6 @@ one temporary directory, removed at the end.
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import statistics
@@ -42,7 +41,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import save
+from bench.common import argument_parser, save
 from remediator.app import close_app, create_app
 from remediator.clock import SystemClock
 from remediator.config import GuardConfig, config_from_mapping
@@ -229,7 +228,7 @@ def lines(result: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--poll", type=float, default=None)
     parser.add_argument("sizes", nargs="*", type=int, help="database sizes in MB")

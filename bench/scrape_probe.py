@@ -15,7 +15,6 @@ them only when the configuration changed or once a minute, so not on a steady-st
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -29,7 +28,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from bench.common import http_get, wait_http
+from bench.common import argument_parser, http_get, wait_http
 from exporter.collectors import hub_sql
 from exporter.collectors.hub import HubConfig
 from exporter.collectors.postgres_sql import STATEMENT as POSTGRES_STATEMENT
@@ -147,7 +146,7 @@ def count_samples(body: bytes) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--target", action="append", default=[], help="name=url")
     parser.add_argument("--conninfo", required=True)
     parser.add_argument("--runs", type=int, default=100)

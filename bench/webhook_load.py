@@ -31,7 +31,6 @@ accepts on every hub):
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import os
@@ -47,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import quantile, save, stop, wait_http
+from bench.common import argument_parser, quantile, save, stop, wait_http
 from bench.loadgen import Request, Run, closed_loop, open_loop
 from tests.support.pgpair import free_port
 
@@ -330,7 +329,7 @@ def lines(result: dict[str, Any]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argument_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="per repetition")
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--repetitions", type=int, default=3)

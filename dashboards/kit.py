@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, Self, TypeVar
 
 from grafana_foundation_sdk.builders import common as common_builders
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.builders import prometheus, stat, statetimeline, table, timeseries
 from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.cog import variants as cogvariants
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
@@ -74,6 +76,78 @@ def _target(query: Q, index: int, *, instant: bool, table_format: bool) -> prome
 # -- panels ----------------------------------------------------------------------------------
 
 
+class _Panel(Protocol):
+    """The builder methods every panel shape below sets (the SDK's panel builders share them,
+    but not a base class)."""
+
+    def title(self, title: str, /) -> Self: ...
+    def description(self, description: str, /) -> Self: ...
+    def datasource(self, datasource: model.DataSourceRef, /) -> Self: ...
+    def thresholds(self, thresholds: cogbuilder.Builder[model.ThresholdsConfig], /) -> Self: ...
+    def span(self, w: int, /) -> Self: ...
+    def height(self, h: int, /) -> Self: ...
+    def with_target(self, target: cogbuilder.Builder[cogvariants.Dataquery], /) -> Self: ...
+
+
+class _FieldPanel(_Panel, Protocol):
+    """A panel that shows current values: value mappings, a no-value text, per-field overrides."""
+
+    def mappings(self, mappings: list[model.ValueMapping], /) -> Self: ...
+    def no_value(self, no_value: str, /) -> Self: ...
+    def override_by_name(
+        self, name: str, properties: list[model.DynamicConfigValue], /
+    ) -> Self: ...
+
+
+_P = TypeVar("_P", bound=_Panel)
+_F = TypeVar("_F", bound=_FieldPanel)
+
+
+def _framed(
+    panel: _P,
+    title: str,
+    description: str,
+    queries: Sequence[Q],
+    *,
+    steps: Steps,
+    instant: bool,
+    table_format: bool = False,
+    w: int,
+    h: int,
+) -> _P:
+    """What every panel has: title, description, the datasource variable, thresholds, its size,
+    and one target per query (refIds A, B, ... in order)."""
+    panel = (
+        panel.title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .thresholds(thresholds(steps))
+        .span(w)
+        .height(h)
+    )
+    for index, query in enumerate(queries):
+        panel = panel.with_target(_target(query, index, instant=instant, table_format=table_format))
+    return panel
+
+
+def _fields(
+    panel: _F,
+    *,
+    mappings: Sequence[model.ValueMapping],
+    no_value: str | None,
+    columns: Sequence[Column],
+) -> _F:
+    """Mappings and the no-value text when given, and an override per column (by display name:
+    the legend of a target, or a table's column)."""
+    if mappings:
+        panel = panel.mappings(list(mappings))
+    if no_value is not None:
+        panel = panel.no_value(no_value)
+    for column in columns:
+        panel = panel.override_by_name(column.name, column_properties(column))
+    return panel
+
+
 def stat_panel(
     title: str,
     description: str,
@@ -93,29 +167,16 @@ def stat_panel(
     """Current values as tiles (instant queries), coloured by thresholds or mappings."""
     panel = (
         stat.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
         .unit(unit)
-        .thresholds(thresholds(steps))
         .color_mode(color_mode)
         .graph_mode(common.BigValueGraphMode.NONE)
         .text_mode(text)
         .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
-        .span(w)
-        .height(h)
     )
-    if mappings:
-        panel = panel.mappings(list(mappings))
-    if no_value is not None:
-        panel = panel.no_value(no_value)
     if decimals is not None:
         panel = panel.decimals(decimals)
-    for column in columns:  # by display name: the legend of a target
-        panel = panel.override_by_name(column.name, column_properties(column))
-    for index, query in enumerate(queries):
-        panel = panel.with_target(_target(query, index, instant=True, table_format=False))
-    return panel
+    panel = _fields(panel, mappings=mappings, no_value=no_value, columns=columns)
+    return _framed(panel, title, description, queries, steps=steps, instant=True, w=w, h=h)
 
 
 def timeseries_panel(
@@ -135,11 +196,7 @@ def timeseries_panel(
     """Values over the dashboard's time range; thresholds drawn as dashed lines."""
     panel = (
         timeseries.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
         .unit(unit)
-        .thresholds(thresholds(steps))
         .thresholds_style(
             common_builders.GraphThresholdsStyleConfig().mode(
                 common.GraphThresholdsStyleMode.DASHED
@@ -160,8 +217,6 @@ def timeseries_panel(
             .mode(common.TooltipDisplayMode.MULTI)
             .sort(common.SortOrder.DESCENDING)
         )
-        .span(w)
-        .height(h)
     )
     if minimum is not None:
         panel = panel.min(minimum)
@@ -178,9 +233,7 @@ def timeseries_panel(
                 )
             ],
         )
-    for index, query in enumerate(queries):
-        panel = panel.with_target(_target(query, index, instant=False, table_format=False))
-    return panel
+    return _framed(panel, title, description, queries, steps=steps, instant=False, w=w, h=h)
 
 
 def table_panel(
@@ -199,28 +252,14 @@ def table_panel(
 ) -> table.Panel:
     """Current values as a table (instant queries in table format), text coloured by mappings."""
     panel = (
-        table.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .unit(unit)
-        .thresholds(thresholds(steps))
-        .cell_options(common.TableColorTextCellOptions())
-        .show_header(True)
-        .span(w)
-        .height(h)
+        table.Panel().unit(unit).cell_options(common.TableColorTextCellOptions()).show_header(True)
     )
-    if mappings:
-        panel = panel.mappings(list(mappings))
-    if no_value is not None:
-        panel = panel.no_value(no_value)
-    for column in columns:
-        panel = panel.override_by_name(column.name, column_properties(column))
     if transformations:
         panel = panel.transformations(list(transformations))
-    for index, query in enumerate(queries):
-        panel = panel.with_target(_target(query, index, instant=True, table_format=True))
-    return panel
+    panel = _fields(panel, mappings=mappings, no_value=no_value, columns=columns)
+    return _framed(
+        panel, title, description, queries, steps=steps, instant=True, table_format=True, w=w, h=h
+    )
 
 
 def state_timeline_panel(
@@ -235,21 +274,14 @@ def state_timeline_panel(
     """A state (mapped value) per series over the time range: who held what, and when."""
     panel = (
         statetimeline.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .thresholds(thresholds(((None, MUTED),)))
         .mappings(list(mappings))
         .show_value(common.VisibilityMode.AUTO)
         .merge_values(True)
         .row_height(0.8)
         .fill_opacity(80)
-        .span(w)
-        .height(h)
     )
-    for index, query in enumerate(queries):
-        panel = panel.with_target(_target(query, index, instant=False, table_format=False))
-    return panel
+    steps = ((None, MUTED),)
+    return _framed(panel, title, description, queries, steps=steps, instant=False, w=w, h=h)
 
 
 # -- the dashboard ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from prometheus_client.core import Metric
 
 from exporter import __version__
 from exporter.config import ConfigError, load_config, parse_listen_address
+from exporter.logsetup import setup_logging
 from exporter.registry import COLLECTORS, DERIVED, build_collectors
 from exporter.scrape import Scrape, Scraper, ScrapeRegistryAdapter
 from exporter.server import serve
@@ -87,11 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     # BooleanOptionalAction spells the negation --no-collector.X, as node_exporter does.
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=LOG_LEVELS[args.log_level],
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(LOG_LEVELS[args.log_level])
     try:
         config = load_config(args.config_file)
         listen = args.listen_address or config.web.listen_address

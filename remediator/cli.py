@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from exporter.logsetup import setup_logging
 from remediator import __version__
 from remediator.config import ConfigError, RemediatorConfig, load_config
 from remediator.journal import Journal, JournalError
@@ -78,11 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, services_factory: ServicesFactory | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.log_level.upper())
     try:
         config = load_config(args.config_file)
         if args.command in ("serve", "plan", "check-config"):

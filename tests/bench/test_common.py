@@ -1,5 +1,5 @@
-"""bench/common.py: the timing loop, the quantile every benchmark reports, the machine record and
-the result files."""
+"""bench/common.py: the timing loop, the quantile every benchmark reports, the machine record,
+servers inside a lab node, and the result files."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import json
 import os
 import platform
 import random
+import threading
 import time
+from collections.abc import Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from bench import common
-from bench.common import Timing, machine, measure, quantile
+from bench.common import LabServer, Timing, lab_servers, machine, measure, quantile
 
 
 class FakeClock:
@@ -107,3 +110,85 @@ def test_save_writes_the_result_beside_the_machine(
     assert list(written) == ["machine", "scrape_median_seconds", "runs"]
     assert set(written["machine"]) == set(machine())
     assert written["scrape_median_seconds"] == 0.0017
+
+
+class Answers(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"up 1\n")
+
+    def log_message(self, format: str, *args: object) -> None:  # no request lines in test output
+        pass
+
+
+@pytest.fixture
+def answering_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that answers every GET: what the lab's forwarder would lead to."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answers)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class FakeLab:
+    """Records what lab_servers asks of the lab; every forward leads to `port`."""
+
+    def __init__(self, port: int, fail_on: str | None = None) -> None:
+        self.port = port
+        self.fail_on = fail_on
+        self.spawned: list[tuple[str, tuple[str, ...], Path]] = []
+        self.forwarded: list[tuple[str, int]] = []
+        self.stopped: list[int] = []
+
+    def spawn(self, node: str, argv: Sequence[str], *, log_path: Path) -> int:
+        if argv[0] == self.fail_on:
+            raise RuntimeError(f"{argv[0]} did not start")
+        self.spawned.append((node, tuple(argv), log_path))
+        return 100 + len(self.spawned)
+
+    def forward(self, node: str, port: int) -> int:
+        self.forwarded.append((node, port))
+        return self.port
+
+    def stop_spawned(self, pid: int) -> None:
+        self.stopped.append(pid)
+
+
+def test_lab_servers_yields_the_urls_and_stops_every_server(
+    answering_port: int, tmp_path: Path
+) -> None:
+    lab = FakeLab(answering_port)
+    servers = {
+        "first": LabServer("hub1", ["first", "--flag"], 9001, tmp_path / "first.log"),
+        "second": LabServer("hub2", ["second"], 9002, tmp_path / "second.log"),
+    }
+    with lab_servers(lab, servers) as urls:
+        assert urls == {
+            name: f"http://127.0.0.1:{answering_port}/metrics" for name in ("first", "second")
+        }
+        assert lab.spawned == [
+            ("hub1", ("first", "--flag"), tmp_path / "first.log"),
+            ("hub2", ("second",), tmp_path / "second.log"),
+        ]
+        assert lab.forwarded == [("hub1", 9001), ("hub2", 9002)]
+        assert lab.stopped == []
+    assert lab.stopped == [101, 102]
+
+
+def test_lab_servers_stops_what_started_when_a_start_fails(
+    answering_port: int, tmp_path: Path
+) -> None:
+    lab = FakeLab(answering_port, fail_on="second")
+    servers = {
+        "first": LabServer("hub1", ["first"], 9001, tmp_path / "first.log"),
+        "second": LabServer("hub1", ["second"], 9002, tmp_path / "second.log"),
+    }
+    with pytest.raises(RuntimeError, match="second did not start"), lab_servers(lab, servers):
+        pytest.fail("the block must not run")
+    assert lab.stopped == [101]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.common import http_get, wait_http
+from bench.common import LabServer, http_get, lab_servers
 from lab.cluster import Lab
 from tests.support.metrics_text import sample_value, samples
 
@@ -113,19 +113,12 @@ def test_both_hubs_publish_one_agreeing_view(lab: Lab, config_dir: Path) -> None
 @pytest.fixture
 def served(lab: Lab, config_dir: Path) -> Iterator[dict[str, str]]:
     """cfha-exporter as a server inside each hub, reached through the lab's forwarders."""
-    pids: list[int] = []
-    urls = {}
-    try:
-        for node in HUBS:
-            argv = exporter_argv(config_dir, node, "--web.listen-address", f"127.0.0.1:{PORT}")
-            pids.append(lab.spawn(node, argv, log_path=config_dir / f"{node}.log"))
-            urls[node] = f"http://127.0.0.1:{lab.forward(node, PORT)}/metrics"
-        for url in urls.values():
-            wait_http(url)
+    servers = {}
+    for node in HUBS:
+        argv = exporter_argv(config_dir, node, "--web.listen-address", f"127.0.0.1:{PORT}")
+        servers[node] = LabServer(node, argv, PORT, config_dir / f"{node}.log")
+    with lab_servers(lab, servers) as urls:
         yield urls
-    finally:
-        for pid in pids:
-            lab.stop_spawned(pid)
 
 
 def test_the_exporter_serves_inside_both_hubs(served: dict[str, str]) -> None:
