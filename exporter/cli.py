@@ -11,14 +11,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import FrameType
 
-from prometheus_client import CollectorRegistry, ProcessCollector, generate_latest
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
 from exporter import __version__
 from exporter.config import ConfigError, load_config, parse_listen_address
 from exporter.logsetup import setup_logging
-from exporter.registry import COLLECTORS, DERIVED, build_collectors
-from exporter.scrape import Scrape, Scraper, ScrapeRegistryAdapter
+from exporter.registry import COLLECTORS, DERIVED, build_collectors, metrics_registry
+from exporter.scrape import Scrape, Scraper
 from exporter.server import serve
 from exporter.web.app import create_app
 from exporter.web.security import secure
@@ -112,9 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.once:
         return _once(scraper)
 
-    registry = CollectorRegistry()
-    registry.register(ScrapeRegistryAdapter(scraper))
-    ProcessCollector(registry=registry)
+    registry = metrics_registry(scraper)
     try:
         app = secure(create_app(scraper, registry), web_security)
         server = serve(app, host, port, web_security.ssl_context)

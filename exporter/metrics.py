@@ -142,6 +142,12 @@ class MetricWriter:
             yield _family(spec, cluster, samples)
 
 
+def described(spec: MetricSpec) -> Metric:
+    """The family of a declared metric, without samples: what a registry needs to know its
+    names (prometheus_client's `name[]` filter selects collectors by them)."""
+    return _family(spec, "", {})
+
+
 def _family(spec: MetricSpec, cluster: str, samples: Mapping[LabelValues, float]) -> Metric:
     labels = list(spec.all_labels)
     if spec.kind is Kind.INFO:

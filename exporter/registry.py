@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prometheus_client import CollectorRegistry, ProcessCollector
+
 from exporter.collectors.cfengine import CfengineCollector
 from exporter.collectors.corosync import CorosyncCollector
 from exporter.collectors.hub import HubCollector
@@ -22,7 +24,14 @@ from exporter.commands import CommandRunner, SubprocessRunner
 from exporter.config import ExporterConfig
 from exporter.config_base import CollectorSettings
 from exporter.metrics import MetricSpec
-from exporter.scrape import SELF_METRICS, Collector, DerivedCollector, ScheduledCollector
+from exporter.scrape import (
+    SELF_METRICS,
+    Collector,
+    DerivedCollector,
+    ScheduledCollector,
+    Scraper,
+    ScrapeRegistryAdapter,
+)
 
 
 @dataclass(frozen=True)
@@ -149,3 +158,17 @@ def build_collectors(
 def all_metric_specs() -> list[tuple[str, Sequence[MetricSpec]]]:
     """Every declared metric, grouped by collector, the exporter's own metrics last."""
     return [(e.name, e.metrics) for e in COLLECTORS + DERIVED] + [("exporter", SELF_METRICS)]
+
+
+def declared_metrics() -> list[MetricSpec]:
+    """Every metric any collector or the framework may publish, flat."""
+    return [spec for _, specs in all_metric_specs() for spec in specs]
+
+
+def metrics_registry(scraper: Scraper) -> CollectorRegistry:
+    """What `/metrics` serves: the scrape's families and the process's own `process_*`, each
+    family described by name so that `/metrics?name[]=...` can select it."""
+    registry = CollectorRegistry(auto_describe=True)  # ProcessCollector has no describe()
+    registry.register(ScrapeRegistryAdapter(scraper, declared_metrics()))
+    ProcessCollector(registry=registry)
+    return registry

@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from prometheus_client.core import Metric
 
 from exporter import __version__
 from exporter.commands import CommandError
-from exporter.metrics import Kind, MetricSpec, MetricWriter
+from exporter.metrics import Kind, MetricSpec, MetricWriter, described
 from exporter.pg import PgError
 
 log = logging.getLogger(__name__)
@@ -411,13 +411,17 @@ class Scraper:
 
 
 class ScrapeRegistryAdapter:
-    """Lets prometheus_client's registry serve a Scraper (one scrape per /metrics request)."""
+    """Lets prometheus_client's registry serve a Scraper (one scrape per /metrics request).
 
-    def __init__(self, scraper: Scraper) -> None:
+    `declared` are the metrics the scrape may publish: describing them (instead of collecting at
+    registration time) lets `/metrics?name[]=...` select this collector by name."""
+
+    def __init__(self, scraper: Scraper, declared: Sequence[MetricSpec]) -> None:
         self._scraper = scraper
+        self._declared = tuple(declared)
 
     def collect(self) -> Iterator[Metric]:
         yield from self._scraper.scrape().families()
 
-    def describe(self) -> list[Any]:
-        return []  # no collection at registration time
+    def describe(self) -> list[Metric]:
+        return [described(spec) for spec in self._declared]

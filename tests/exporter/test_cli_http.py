@@ -12,13 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from prometheus_client import CollectorRegistry
 from werkzeug.test import Client
 
 from exporter.cli import main
 from exporter.collectors.postgres import PostgresCollector, PostgresConfig
 from exporter.config import ConfigError, load_config
-from exporter.scrape import ScheduledCollector, Scraper, ScrapeRegistryAdapter
+from exporter.registry import metrics_registry
+from exporter.scrape import ScheduledCollector, Scraper
 from exporter.web.app import create_app
 from exporter.web.wsgi import WSGIApp
 from tests.support.pgpair import PgPair, free_port
@@ -122,8 +122,7 @@ def test_once_fails_when_every_collector_fails(tmp_path: Path) -> None:
 def app_for(conninfo: str) -> Iterator[WSGIApp]:
     collector = PostgresCollector(PostgresConfig(conninfo=conninfo), "hub1")
     scraper = Scraper([ScheduledCollector(collector, 5.0)], node="hub1", cluster="cfcluster")
-    registry = CollectorRegistry()
-    registry.register(ScrapeRegistryAdapter(scraper))
+    registry = metrics_registry(scraper)
     try:
         yield create_app(scraper, registry)
     finally:

@@ -23,7 +23,8 @@ from exporter.collectors.hub import HubCollector, HubConfig
 from exporter.collectors.postgres import PostgresCollector, PostgresConfig
 from exporter.collectors.verdict import VerdictCollector, VerdictConfig
 from exporter.collectors.verdict_reasons import CODES
-from exporter.scrape import Collector, ScheduledCollector, Scraper, ScrapeRegistryAdapter
+from exporter.registry import metrics_registry
+from exporter.scrape import Collector, ScheduledCollector, Scraper
 from exporter.server import serve
 from exporter.web.app import create_app
 from exporter.web.filters import ago, size, utc
@@ -75,8 +76,7 @@ def hub_pair(pg_pair: PgPair, tmp_path_factory: pytest.TempPathFactory) -> tuple
 def exporter(hub_pair: tuple[PgPair, Path]) -> Iterator[Exporter]:
     pair, work = hub_pair
     scraper = build(pair, work)
-    registry = CollectorRegistry()
-    registry.register(ScrapeRegistryAdapter(scraper))
+    registry = metrics_registry(scraper)
     app = create_app(scraper, registry)
     port = free_port()
     server = serve(app, "127.0.0.1", port)

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, Gauge, ProcessCollector
+from prometheus_client import CollectorRegistry, Gauge
 from werkzeug.test import Client
 
-from exporter.scrape import Scraper, ScrapeRegistryAdapter
+from exporter.registry import metrics_registry
+from exporter.scrape import Scraper
 from exporter.web.app import create_app
 from exporter.web.wsgi import Environ, Response, Router, StartResponse
 
@@ -127,9 +128,7 @@ def test_a_mount_takes_its_path_and_below_with_every_method(
 @pytest.fixture
 def exporter_client() -> Iterator[Client]:
     scraper = Scraper([], node="hub1", cluster="cfcluster")
-    registry = CollectorRegistry()
-    registry.register(ScrapeRegistryAdapter(scraper))
-    ProcessCollector(registry=registry)
+    registry = metrics_registry(scraper)
     try:
         yield Client(create_app(scraper, registry))
     finally:
@@ -175,6 +174,18 @@ def test_metrics_is_prometheus_clients_app(exporter_client: Client) -> None:
     assert head.status_code == 405 and head.headers["Allow"] == "OPTIONS,GET"
     assert exporter_client.post("/metrics").status_code == 405
     assert exporter_client.options("/metrics").headers["Allow"] == "OPTIONS,GET"
+
+
+def test_the_exporters_metrics_filter_by_name(exporter_client: Client) -> None:
+    """`name[]` selects the scrape's families by their declared names (the adapter describes
+    them), and the samples by name."""
+    only = exporter_client.get("/metrics?name[]=cfha_exporter_build_info").get_data(as_text=True)
+    assert "cfha_exporter_build_info{" in only
+    assert "process_resident_memory_bytes" not in only
+    both = "/metrics?name[]=cfha_exporter_build_info&name[]=process_resident_memory_bytes"
+    text = exporter_client.get(both).get_data(as_text=True)
+    assert "cfha_exporter_build_info{" in text and "process_resident_memory_bytes" in text
+    assert "process_max_fds" not in text
 
 
 def test_metrics_filters_by_name_from_the_query_string() -> None:
