@@ -22,6 +22,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
+from lxml import etree
+
 from lab import lifecycle, postgres
 from lab.config import PGDATA
 from lab.errors import LabError
@@ -46,6 +48,16 @@ def _remaining(deadline: float, floor: float = 1.0) -> float:
 
 def _crm(lab: Lab, node: str, *argv: str, check: bool = True) -> None:
     lab.run(node, list(argv), timeout=30, check=check)
+
+
+def cli_constraint_ids(lab: Lab, node: str) -> list[str]:
+    """The ids of the CIB's cli-* location constraints. (crm_mon names a ban with a lifetime by
+    its rule, "cli-ban-R-on-N-rule", which is no constraint cibadmin could delete.)"""
+    shown = lab.run(node, ["cibadmin", "--query", "--scope", "constraints"], timeout=30, check=True)
+    root = etree.fromstring(shown.stdout.encode())
+    return [
+        c.get("id", "") for c in root.iter("rsc_location") if c.get("id", "").startswith("cli-")
+    ]
 
 
 def drop_stray_vip(lab: Lab, node: str) -> bool:
@@ -152,9 +164,9 @@ def _repair(lab: Lab, deadline: float) -> None:
             "--update",
             "false",
         )
-    for ban in current.crm.bans:
-        if ban.id.startswith("cli-"):
-            constraint = f'<rsc_location id="{ban.id}"/>'
+    if any(ban.id.startswith("cli-") for ban in current.crm.bans):
+        for constraint_id in cli_constraint_ids(lab, anchor):
+            constraint = f'<rsc_location id="{constraint_id}"/>'
             _crm(lab, anchor, "cibadmin", "--delete", "--xml-text", constraint)
 
     def one_promoted(s: LabStatus) -> list[str]:

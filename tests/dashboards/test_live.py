@@ -307,10 +307,14 @@ def observed(lab_cluster: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iter
         seen.timings[REMEDIATED] = time.monotonic() - mark
         yield seen
     finally:
+        mark = time.monotonic()
         stack.close()
         for pid in pids:
             lab.stop_spawned(pid, timeout=40)
+        seen.timings["stop"] = time.monotonic() - mark
+        mark = time.monotonic()
         lab.restore_healthy()
+        seen.timings["restore"] = time.monotonic() - mark
         report(seen)
 
 
