@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig, CorosyncFacts
-from exporter.commands import CommandError
+from exporter.commands import CommandError, CommandResult
 from exporter.metrics import MetricWriter
 from exporter.scrape import CollectorError
 from tests.support.exposition import writer_text
@@ -178,3 +180,45 @@ def test_the_nodelist_is_read_once_a_minute() -> None:
         collector.collect(MetricWriter())
     assert scripted.count("corosync-quorumtool") == 3
     assert scripted.count("corosync-cmapctl") == 1
+
+
+def test_the_two_tools_run_side_by_side() -> None:
+    """corosync-quorumtool answers only once corosync-cfgtool has started: run one after the
+    other, this would time out."""
+    scripted = runner("two-node-healthy")
+    quorum = scripted.answers["corosync-quorumtool"]
+    links = scripted.answers["corosync-cfgtool"]
+    assert isinstance(quorum, CommandResult) and isinstance(links, CommandResult)
+    cfgtool_started = threading.Event()
+
+    def quorumtool() -> CommandResult:
+        assert cfgtool_started.wait(timeout=5), "corosync-cfgtool did not start meanwhile"
+        return quorum
+
+    def cfgtool() -> CommandResult:
+        cfgtool_started.set()
+        return links
+
+    scripted.answers["corosync-quorumtool"] = quorumtool
+    scripted.answers["corosync-cfgtool"] = cfgtool
+    facts = CorosyncCollector(CorosyncConfig(), "hub1", scripted).collect(MetricWriter())
+    assert facts.quorate and facts.faulty_links == 0
+
+
+def test_a_failing_quorumtool_waits_for_cfgtool() -> None:
+    """No tool is left running once the collection has failed."""
+    scripted = runner("two-node-healthy")
+    links = scripted.answers["corosync-cfgtool"]
+    assert isinstance(links, CommandResult)
+    finished = threading.Event()
+
+    def slow_cfgtool() -> CommandResult:
+        time.sleep(0.3)
+        finished.set()
+        return links
+
+    scripted.answers["corosync-cfgtool"] = slow_cfgtool
+    scripted.set("corosync-quorumtool", "Segmentation fault\n")
+    with pytest.raises(CollectorError):
+        CorosyncCollector(CorosyncConfig(), "hub1", scripted).collect(MetricWriter())
+    assert finished.is_set()
