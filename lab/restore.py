@@ -22,8 +22,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from lxml import etree
-
+from exporter.parsers.cib import parse_cib
+from exporter.parsers.pcmk_values import is_cli_constraint
 from lab import lifecycle, postgres
 from lab.config import PGDATA
 from lab.errors import LabError
@@ -53,11 +53,8 @@ def _crm(lab: Lab, node: str, *argv: str, check: bool = True) -> None:
 def cli_constraint_ids(lab: Lab, node: str) -> list[str]:
     """The ids of the CIB's cli-* location constraints. (crm_mon names a ban with a lifetime by
     its rule, "cli-ban-R-on-N-rule", which is no constraint cibadmin could delete.)"""
-    shown = lab.run(node, ["cibadmin", "--query", "--scope", "constraints"], timeout=30, check=True)
-    root = etree.fromstring(shown.stdout.encode())
-    return [
-        c.get("id", "") for c in root.iter("rsc_location") if c.get("id", "").startswith("cli-")
-    ]
+    shown = lab.run(node, ["cibadmin", "--query"], timeout=30, check=True)
+    return [c.id for c in parse_cib(shown.stdout.encode()).cli_constraints()]
 
 
 def drop_stray_vip(lab: Lab, node: str) -> bool:
@@ -164,7 +161,7 @@ def _repair(lab: Lab, deadline: float) -> None:
             "--update",
             "false",
         )
-    if any(ban.id.startswith("cli-") for ban in current.crm.bans):
+    if any(is_cli_constraint(ban.id) for ban in current.crm.bans):
         for constraint_id in cli_constraint_ids(lab, anchor):
             constraint = f'<rsc_location id="{constraint_id}"/>'
             _crm(lab, anchor, "cibadmin", "--delete", "--xml-text", constraint)
