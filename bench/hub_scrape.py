@@ -27,7 +27,7 @@ import psycopg
 from bench.common import measure, save
 from exporter.collectors import hub_sql
 from exporter.collectors.hub import HubCollector, HubConfig
-from exporter.metrics import MetricWriter
+from servicekit.metrics import MetricWriter
 from tests.support.hubenv import HUBS, create_cfdb, ha_info_text
 from tests.support.pgpair import PgPair
 

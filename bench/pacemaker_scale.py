@@ -33,10 +33,10 @@ from typing import Any
 from lxml import etree
 
 from bench.common import argument_parser, http_get, save, stop, wait_http
+from clusterstate.parsers.crm_mon import CRM_MON_ARGV
+from clusterstate.tools import SubprocessRunner
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
-from exporter.commands import SubprocessRunner
-from exporter.metrics import MetricWriter
-from exporter.parsers.crm_mon import CRM_MON_ARGV
+from servicekit.metrics import MetricWriter
 from tests.support.cibstates import HEALTHY_AT, PCMK_TZ, CibStates, ctime_text, run_tool, tool_env
 from tests.support.exposition import writer_text
 from tests.support.pgpair import free_port

@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from bench.common import http_get, measure, rss_bytes, save, stop, wait_http
-from exporter.collectors.postgres_sql import STATEMENT
+from clusterstate.postgres import STATEMENT
 from exporter.registry import COLLECTORS, DERIVED
 from tests.support.pgpair import PgPair, free_port
 

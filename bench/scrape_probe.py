@@ -29,11 +29,11 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bench.common import argument_parser, http_get, wait_http
+from clusterstate.parsers.cfengine_files import parse_ha_info
+from clusterstate.parsers.crm_mon import CRM_MON_ARGV
+from clusterstate.postgres import STATEMENT as POSTGRES_STATEMENT
 from exporter.collectors import hub_sql
 from exporter.collectors.hub import HubConfig
-from exporter.collectors.postgres_sql import STATEMENT as POSTGRES_STATEMENT
-from exporter.parsers.cfengine_files import parse_ha_info
-from exporter.parsers.crm_mon import CRM_MON_ARGV
 
 COMMANDS: dict[str, list[str]] = {
     "crm_mon": list(CRM_MON_ARGV),

@@ -16,13 +16,13 @@ from prometheus_client.core import Metric
 
 from exporter import __version__
 from exporter.config import ConfigError, load_config, parse_listen_address
-from exporter.logsetup import setup_logging
 from exporter.registry import COLLECTORS, DERIVED, build_collectors, metrics_registry
 from exporter.scrape import Scrape, Scraper
 from exporter.server import serve
 from exporter.web.app import create_app
 from exporter.web.security import secure
 from exporter.web.webconfig import load_web_config
+from servicekit.logsetup import setup_logging
 
 log = logging.getLogger("cfha.exporter")
 LOG_LEVELS = {

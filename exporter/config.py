@@ -19,7 +19,7 @@ from exporter.collectors.pacemaker import PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentConfig
 from exporter.collectors.postgres import PostgresConfig
 from exporter.collectors.verdict import VerdictConfig
-from exporter.config_base import (
+from servicekit.config import (
     ConfigError,
     StrictModel,
     parse_listen_address,

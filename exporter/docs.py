@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import sys
 
-from exporter.metrics import Kind, MetricSpec
 from exporter.registry import all_metric_specs
+from servicekit.metrics import Kind, MetricSpec
 
 HEADER = """\
 # cfha-exporter metrics reference

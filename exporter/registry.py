@@ -13,6 +13,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
 
+from clusterstate.tools import CommandRunner, SubprocessRunner
 from exporter.collectors.cfengine import CfengineCollector
 from exporter.collectors.corosync import CorosyncCollector
 from exporter.collectors.hub import HubCollector
@@ -20,10 +21,7 @@ from exporter.collectors.pacemaker import PacemakerCollector
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector
 from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.verdict import VerdictCollector
-from exporter.commands import CommandRunner, SubprocessRunner
 from exporter.config import ExporterConfig
-from exporter.config_base import CollectorSettings
-from exporter.metrics import MetricSpec
 from exporter.scrape import (
     SELF_METRICS,
     Collector,
@@ -32,6 +30,8 @@ from exporter.scrape import (
     Scraper,
     ScrapeRegistryAdapter,
 )
+from servicekit.config import CollectorSettings
+from servicekit.metrics import MetricSpec
 
 
 @dataclass(frozen=True)

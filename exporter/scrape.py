@@ -24,10 +24,10 @@ from typing import Protocol, TypeVar
 
 from prometheus_client.core import Metric
 
+from clusterstate.pg import PgError
+from clusterstate.tools import CommandError
 from exporter import __version__
-from exporter.commands import CommandError
-from exporter.metrics import Kind, MetricSpec, MetricWriter, described
-from exporter.pg import PgError
+from servicekit.metrics import Kind, MetricSpec, MetricWriter, described
 
 log = logging.getLogger(__name__)
 

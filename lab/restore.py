@@ -22,8 +22,8 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from exporter.parsers.cib import parse_cib
-from exporter.parsers.pcmk_values import is_cli_constraint
+from clusterstate.parsers.cib import parse_cib
+from clusterstate.parsers.pcmk_values import is_cli_constraint
 from lab import lifecycle, postgres
 from lab.config import PGDATA
 from lab.errors import LabError

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from exporter.logsetup import setup_logging
 from remediator import __version__
 from remediator.config import ConfigError, RemediatorConfig, load_config
 from remediator.journal import Journal, JournalError
@@ -25,6 +24,7 @@ from remediator.killswitch import KillSwitch
 from remediator.models import PayloadError, parse_payload
 from remediator.policy import load_policy
 from remediator.services import Services
+from servicekit.logsetup import setup_logging
 
 log = logging.getLogger("cfha.remediator")
 DEFAULT_CONFIG = Path("/etc/cfha/remediator.yml")

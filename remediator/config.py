@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
-from exporter.config_base import (
+from servicekit.config import (
     ConfigError,
     StrictModel,
     parse_listen_address,

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
-from exporter.commands import CommandError
+from clusterstate.tools import CommandError
 from remediator.actions.base import GuardFn
 from remediator.cluster import ClusterSnapshot, SnapshotError
 from remediator.guard import GUARD_CHANGED, KILL_SWITCH, first_failure

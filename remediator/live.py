@@ -1,5 +1,5 @@
 """The live `ClusterReader`: one snapshot from crm_mon, cibadmin, corosync, PostgreSQL and the
-local files, read through the shared parsers (`exporter.parsers`), the same ones the exporter uses.
+local files, read through the shared parsers (`clusterstate.parsers`), the ones the exporter uses.
 
 Every read goes through the CommandRunner (argv, timeout, C locale); pacemaker tools honour
 `CIB_file`, which is how the offline CIB states drive this reader in tests. crm_mon and cibadmin
@@ -20,12 +20,17 @@ from datetime import tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from exporter.commands import CommandError, CommandRunner, SubprocessRunner
-from exporter.parsers.cib import CibParseError, parse_cib
-from exporter.parsers.cib_model import CibConfig
-from exporter.parsers.corosync import CorosyncParseError, parse_quorumtool
-from exporter.parsers.crm_mon import CRM_MON_ARGV, ClusterStatus, CrmMonParseError, parse_crm_mon
-from exporter.parsers.pcmk_values import Role
+from clusterstate.parsers.cib import CibParseError, parse_cib
+from clusterstate.parsers.cib_model import CibConfig
+from clusterstate.parsers.corosync import CorosyncParseError, parse_quorumtool
+from clusterstate.parsers.crm_mon import (
+    CRM_MON_ARGV,
+    ClusterStatus,
+    CrmMonParseError,
+    parse_crm_mon,
+)
+from clusterstate.parsers.pcmk_values import Role
+from clusterstate.tools import CommandError, CommandRunner, SubprocessRunner
 from remediator.cluster import (
     ClusterSnapshot,
     FailCount,

@@ -1,13 +1,13 @@
 """PostgreSQL as the remediator sees it: the local server (its socket) and the primary (through
 the pgsql resource's `master_ip`, normally the VIP). Read-only sessions with short timeouts
-(exporter.pg.PgSession); a server that cannot be reached is a `PgView(reachable=False)`.
+(clusterstate.pg.PgSession); a server that cannot be reached is a `PgView(reachable=False)`.
 """
 
 from __future__ import annotations
 
 import threading
 
-from exporter.pg import PgError, PgSession, PgSettings
+from clusterstate.pg import PgError, PgSession, PgSettings
 from remediator.cluster import PgsqlParams, PgView
 from remediator.config import PostgresConfig
 

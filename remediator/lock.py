@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from exporter.commands import CommandError, CommandRunner
+from clusterstate.tools import CommandError, CommandRunner
 from remediator.cluster import LockState
 
 log = logging.getLogger(__name__)

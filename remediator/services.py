@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from exporter.commands import CommandRunner
+from clusterstate.tools import CommandRunner
 from remediator.clock import Clock, SystemClock
 from remediator.cluster import ClusterReader, LockState
 from remediator.lock import LockOutcome

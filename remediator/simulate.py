@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from exporter.commands import CommandError, CommandRunner
+from clusterstate.tools import CommandError, CommandRunner
 from remediator.config import ToolsConfig
 from remediator.guard import SIMULATION, Check
 

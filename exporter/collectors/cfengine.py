@@ -25,9 +25,7 @@ from typing import ClassVar, TypeVar
 
 from pydantic import Field
 
-from exporter.config_base import CollectorSettings
-from exporter.metrics import Kind, MetricSpec, MetricWriter
-from exporter.parsers.cfengine_files import (
+from clusterstate.parsers.cfengine_files import (
     CfengineFileError,
     HaHub,
     local_addresses_from_proc,
@@ -35,6 +33,8 @@ from exporter.parsers.cfengine_files import (
     parse_master_hub,
 )
 from exporter.scrape import CollectorError
+from servicekit.config import CollectorSettings
+from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
 _T = TypeVar("_T")
 

@@ -29,11 +29,7 @@ from typing import ClassVar, TypeVar
 
 from pydantic import Field, model_validator
 
-from exporter.collectors import corosync_metrics as m
-from exporter.commands import CommandError, CommandResult, CommandRunner
-from exporter.config_base import CollectorSettings
-from exporter.metrics import MetricSpec, MetricWriter
-from exporter.parsers.corosync import (
+from clusterstate.parsers.corosync import (
     CorosyncLinks,
     CorosyncParseError,
     LinkState,
@@ -41,8 +37,12 @@ from exporter.parsers.corosync import (
     parse_cfgtool_status,
     parse_quorumtool,
 )
-from exporter.parsers.corosync_cmap import CmapNode, parse_cmap_nodelist
+from clusterstate.parsers.corosync_cmap import CmapNode, parse_cmap_nodelist
+from clusterstate.tools import CommandError, CommandResult, CommandRunner
+from exporter.collectors import corosync_metrics as m
 from exporter.scrape import CollectorError
+from servicekit.config import CollectorSettings
+from servicekit.metrics import MetricSpec, MetricWriter
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

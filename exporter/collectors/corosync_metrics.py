@@ -6,8 +6,8 @@ peer also carries `peer` (its name in corosync's nodelist) and `peer_id` (its co
 
 from __future__ import annotations
 
-from exporter.metrics import Kind, MetricSpec
-from exporter.parsers.corosync import LinkState, QuorumFlag
+from clusterstate.parsers.corosync import LinkState, QuorumFlag
+from servicekit.metrics import Kind, MetricSpec
 
 N = ("node",)
 PEER = ("node", "peer", "peer_id")

@@ -27,12 +27,12 @@ from typing import ClassVar
 
 from pydantic import Field
 
+from clusterstate.parsers.cfengine_files import CfengineFileError, HaHub, parse_ha_info
+from clusterstate.pg import PgError, PgSession, PgSettings
 from exporter.collectors.cfengine import HA_INFO, read_local_addresses
-from exporter.config_base import CollectorSettings
-from exporter.metrics import Kind, MetricSpec, MetricWriter
-from exporter.parsers.cfengine_files import CfengineFileError, HaHub, parse_ha_info
-from exporter.pg import PgError, PgSession, PgSettings
 from exporter.scrape import CollectorError
+from servicekit.config import CollectorSettings
+from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
 from .hub_sql import (
     AGENT_STATUSES,

@@ -31,24 +31,24 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from exporter.collectors.pacemaker_facts import PacemakerFacts, pacemaker_facts
-from exporter.collectors.pacemaker_metrics import METRICS
-from exporter.collectors.pacemaker_write import write_facts, write_local
-from exporter.commands import CommandError, CommandResult, CommandRunner
-from exporter.config_base import CollectorSettings
-from exporter.metrics import MetricSpec, MetricWriter
-from exporter.parsers.cib import CibParseError, parse_cib
-from exporter.parsers.cib_model import CibConfig
-from exporter.parsers.crm_mon import (
+from clusterstate.parsers.cib import CibParseError, parse_cib
+from clusterstate.parsers.cib_model import CibConfig
+from clusterstate.parsers.crm_mon import (
     CRM_MON_ARGV,
     ClusterStatus,
     ClusterUnavailableError,
     CrmMonParseError,
     parse_crm_mon,
 )
-from exporter.parsers.crm_mon_model import PacemakerdState
-from exporter.parsers.pgsql_ra import DEFAULT_PGSQL_RESOURCE
+from clusterstate.parsers.crm_mon_model import PacemakerdState
+from clusterstate.parsers.pgsql_ra import DEFAULT_PGSQL_RESOURCE
+from clusterstate.tools import CommandError, CommandResult, CommandRunner
+from exporter.collectors.pacemaker_facts import PacemakerFacts, pacemaker_facts
+from exporter.collectors.pacemaker_metrics import METRICS
+from exporter.collectors.pacemaker_write import write_facts, write_local
 from exporter.scrape import CollectorError
+from servicekit.config import CollectorSettings
+from servicekit.metrics import MetricSpec, MetricWriter
 
 log = logging.getLogger(__name__)
 

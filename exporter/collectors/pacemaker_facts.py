@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from exporter.parsers.cib_model import CibConfig, LocationConstraint
-from exporter.parsers.crm_mon import ClusterStatus
-from exporter.parsers.crm_mon_model import Ban, Failure, Node, NoQuorumPolicy, PacemakerdState
-from exporter.parsers.pcmk_values import Role
-from exporter.parsers.pgsql_ra import PgsqlAgentView, decode_pgsql_attributes
+from clusterstate.parsers.cib_model import CibConfig, LocationConstraint
+from clusterstate.parsers.crm_mon import ClusterStatus
+from clusterstate.parsers.crm_mon_model import Ban, Failure, Node, NoQuorumPolicy, PacemakerdState
+from clusterstate.parsers.pcmk_values import Role
+from clusterstate.parsers.pgsql_ra import PgsqlAgentView, decode_pgsql_attributes
 
 
 @dataclass(frozen=True, slots=True)

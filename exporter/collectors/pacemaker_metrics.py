@@ -9,15 +9,15 @@ both hubs publish alike; docs/pacemaker.md shows how rules read it once.
 
 from __future__ import annotations
 
-from exporter.metrics import Kind, MetricSpec
-from exporter.parsers.crm_mon_model import (
+from clusterstate.parsers.crm_mon_model import (
     FenceStatus,
     NodeHealth,
     NodeType,
     NoQuorumPolicy,
     PacemakerdState,
 )
-from exporter.parsers.pcmk_values import Role
+from clusterstate.parsers.pcmk_values import Role
+from servicekit.metrics import Kind, MetricSpec
 
 N = ("node",)
 R = ("resource",)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from clusterstate.parsers.crm_mon import ClusterStatus
+from clusterstate.parsers.crm_mon_model import Clone, Node, ResourceInstance
+from clusterstate.parsers.pcmk_values import Role
 from exporter.collectors import pacemaker_metrics as m
 from exporter.collectors.pacemaker_facts import PacemakerFacts, ResourcePlacement
-from exporter.metrics import MetricSpec, MetricWriter
-from exporter.parsers.crm_mon import ClusterStatus
-from exporter.parsers.crm_mon_model import Clone, Node, ResourceInstance
-from exporter.parsers.pcmk_values import Role
+from servicekit.metrics import MetricSpec, MetricWriter
 
 # When two instances of one primitive share a node (clone-node-max > 1), the node shows the
 # "highest" role: what matters most for the HA pair comes first.

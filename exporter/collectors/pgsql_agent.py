@@ -30,12 +30,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from exporter.collectors.pacemaker_facts import PacemakerFacts
-from exporter.config_base import CollectorSettings
-from exporter.metrics import Kind, MetricSpec, MetricWriter
-from exporter.parsers.cib_model import CibConfig
-from exporter.parsers.described import DescribedEnum
-from exporter.parsers.pgsql_ra import (
+from clusterstate.parsers.cib_model import CibConfig
+from clusterstate.parsers.described import DescribedEnum
+from clusterstate.parsers.pgsql_ra import (
     PgsqlAgentView,
     PgsqlStatus,
     ReceiverStatus,
@@ -43,7 +40,10 @@ from exporter.parsers.pgsql_ra import (
     SyncState,
     pgsql_lock_path,
 )
+from exporter.collectors.pacemaker_facts import PacemakerFacts
 from exporter.scrape import CollectorError, CollectorResult
+from servicekit.config import CollectorSettings
+from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
 
 class PgsqlAgentConfig(CollectorSettings):

@@ -19,12 +19,8 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from exporter.config_base import CollectorSettings
-from exporter.metrics import Kind, MetricSpec, MetricWriter
-from exporter.pg import PgError, PgSession, PgSettings
-from exporter.scrape import CollectorError
-
-from .postgres_sql import (
+from clusterstate.pg import PgError, PgSession, PgSettings
+from clusterstate.postgres import (
     RECEIVER_STATE_HELP,
     RECEIVER_STATES,
     SENDER_STATE_HELP,
@@ -36,6 +32,9 @@ from .postgres_sql import (
     PgFacts,
     decode,
 )
+from exporter.scrape import CollectorError
+from servicekit.config import CollectorSettings
+from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
 
 class PostgresConfig(CollectorSettings):

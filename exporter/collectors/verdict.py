@@ -21,15 +21,15 @@ from typing import ClassVar, TypeVar
 
 from pydantic import Field
 
+from clusterstate.postgres import PgFacts
 from exporter.collectors.cfengine import CfengineFacts
 from exporter.collectors.corosync import CorosyncFacts
 from exporter.collectors.hub import HubFacts
 from exporter.collectors.pacemaker_facts import PacemakerFacts
 from exporter.collectors.pgsql_agent import PgsqlAgentFacts
-from exporter.collectors.postgres_sql import PgFacts
-from exporter.config_base import CollectorSettings
-from exporter.metrics import Kind, MetricSpec, MetricWriter
 from exporter.scrape import CollectorResult
+from servicekit.config import CollectorSettings
+from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
 from .verdict_inputs import cluster_view, corosync_view
 from .verdict_model import ROLE_HELP, ROLES, CollectorStatus, Thresholds, Verdict, VerdictInputs

@@ -8,11 +8,11 @@ collector's failure is itself the reason `collector_failed`).
 
 from __future__ import annotations
 
+from clusterstate.parsers.corosync import LinkState
+from clusterstate.parsers.crm_mon_model import Failure
 from exporter.collectors.corosync import CorosyncFacts
 from exporter.collectors.pacemaker_facts import PacemakerFacts
 from exporter.collectors.pgsql_agent import PgsqlAgentFacts
-from exporter.parsers.corosync import LinkState
-from exporter.parsers.crm_mon_model import Failure
 
 from .verdict_model import ClusterNode, ClusterView, CorosyncView
 

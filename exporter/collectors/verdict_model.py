@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from clusterstate.postgres import PgFacts
 from exporter.collectors.cfengine import CfengineFacts
 from exporter.collectors.hub import HubFacts
-from exporter.collectors.postgres_sql import PgFacts
 
 Status = Literal["holds", "clear", "unknown"]
 ROLES = ("active", "passive", "unknown")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from clusterstate.postgres import PgFacts
 from exporter import __version__
 from exporter.collectors.hub import HubFacts
-from exporter.collectors.postgres_sql import PgFacts
 from exporter.collectors.verdict_model import Verdict
 from exporter.collectors.verdict_reasons import BY_CODE
 from exporter.scrape import Scrape

@@ -25,7 +25,7 @@ from pydantic import (
     model_validator,
 )
 
-from exporter.config_base import ConfigError, StrictModel, read_yaml, validation_messages
+from servicekit.config import ConfigError, StrictModel, read_yaml, validation_messages
 
 TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 CLIENT_AUTH_MODES = {

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from exporter.commands import CommandRunner
+from clusterstate.tools import CommandRunner
 from remediator import guard
 from remediator.cluster import ClusterSnapshot, LocationConstraint
 from remediator.config import RemediatorConfig

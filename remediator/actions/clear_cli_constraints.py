@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from exporter.commands import CommandRunner
+from clusterstate.tools import CommandRunner
 from remediator import guard
 from remediator.actions.base import Context, Evaluation, Hints, Scope, cluster_safety, unresolved
 from remediator.cluster import ClusterSnapshot, LocationConstraint

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.tools import CommandError, CommandResult
 from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig, CorosyncFacts
-from exporter.commands import CommandError, CommandResult
-from exporter.metrics import MetricWriter
 from exporter.scrape import CollectorError
+from servicekit.metrics import MetricWriter
 from tests.support.exposition import writer_text
 from tests.support.metrics_text import sample_value
 from tests.support.runners import ScriptedRunner

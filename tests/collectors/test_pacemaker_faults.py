@@ -20,16 +20,16 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clusterstate.parsers.crm_mon_model import PacemakerdState
+from clusterstate.tools import CommandResult, CommandRunner, SubprocessRunner
 from exporter.collectors import pacemaker_metrics as pm
 from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig, local_zone
 from exporter.collectors.pacemaker_facts import PacemakerFacts
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig
-from exporter.commands import CommandResult, CommandRunner, SubprocessRunner
 from exporter.config import ConfigError, config_from_mapping
-from exporter.metrics import MetricWriter
-from exporter.parsers.crm_mon_model import PacemakerdState
 from exporter.scrape import CollectorError, CollectorResult, ScheduledCollector, Scraper
+from servicekit.metrics import MetricWriter
 from tests.parsers.test_parsers_fuzz import CIB_SEEDS, CRM_MON_SEEDS, FUZZ, mutated
 from tests.support.cibstates import BASE_AT, PCMK_TZ, CibStates, cibadmin_query, crm_mon_xml
 from tests.support.exposition import writer_text

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from clusterstate.parsers.crm_mon import ClusterUnavailableError, parse_crm_mon
 from exporter.collectors.pacemaker_facts import pacemaker_facts
 from exporter.collectors.pacemaker_write import write_facts
-from exporter.metrics import MetricWriter
-from exporter.parsers.crm_mon import ClusterUnavailableError, parse_crm_mon
+from servicekit.metrics import MetricWriter
 from tests.support.exposition import writer_text
 from tests.support.metrics_text import sample_value
 from tests.support.shared import pacemaker_fixture_dirs

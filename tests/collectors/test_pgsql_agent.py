@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.parsers.pgsql_ra import PgsqlStatus, ReplicationState
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.collectors.pacemaker_facts import PacemakerFacts
 from exporter.collectors.pgsql_agent import (
@@ -16,9 +17,8 @@ from exporter.collectors.pgsql_agent import (
     PgsqlAgentFacts,
     check_lock,
 )
-from exporter.metrics import MetricWriter
-from exporter.parsers.pgsql_ra import PgsqlStatus, ReplicationState
 from exporter.scrape import CollectorError, CollectorResult
+from servicekit.metrics import MetricWriter
 from tests.support.cibstates import PCMK_TZ, CibStates
 from tests.support.exposition import writer_text
 from tests.support.metrics_text import sample_value

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
+from clusterstate.parsers.crm_mon import CRM_MON_ARGV
 from exporter.collectors.corosync import CorosyncConfig
 from exporter.collectors.pacemaker import PacemakerConfig
-from exporter.parsers.crm_mon import CRM_MON_ARGV
 from lab.cluster import Lab
 
 pytestmark = pytest.mark.lab

@@ -7,6 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.parsers.cfengine_files import (
+    CfengineFileError,
+    local_addresses_from_proc,
+    parse_ha_info,
+    parse_master_hub,
+)
 from exporter.collectors.cfengine import (
     HA_ENABLED,
     HA_INFO,
@@ -17,14 +23,8 @@ from exporter.collectors.cfengine import (
 )
 from exporter.collectors.verdict_model import Thresholds
 from exporter.collectors.verdict_rules import evaluate
-from exporter.metrics import MetricWriter
-from exporter.parsers.cfengine_files import (
-    CfengineFileError,
-    local_addresses_from_proc,
-    parse_ha_info,
-    parse_master_hub,
-)
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
+from servicekit.metrics import MetricWriter
 from tests.exporter.verdict_facts import healthy, pg_primary
 from tests.support.metrics_text import sample_value, scrape_text
 

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
+from clusterstate.pg import PgSession, PgSettings
 from exporter.collectors.hub import HubCollector, HubConfig, HubFacts
 from exporter.collectors.hub_sql import decode_schema
 from exporter.config import config_from_mapping
-from exporter.metrics import MetricWriter
-from exporter.pg import PgSession, PgSettings
 from exporter.registry import build_collectors
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
 from lab import cfdb
+from servicekit.metrics import MetricWriter
 from tests.support.hubenv import HUBS, IP_OF, create_cfdb, ha_info_text
 from tests.support.metrics_text import sample_value, scrape_text
 from tests.support.pgpair import PgPair, PgServer, free_port

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from clusterstate.pg import PgSession, PgSettings
+from clusterstate.postgres import PgFacts
 from exporter.collectors.postgres import PostgresCollector, PostgresConfig
-from exporter.collectors.postgres_sql import PgFacts
-from exporter.metrics import MetricWriter
-from exporter.pg import PgSession, PgSettings
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
+from servicekit.metrics import MetricWriter
 from tests.support.metrics_text import sample_value, scrape_text
 from tests.support.pgpair import MONITOR_ROLE, SECRET_PASSWORD, SECRET_ROLE, PgPair, free_port
 

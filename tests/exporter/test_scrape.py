@@ -8,9 +8,9 @@ from typing import ClassVar
 
 import pytest
 
-from exporter.commands import CommandError
-from exporter.metrics import Kind, MetricSpec, MetricWriter
+from clusterstate.tools import CommandError
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
+from servicekit.metrics import Kind, MetricSpec, MetricWriter
 from tests.support.metrics_text import sample_value, scrape_text
 
 OK_METRIC = MetricSpec("cfha_test_value", "A test value.", labels=("node",))

@@ -8,8 +8,9 @@ import re
 
 import pytest
 
+from clusterstate.parsers.cfengine_files import HaHub
+from clusterstate.postgres import PgFacts
 from exporter.collectors.hub import HubFacts
-from exporter.collectors.postgres_sql import PgFacts
 from exporter.collectors.verdict import CHECKED, DEGRADED, REASON, inputs_from, write
 from exporter.collectors.verdict_model import (
     ClusterNode,
@@ -20,9 +21,8 @@ from exporter.collectors.verdict_model import (
 )
 from exporter.collectors.verdict_reasons import BY_CODE, CODES, REASONS, render_markdown
 from exporter.collectors.verdict_rules import evaluate
-from exporter.metrics import MetricWriter
-from exporter.parsers.cfengine_files import HaHub
 from exporter.scrape import CollectorResult
+from servicekit.metrics import MetricWriter
 from tests.conftest import REPO
 from tests.exporter.verdict_facts import (
     IP,

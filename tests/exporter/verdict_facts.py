@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from clusterstate.parsers.cfengine_files import HaHub
+from clusterstate.postgres import PgFacts, StandbyLink, WalReceiver
 from exporter.collectors.cfengine import CfengineFacts
 from exporter.collectors.hub import HubFacts, HubMember
-from exporter.collectors.postgres_sql import PgFacts, StandbyLink, WalReceiver
 from exporter.collectors.verdict_model import (
     ClusterNode,
     ClusterView,
@@ -15,7 +16,6 @@ from exporter.collectors.verdict_model import (
     CorosyncView,
     VerdictInputs,
 )
-from exporter.parsers.cfengine_files import HaHub
 
 NOW = 1_800_000_000.0
 IP = {"hub1": "10.250.5.1", "hub2": "10.250.5.2"}

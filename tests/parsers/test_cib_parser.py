@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter.parsers.cib import CibParseError, parse_cib
-from exporter.parsers.cib_model import LocationConstraint
-from exporter.parsers.crm_mon import parse_crm_mon
-from exporter.parsers.pcmk_values import Role
-from exporter.parsers.pgsql_ra import pgsql_lock_path
+from clusterstate.parsers.cib import CibParseError, parse_cib
+from clusterstate.parsers.cib_model import LocationConstraint
+from clusterstate.parsers.crm_mon import parse_crm_mon
+from clusterstate.parsers.pcmk_values import Role
+from clusterstate.parsers.pgsql_ra import pgsql_lock_path
 from tests.support.cibstates import (
     BASE_AT,
     INCIDENT_AT,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.parsers.corosync import (
+from clusterstate.parsers.corosync import (
     CorosyncParseError,
     LinkPeer,
     LinkState,

@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from exporter.parsers.cib import CibParseError, parse_cib
-from exporter.parsers.crm_mon import ClusterStatus, parse_crm_mon
-from exporter.parsers.pcmk_values import Role
+from clusterstate.parsers.cib import CibParseError, parse_cib
+from clusterstate.parsers.crm_mon import ClusterStatus, parse_crm_mon
+from clusterstate.parsers.pcmk_values import Role
 from tests.support.cibstates import crm_mon_xml, require_pacemaker_tools
 from tests.support.shared import pacemaker_fixture_dirs
 

@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter.parsers.crm_mon import (
+from clusterstate.parsers.crm_mon import (
     CRM_MON_ARGV,
     ClusterUnavailableError,
     CrmMonParseError,
     parse_crm_mon,
     resource_of_op_key,
 )
-from exporter.parsers.crm_mon_model import FenceStatus, NoQuorumPolicy, PacemakerdState, Role
+from clusterstate.parsers.crm_mon_model import FenceStatus, NoQuorumPolicy, PacemakerdState, Role
 from tests.support.cibstates import PCMK_TZ, CibStates, crm_mon_xml
 
 CAPTURED = Path(__file__).parents[1] / "fixtures" / "pacemaker"

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter.parsers.crm_mon import ClusterStatus, parse_crm_mon
-from exporter.parsers.crm_mon_model import (
+from clusterstate.parsers.crm_mon import ClusterStatus, parse_crm_mon
+from clusterstate.parsers.crm_mon_model import (
     Ban,
     Failure,
     Node,
@@ -24,8 +24,8 @@ from exporter.parsers.crm_mon_model import (
     Primitive,
     ResourceInstance,
 )
-from exporter.parsers.pcmk_values import Role
-from exporter.parsers.pgsql_ra import (
+from clusterstate.parsers.pcmk_values import Role
+from clusterstate.parsers.pgsql_ra import (
     PgsqlStatus,
     ReceiverStatus,
     ReplicationState,

@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from exporter.parsers.cib import CibParseError, parse_cib
-from exporter.parsers.corosync import CorosyncParseError, parse_cfgtool_status, parse_quorumtool
-from exporter.parsers.crm_mon import CrmMonParseError, parse_crm_mon
-from exporter.parsers.pgsql_ra import decode_pgsql_attributes
+from clusterstate.parsers.cib import CibParseError, parse_cib
+from clusterstate.parsers.corosync import CorosyncParseError, parse_cfgtool_status, parse_quorumtool
+from clusterstate.parsers.crm_mon import CrmMonParseError, parse_crm_mon
+from clusterstate.parsers.pgsql_ra import decode_pgsql_attributes
 from tests.support.shared import pacemaker_fixture_dirs
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

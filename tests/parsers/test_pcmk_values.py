@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter.parsers.pcmk_values import (
+from clusterstate.parsers.pcmk_values import (
     Role,
     is_cli_constraint,
     normalise_agent,

@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from exporter.parsers.cib import parse_cib
-from exporter.parsers.pgsql_ra import (
+from clusterstate.parsers.cib import parse_cib
+from clusterstate.parsers.pgsql_ra import (
     DEFAULT_PGSQL_TMPDIR,
     PgsqlAttributeNames,
     PgsqlStatus,

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from exporter.commands import CommandResult
+from clusterstate.tools import CommandResult
 from remediator.cluster import (
     ClusterSnapshot,
     FailCount,

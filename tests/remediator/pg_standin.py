@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from exporter.commands import CommandResult, SubprocessRunner
+from clusterstate.tools import CommandResult, SubprocessRunner
 from remediator.cluster import ClusterSnapshot, LocationConstraint, LockState, PgsqlParams
 from remediator.config import config_from_mapping
 from remediator.live_host import probe_host

@@ -291,7 +291,7 @@ def test_refuses_to_resync_the_primary(lab: Lab, hubs: dict[str, Hub]) -> None:
 
 RACE = """
 import json, sys, time
-from exporter.commands import SubprocessRunner
+from clusterstate.tools import SubprocessRunner
 from remediator.lock import ClusterLock
 node, start, rounds = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
 lock = ClusterLock(SubprocessRunner(), "cibadmin", node, timeout=20)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from exporter.commands import SubprocessRunner
+from clusterstate.tools import SubprocessRunner
 from remediator import guard
 from remediator.actions.base import Context, Hints
 from remediator.actions.clear_cli_constraints import ClearCliConstraintsParams

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.commands import SubprocessRunner
+from clusterstate.tools import SubprocessRunner
 from remediator.lock import LOCK_SET_ID, ClusterLock, LockError, parse_lock
 
 pytestmark = pytest.mark.skipif(shutil.which("cibadmin") is None, reason="cibadmin not installed")

@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from lxml import etree
 
-from exporter.parsers.crm_mon import CRM_MON_ARGV
+from clusterstate.parsers.crm_mon import CRM_MON_ARGV
 
 PCMK_TZ = "Europe/Berlin"
 """The zone the simulated hubs run in: not UTC, and in summer time on the pinned dates."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
-from exporter.metrics import MetricWriter
+from servicekit.metrics import MetricWriter
 
 
 class _Writer:

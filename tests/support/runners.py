@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from exporter.commands import CommandError, CommandResult, SubprocessRunner
+from clusterstate.tools import CommandError, CommandResult, SubprocessRunner
 from tests.support.cibstates import PCMK_TZ
 
 

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from lxml import etree
 
-from exporter.parsers import pcmk_values
+from clusterstate.parsers import pcmk_values
 
 _T = TypeVar("_T")
 

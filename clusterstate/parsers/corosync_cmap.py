@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from exporter.parsers.corosync import CorosyncParseError
+from clusterstate.parsers.corosync import CorosyncParseError
 
 __all__ = ["CmapNode", "parse_cmap_nodelist"]
 

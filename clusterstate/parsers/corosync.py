@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from exporter.parsers.described import DescribedEnum
+from clusterstate.parsers.described import DescribedEnum
 
 __all__ = [
     "CorosyncLink",

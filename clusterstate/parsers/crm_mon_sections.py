@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from exporter.parsers.crm_mon_model import (
+from clusterstate.parsers.crm_mon_model import (
     Ban,
     ClusterOptions,
     ClusterSummary,
@@ -24,7 +24,7 @@ from exporter.parsers.crm_mon_model import (
     ResourceHistory,
     Ticket,
 )
-from exporter.parsers.xml_reader import Attrs, XmlReader
+from clusterstate.parsers.xml_reader import Attrs, XmlReader
 
 
 def _child(reader: XmlReader, parent: etree._Element, tag: str) -> etree._Element | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from exporter.parsers.pcmk_values import Role, is_cli_constraint, parse_bool
+from clusterstate.parsers.pcmk_values import Role, is_cli_constraint, parse_bool
 
 __all__ = [
     "CibConfig",

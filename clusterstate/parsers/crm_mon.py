@@ -15,9 +15,9 @@ from typing import Final
 
 from lxml import etree
 
-from exporter.parsers import crm_mon_resources
-from exporter.parsers import crm_mon_sections as sections
-from exporter.parsers.crm_mon_model import (
+from clusterstate.parsers import crm_mon_resources
+from clusterstate.parsers import crm_mon_sections as sections
+from clusterstate.parsers.crm_mon_model import (
     Ban,
     ClusterSummary,
     Failure,
@@ -30,8 +30,8 @@ from exporter.parsers.crm_mon_model import (
     ResultStatus,
     Ticket,
 )
-from exporter.parsers.pcmk_values import Role, is_cli_constraint
-from exporter.parsers.xml_reader import XmlReader, XmlShapeError, parse_hardened_xml
+from clusterstate.parsers.pcmk_values import Role, is_cli_constraint
+from clusterstate.parsers.xml_reader import XmlReader, XmlShapeError, parse_hardened_xml
 
 __all__ = [
     "CRM_MON_ARGV",

@@ -11,7 +11,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
-from exporter.parsers.described import DescribedEnum
+from clusterstate.parsers.described import DescribedEnum
 
 # Pacemaker clamps every score to +/-1000000 and prints INFINITY as that number in crm_mon XML.
 PCMK_SCORE_INFINITY = 1_000_000

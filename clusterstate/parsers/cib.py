@@ -14,7 +14,7 @@ from datetime import UTC, tzinfo
 
 from lxml import etree
 
-from exporter.parsers.cib_model import (
+from clusterstate.parsers.cib_model import (
     CibConfig,
     CloneConfig,
     ColocationConstraint,
@@ -25,8 +25,13 @@ from exporter.parsers.cib_model import (
     OrderConstraint,
     PrimitiveConfig,
 )
-from exporter.parsers.pcmk_values import normalise_agent, parse_ctime, parse_iso_time, parse_role
-from exporter.parsers.xml_reader import Attrs, XmlReader, XmlShapeError, parse_hardened_xml
+from clusterstate.parsers.pcmk_values import (
+    normalise_agent,
+    parse_ctime,
+    parse_iso_time,
+    parse_role,
+)
+from clusterstate.parsers.xml_reader import Attrs, XmlReader, XmlShapeError, parse_hardened_xml
 
 __all__ = ["CibParseError", "parse_cib"]
 

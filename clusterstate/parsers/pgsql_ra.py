@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from exporter.parsers.cib_model import CibConfig
-from exporter.parsers.crm_mon import ClusterStatus
-from exporter.parsers.described import DescribedEnum
-from exporter.parsers.pcmk_values import parse_score
+from clusterstate.parsers.cib_model import CibConfig
+from clusterstate.parsers.crm_mon import ClusterStatus
+from clusterstate.parsers.described import DescribedEnum
+from clusterstate.parsers.pcmk_values import parse_score
 
 __all__ = [
     "DEFAULT_PGSQL_RESOURCE",

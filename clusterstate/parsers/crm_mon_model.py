@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from exporter.parsers.described import DescribedEnum
-from exporter.parsers.pcmk_values import Role, is_cli_constraint
+from clusterstate.parsers.described import DescribedEnum
+from clusterstate.parsers.pcmk_values import Role, is_cli_constraint
 
 __all__ = [
     "Ban",

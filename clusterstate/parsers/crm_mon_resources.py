@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from exporter.parsers.crm_mon_model import (
+from clusterstate.parsers.crm_mon_model import (
     Bundle,
     BundleReplica,
     Clone,
@@ -17,8 +17,8 @@ from exporter.parsers.crm_mon_model import (
     Resource,
     ResourceInstance,
 )
-from exporter.parsers.pcmk_values import normalise_agent, parse_role
-from exporter.parsers.xml_reader import XmlReader
+from clusterstate.parsers.pcmk_values import normalise_agent, parse_role
+from clusterstate.parsers.xml_reader import XmlReader
 
 
 def resources(reader: XmlReader, element: etree._Element | None) -> tuple[Resource, ...]:

@@ -1,0 +1,2 @@
+"""What both services (the exporter and the remediator) share that is not about the cluster:
+configuration plumbing, metric declarations and logging."""
