@@ -198,8 +198,9 @@ class Group:
 
     id: str
     number_resources: int | None
-    managed: bool
-    disabled: bool
+    managed: bool | None
+    """``None`` where crm_mon does not say (pacemaker 1.1 prints no group flags)."""
+    disabled: bool | None
     maintenance: bool | None
     children: tuple[Primitive, ...]
 
@@ -212,7 +213,8 @@ class Clone:
     promotable: bool
     unique: bool
     managed: bool
-    disabled: bool
+    disabled: bool | None
+    """``None`` where crm_mon does not say (pacemaker 1.1)."""
     failed: bool
     failure_ignored: bool
     target_role: Role | None

@@ -42,6 +42,16 @@ class TestClusterUnavailable:
         with pytest.raises(ClusterUnavailableError):
             parse_crm_mon(captured("not-connected-2.1.5-legacy.xml"), local_tz=UTC)
 
+    def test_pacemaker_11_plain_text_error(self) -> None:
+        with pytest.raises(ClusterUnavailableError) as caught:
+            parse_crm_mon(captured("not-connected-1.1.23-legacy.txt"), local_tz=UTC)
+        assert str(caught.value) == "Error: cluster is not available on this node"
+        with pytest.raises(ClusterUnavailableError):
+            parse_crm_mon(b"\nConnection to cluster failed: Permission denied\n", local_tz=UTC)
+        with pytest.raises(CrmMonParseError) as other:
+            parse_crm_mon(b"Error: something else entirely\n", local_tz=UTC)
+        assert not isinstance(other.value, ClusterUnavailableError)
+
     def test_pacemaker_still_starting(self) -> None:
         # 2.1.5 says code 0, but there is only the launcher's state and an error
         with pytest.raises(ClusterUnavailableError) as caught:
