@@ -107,7 +107,9 @@ class PostgresConfig(StrictModel):
 
 
 class ToolsConfig(StrictModel):
-    pcs: str = "pcs"
+    # pacemaker's own tools only: their syntax is the same from pacemaker 1.1 to 3.0, where pcs
+    # changed between 0.9 and 0.11 (docs/platforms.md)
+    crm_resource: str = "crm_resource"
     cibadmin: str = "cibadmin"
     crm_mon: str = "crm_mon"
     corosync_quorumtool: str = "corosync-quorumtool"

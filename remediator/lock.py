@@ -46,6 +46,14 @@ def holder_value(node: str, job_id: str, acquired: float, expires: float) -> str
     return value
 
 
+def lock_set_xml(value: str) -> str:
+    """The lock as written to crm_config (valid from CIB schema pacemaker-1.0 on)."""
+    return (
+        f'<cluster_property_set id="{LOCK_SET_ID}"><nvpair id="{LOCK_NVPAIR_ID}" '
+        f'name="{LOCK_NVPAIR_ID}" value="{value}"/></cluster_property_set>'
+    )
+
+
 def parse_lock(cib_xml: bytes) -> LockState:
     """The lock found in a CIB document or its crm_config section (pure)."""
     try:
@@ -103,10 +111,7 @@ class ClusterLock:
             log.warning("taking over the expired remediation lock %s", state.raw)
             self._delete_exact(state.raw or "")
         value = holder_value(self._node, job_id, now, now + ttl)
-        xml = (
-            f'<cluster_property_set id="{LOCK_SET_ID}"><nvpair id="{LOCK_NVPAIR_ID}" '
-            f'name="{LOCK_NVPAIR_ID}" value="{value}"/></cluster_property_set>'
-        )
+        xml = lock_set_xml(value)
         argv = (self._cibadmin, "--create", "--scope", "crm_config", "--xml-text", xml)
         try:
             self._runner.run(argv, timeout=self._timeout)  # rc 108 when it exists: read back

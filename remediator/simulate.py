@@ -67,6 +67,13 @@ def parse_actions(xml: bytes) -> tuple[SimulatedAction, ...]:
     )
 
 
+def location_constraint_xpath(constraint_id: str) -> str:
+    """The XPath of one location constraint, for `cibadmin --delete --xpath` (ids are unique)."""
+    if "'" in constraint_id:
+        raise ValueError(f"cannot quote constraint id {constraint_id!r} in XPath")
+    return f"//constraints/rsc_location[@id='{constraint_id}']"
+
+
 def removal_is_quiet(
     runner: CommandRunner, tools: ToolsConfig, constraint_ids: Sequence[str]
 ) -> Check:
@@ -81,7 +88,7 @@ def removal_is_quiet(
             copy.write_bytes(live.stdout)
             on_copy = {"CIB_file": str(copy)}
             for cid in constraint_ids:
-                xpath = f"//constraints/rsc_location[@id='{cid}']"
+                xpath = location_constraint_xpath(cid)
                 runner.run(
                     (tools.cibadmin, "--delete", "--xpath", xpath), timeout=timeout, env=on_copy
                 )
@@ -90,7 +97,7 @@ def removal_is_quiet(
         actions = parse_actions(simulated.stdout)
     except CommandError as exc:
         return Check(SIMULATION, False, f"{exc.reason}: {exc}")
-    except SimulationError as exc:
+    except (SimulationError, ValueError) as exc:
         return Check(SIMULATION, False, str(exc))
     unsafe = [a.describe() for a in actions if a.action not in SAFE_ACTIONS]
     if unsafe:

@@ -136,5 +136,6 @@ def lock_held_by(job_id: str) -> GuardFn:
 
 
 def cleanup_argv(config: RemediatorConfig, resource: str, node: str) -> tuple[str, ...]:
-    """pcs 0.11: scoped to one resource on one node (`--node` is rejected by pcs 0.11)."""
-    return (config.tools.pcs, "resource", "cleanup", resource, f"node={node}")
+    """Forget `resource`'s failures on `node` only: what `pcs resource cleanup` runs on every
+    pcs release, whose own syntax did not last (0.9 `--node N`, 0.10+ `node=N`)."""
+    return (config.tools.crm_resource, "--cleanup", "--resource", resource, "--node", node)

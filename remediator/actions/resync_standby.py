@@ -15,7 +15,7 @@ Plan (`resync_plan`; each destructive step re-reads the guard live first):
    directory at all), pg_basebackup into a fresh directory beside pgdata, move the old pgdata
    aside (`<pgdata>.cfha-old-<job>`, kept for forensics of any divergent WAL), move the new one in;
 4. restore the kept files; remove `<tmpdir>/PGSQL.lock` on this hub only; delete the hold;
-   `pcs resource cleanup <rsc> node=<node>`;
+   `crm_resource --cleanup --resource <rsc> --node <node>`;
 5. verify before a deadline: the agent reports HS:*, the primary has a `streaming` walsender
    for this node, and both are on the same timeline.
 On failure after anything was changed, a partial copy is removed and the hold is (re-)asserted:

@@ -4,7 +4,7 @@ FAKE, and why: these tests exercise the remediator's decisions (auth, dedupe, li
 kill switch, locking between hubs, the order of steps) thousands of times, including with
 hypothesis; the real cluster is the lab (tests marked `lab`). The world keeps one cluster state
 that both fake hubs read, and its fake runner changes that state the way the real tools would
-(cleanup restarts the standby, the hold stops it, `pcs constraint delete` removes a constraint),
+(cleanup restarts the standby, the hold stops it, `cibadmin --delete` removes a constraint),
 so verification steps really depend on what the plan did. Every command is recorded with its argv
 and the hub it ran on; nothing is ever executed.
 """
@@ -71,7 +71,7 @@ class World:
     lock: LockState = field(default_factory=LockState)
     calls: list[Call] = field(default_factory=list)
     failing: dict[str, int] = field(default_factory=dict)
-    """Command name (e.g. 'pg_rewind', 'pcs') -> exit code it returns."""
+    """Command name (e.g. 'pg_rewind', 'crm_resource') -> exit code it returns."""
     cause_present: set[str] = field(default_factory=set)
     """Nodes where a cleanup does not stick (the failure comes back)."""
     on_call: Callable[[Call], None] | None = None
@@ -142,10 +142,8 @@ class World:
         )
         if program in self.failing:
             return self.failing[program]
-        if argv[:3] == ("pcs", "resource", "cleanup"):
-            self._cleanup(argv[3], argv[4].removeprefix("node="))
-        elif argv[:3] == ("pcs", "constraint", "delete"):
-            self._drop_constraint(argv[3])
+        if argv[:2] == ("crm_resource", "--cleanup"):
+            self._cleanup(argv[argv.index("--resource") + 1], argv[argv.index("--node") + 1])
         elif argv[:2] == ("cibadmin", "--modify") and "--xml-text" in argv:
             self._hold(argv[argv.index("--xml-text") + 1])
         elif argv[:2] == ("cibadmin", "--delete"):
@@ -228,7 +226,7 @@ class World:
         self._set_pgsql(node.group(1), running=False)
 
 
-_PROGRAMS = {"pcs", "cibadmin", "pg_rewind", "pg_basebackup", "mv", "rm", "cp", "install"}
+_PROGRAMS = {"crm_resource", "cibadmin", "pg_rewind", "pg_basebackup", "mv", "rm", "cp", "install"}
 
 
 class FakeRunner:

@@ -111,7 +111,14 @@ def test_jobs_and_circuit_commands(
     assert job_id in listing and "failed" in listing and "nothing_to_do" in listing
     assert main([*args, "jobs", "--id", job_id]) == 0
     detail = json.loads(capsys.readouterr().out)
-    assert detail["steps"][0]["argv"] == ["pcs", "resource", "cleanup", "cfpgsql", "node=hub2"]
+    assert detail["steps"][0]["argv"] == [
+        "crm_resource",
+        "--cleanup",
+        "--resource",
+        "cfpgsql",
+        "--node",
+        "hub2",
+    ]
     assert main([*args, "circuit", "list"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["open"] == 1
     assert main([*args, "circuit", "reset", "resource_cleanup", "cfpgsql@hub2"]) == 0

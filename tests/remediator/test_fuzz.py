@@ -173,4 +173,6 @@ def test_a_valid_payload_from_the_strategy_can_act() -> None:
         )
         assert response.status_code == 202
         core(app).worker.run_pending()
-        assert world.commands() == [("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")]
+        assert world.commands() == [
+            ("crm_resource", "--cleanup", "--resource", "cfpgsql", "--node", "hub2")
+        ]

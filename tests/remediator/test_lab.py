@@ -1,10 +1,10 @@
 """The remediator against the live two-node lab: every scenario the issue lists, for real.
 
-One remediator runs *inside each lab node* (Lab.spawn), as in production: its pcs, cibadmin,
-pg_rewind and pg_basebackup run in that node's namespaces against the live cluster, and it reads
-the node's own PGSQL.lock and data directory. The test plays Alertmanager: it POSTs the alert to
-both hubs' webhooks (through Lab.forward), the way one receiver with two URLs does. After each
-test the session's shared lab is restored to healthy.
+One remediator runs *inside each lab node* (Lab.spawn), as in production: its crm_resource,
+cibadmin, pg_rewind and pg_basebackup run in that node's namespaces against the live cluster,
+and it reads the node's own PGSQL.lock and data directory. The test plays Alertmanager: it POSTs
+the alert to both hubs' webhooks (through Lab.forward), the way one receiver with two URLs does.
+After each test the session's shared lab is restored to healthy.
 """
 
 from __future__ import annotations
@@ -230,7 +230,14 @@ def test_failed_monitor_is_cleaned_up(lab: Lab, hubs: dict[str, Hub]) -> None:
     [job_id] = answers[hit.node]["accepted"]
     job = hubs[hit.node].wait_job(job_id)
     assert job["state"] == "succeeded", json.dumps(job, indent=1)[-4000:]
-    assert job["steps"][0]["argv"] == ["pcs", "resource", "cleanup", "cfpgsql", f"node={hit.node}"]
+    assert job["steps"][0]["argv"] == [
+        "crm_resource",
+        "--cleanup",
+        "--resource",
+        "cfpgsql",
+        "--node",
+        hit.node,
+    ]
     assert lab.wait_healthy(timeout=120).healthy
     report("fail-monitor", job)
 

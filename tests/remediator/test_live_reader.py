@@ -1,6 +1,7 @@
 """The live reader and the guard on real offline pacemaker states (`tests/support/cibstates`).
 
-crm_mon, cibadmin and pcs run for real on copies of saved CIBs (`CIB_file`). Only PostgreSQL
+crm_mon and cibadmin run for real on copies of saved CIBs (`CIB_file`); crm_resource --cleanup
+cannot (2.1.5 only reports a dry run there), the lab tests run it. Only PostgreSQL
 and the local files are stand-ins: the saved states have no database, so each test says what
 PostgreSQL would answer in that state (the PostgreSQL readers are tested on a real pair in
 test_live_pg). corosync is not running offline, so quorum comes from pacemaker's DC.
@@ -140,7 +141,14 @@ def test_failed_standby_monitor_can_be_cleaned_up(read: Callable[..., ClusterSna
     evaluation = evaluate_cleanup(ctx, ResourceCleanupParams())
     assert evaluation.refusal is None, evaluation.refusal
     assert evaluation.plan is not None
-    assert evaluation.plan.steps[0].argv == ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
+    assert evaluation.plan.steps[0].argv == (
+        "crm_resource",
+        "--cleanup",
+        "--resource",
+        "cfpgsql",
+        "--node",
+        "hub2",
+    )
     too_soon = read("failed_standby_monitor", pg=StatePg("hub1", "hub2"), at=INCIDENT_AT + 30)
     ctx = Context(too_soon, config("hub2"), "job1", Hints(node="hub2", resource="cfpgsql"))
     refusal = evaluate_cleanup(ctx, ResourceCleanupParams()).refusal
@@ -201,7 +209,12 @@ def test_leftover_ban_is_cleared_with_the_real_tools(
     assert evaluation.refusal is None, evaluation.refusal
     assert evaluation.plan is not None
     delete = evaluation.plan.steps[0].argv
-    assert delete == ("pcs", "constraint", "delete", "cli-ban-mscfpgsql-on-hub2")
+    assert delete == (
+        "cibadmin",
+        "--delete",
+        "--xpath",
+        "//constraints/rsc_location[@id='cli-ban-mscfpgsql-on-hub2']",
+    )
     # Too young an hour earlier (the CIB changed at the incident).
     young = read("leftover_ban", pg=StatePg("hub1", "hub2"), at=INCIDENT_AT + 600)
     ctx = Context(young, config("hub2"), "job1", Hints(constraint=ban.id))

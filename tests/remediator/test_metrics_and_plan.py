@@ -120,11 +120,12 @@ def test_jobs_api(app: Flask, world: World) -> None:
     assert [j["id"] for j in listed] == [job_id]
     detail = body(client.get(f"/api/jobs/{job_id}", headers=auth()))
     assert detail["plan"]["steps"][0]["argv"] == [
-        "pcs",
-        "resource",
-        "cleanup",
+        "crm_resource",
+        "--cleanup",
+        "--resource",
         "cfpgsql",
-        "node=hub2",
+        "--node",
+        "hub2",
     ]
     assert detail["steps"][0]["exit_code"] == 0 and "duration" in detail["steps"][0]
     assert detail["before"] and detail["after"]

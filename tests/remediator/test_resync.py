@@ -53,7 +53,7 @@ def test_rewind_path(broken_standby: World, app: Flask) -> None:
         "cp -p",
         "rm -f",
         "cibadmin --delete",
-        "pcs resource",
+        "crm_resource --cleanup",
     ]
     commands = world.commands()
     # Paths come from the CIB's pgsql resource, never from the labels (which said /etc and /).
@@ -82,7 +82,7 @@ def test_rewind_path(broken_standby: World, app: Flask) -> None:
         "--xpath",
         "//constraints/rsc_location[@id='cfha-hold-mscfpgsql-on-hub2']",
     )
-    assert commands[9] == ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
+    assert commands[9] == ("crm_resource", "--cleanup", "--resource", "cfpgsql", "--node", "hub2")
     hold = commands[0][-1]
     assert 'id="cfha-hold-mscfpgsql-on-hub2" rsc="mscfpgsql" role="Started"' in hold
     assert 'score="-INFINITY"' in hold and 'value="hub2"' in hold and 'operation="lt"' in hold
@@ -111,7 +111,7 @@ def test_basebackup_when_rewind_cannot(broken_standby: World, app: Flask) -> Non
         "cp -p",
         "rm -f",
         "cibadmin --delete",
-        "pcs resource",
+        "crm_resource --cleanup",
     ]
     commands = world.commands()
     new_dir = f"{PGDATA}.cfha-new-{job_id[:12]}"

@@ -132,7 +132,14 @@ def test_tls_auth_and_background_worker(tls_server: tuple[str, ssl.SSLContext, P
             break
         time.sleep(0.1)
     assert job["state"] == "succeeded", job
-    assert job["steps"][0]["argv"] == ["pcs", "resource", "cleanup", "cfpgsql", "node=hub2"]
+    assert job["steps"][0]["argv"] == [
+        "crm_resource",
+        "--cleanup",
+        "--resource",
+        "cfpgsql",
+        "--node",
+        "hub2",
+    ]
     plain = urllib.request.Request(url.replace("https", "http") + "/healthz")
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(plain, timeout=5)
