@@ -327,13 +327,18 @@ def _failures(reader: XmlReader, element: etree._Element | None) -> Iterator[Fai
             node=failure.opt("node"),
             exitcode=failure.req_int("exitcode"),
             exitstatus=failure.opt("exitstatus"),
-            exitreason=failure.opt("exitreason"),
+            exitreason=_exit_reason(failure.opt("exitreason")),
             call=failure.opt_int("call"),
             status=failure.opt("status"),
             last_rc_change=failure.opt_time("last-rc-change"),
             queued_seconds=failure.opt_ms("queued"),
             exec_seconds=failure.opt_ms("exec"),
         )
+
+
+def _exit_reason(text: str | None) -> str | None:
+    """crm_mon prints "none" when the agent gave no reason (CFEngine's pgsql fork never does)."""
+    return None if text is None or text == "none" else text
 
 
 _MULTIWORD_TASKS = ("migrate_to", "migrate_from", "last_failure")

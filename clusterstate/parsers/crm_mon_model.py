@@ -315,6 +315,7 @@ class Failure:
     exitstatus: str | None
     """Text of the exit code; wording changed in 3.0 (use ``exitcode``)."""
     exitreason: str | None
+    """The agent's OCF exit reason; ``None`` when it gave none (crm_mon's ``"none"``)."""
     call: int | None
     status: str | None
     """Execution status text ("complete"/"Done", "Timed Out", ...)."""

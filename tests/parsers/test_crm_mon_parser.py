@@ -287,3 +287,15 @@ def test_argv_names_every_section_the_exporter_reads() -> None:
         "bans",
     }
     assert "--output-as=xml" in CRM_MON_ARGV and "--inactive" in CRM_MON_ARGV
+
+
+def test_no_exit_reason_is_none_not_the_word() -> None:
+    # crm_mon prints exitreason="none" for an agent that gave no reason (CFEngine's pgsql fork)
+    document = (
+        b'<crm_mon version="1.1.23"><summary><current_dc present="false"/></summary><failures>'
+        b'<failure op_key="cfpgsql_start_0" node="hub2" exitstatus="error" exitreason="none" '
+        b'exitcode="1" call="12" status="complete" last-rc-change="Tue Jul 14 11:30:00 2026" '
+        b'queued="0" exec="210" interval="0" task="start"/></failures></crm_mon>'
+    )
+    [failure] = parse_crm_mon(document, local_tz=ZONE).failures
+    assert (failure.exitreason, failure.exitstatus, failure.exitcode) == (None, "error", 1)
