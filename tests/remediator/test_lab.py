@@ -253,7 +253,7 @@ def test_ban_is_cleared_by_exactly_one_hub(lab: Lab, hubs: dict[str, Hub]) -> No
         [("refused", "cluster_lock"), ("succeeded", None)],
     ), states
     deleting = [
-        j for j in jobs.values() if any(s["argv"] and "delete" in s["argv"] for s in j["steps"])
+        j for j in jobs.values() if any(s["argv"] and "--delete" in s["argv"] for s in j["steps"])
     ]
     assert len(deleting) == 1
     assert lab.wait_healthy(timeout=120).healthy
