@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -21,9 +20,10 @@ from clusterstate.pacemaker_cli import (
     pacemaker_version,
 )
 from clusterstate.parsers.crm_mon import CRM_MON_ARGV, parse_crm_mon
-from clusterstate.tools import CommandError, CommandResult, SubprocessRunner
+from clusterstate.tools import CommandError, SubprocessRunner
 from tests.support.cibstates import PCMK_TZ, CibStates, require_pacemaker_tools, tool_env
 from tests.support.pacemaker11 import FIXTURES, STANDIN_DIR
+from tests.support.runners import CibFileRunner
 
 STANDIN = STANDIN_DIR / "crm_mon"
 
@@ -34,25 +34,6 @@ def text(name: str) -> str:
 
 def both(version: str, options: str) -> str:
     return text(f"{version}.{options}.stdout") + text(f"{version}.{options}.stderr")
-
-
-class CountingRunner:
-    """The real subprocess runner, counting what it runs."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[str, ...]] = []
-        self._runner = SubprocessRunner()
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        env: Mapping[str, str] | None = None,
-        input_bytes: bytes | None = None,
-    ) -> CommandResult:
-        self.calls.append(tuple(argv))
-        return self._runner.run(argv, timeout=timeout, env=env, input_bytes=input_bytes)
 
 
 # -- the pure decision ------------------------------------------------------------------------
@@ -110,7 +91,7 @@ def test_argv_per_flavour() -> None:
 
 def test_installed_crm_mon_is_detected_once(cib_states: CibStates) -> None:
     require_pacemaker_tools()
-    runner = CountingRunner()
+    runner = CibFileRunner(cib_states.healthy())  # the real runner, counting its calls
     detector = CrmMonDetector(runner)
     first = detector.detect("crm_mon")
     assert (first.flavour, first.version, first.legacy) == (CrmMonFlavour.OUTPUT_AS, "2.1.5", False)
@@ -120,7 +101,7 @@ def test_installed_crm_mon_is_detected_once(cib_states: CibStates) -> None:
     assert detector.detect(first.path) is first
     assert runner.calls == [(first.path, "--help-all"), (first.path, "--version")]
     assert "takes --output-as=xml" in first.describe()
-    result = runner.run(first.argv, timeout=30, env=tool_env(cib_states.healthy()))
+    result = runner.run(first.argv, timeout=30)
     assert not parse_crm_mon(result.stdout, local_tz=ZoneInfo(PCMK_TZ)).legacy
 
 
@@ -153,7 +134,7 @@ def test_a_binary_changed_in_place_is_detected_again(tmp_path: Path) -> None:
     binary = tmp_path / "crm_mon"
     binary.write_text(f'#!/bin/sh\nexec "{STANDIN}" "$@"\n')
     binary.chmod(0o755)
-    runner = CountingRunner()
+    runner = CibFileRunner(tmp_path / "no-cib.xml")  # the real runner, counting its calls
     detector = CrmMonDetector(runner)
     assert detector.detect(str(binary)).flavour is CrmMonFlavour.AS_XML
     assert detector.detect(str(binary)).flavour is CrmMonFlavour.AS_XML
@@ -175,8 +156,8 @@ def test_missing_binary_is_unavailable(tmp_path: Path) -> None:
         detector.detect(str(tmp_path / "crm_mon"))
 
 
-def test_a_binary_that_is_no_crm_mon_is_refused_and_not_remembered() -> None:
-    runner = CountingRunner()
+def test_a_binary_that_is_no_crm_mon_is_refused_and_not_remembered(tmp_path: Path) -> None:
+    runner = CibFileRunner(tmp_path / "no-cib.xml")  # the real runner, counting its calls
     detector = CrmMonDetector(runner)
     true = shutil.which("true")
     assert true is not None

@@ -21,6 +21,13 @@ from remediator.cluster import (
 )
 
 NOW = 1_800_000_000.0
+
+
+def cleanup_argv(node: str, resource: str = "cfpgsql") -> tuple[str, ...]:
+    """The cleanup step's command as the remediator must run it (pacemaker's tool, not pcs)."""
+    return ("crm_resource", "--cleanup", "--resource", resource, "--node", node)
+
+
 GiB = 1024**3
 PGSQL = PgsqlParams(
     resource="cfpgsql",

@@ -28,6 +28,7 @@ from lab.cluster import Lab
 from lab.stackconfig import lab_policy
 
 from .conftest import TOKEN, alert, ban_alert, cleanup_alert, payload, resync_alert
+from .snapshots import cleanup_argv
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
@@ -230,14 +231,7 @@ def test_failed_monitor_is_cleaned_up(lab: Lab, hubs: dict[str, Hub]) -> None:
     [job_id] = answers[hit.node]["accepted"]
     job = hubs[hit.node].wait_job(job_id)
     assert job["state"] == "succeeded", json.dumps(job, indent=1)[-4000:]
-    assert job["steps"][0]["argv"] == [
-        "crm_resource",
-        "--cleanup",
-        "--resource",
-        "cfpgsql",
-        "--node",
-        hit.node,
-    ]
+    assert job["steps"][0]["argv"] == list(cleanup_argv(hit.node))
     assert lab.wait_healthy(timeout=120).healthy
     report("fail-monitor", job)
 

@@ -28,6 +28,7 @@ from remediator.config import RemediatorConfig, config_from_mapping
 from remediator.live import LiveClusterReader
 from remediator.lock import ClusterLock
 from remediator.simulate import removal_is_quiet
+from tests.remediator.snapshots import cleanup_argv
 from tests.support.cibstates import HEALTHY_AT, INCIDENT_AT, PCMK_TZ, CibStates
 
 from .snapshots import host
@@ -141,14 +142,7 @@ def test_failed_standby_monitor_can_be_cleaned_up(read: Callable[..., ClusterSna
     evaluation = evaluate_cleanup(ctx, ResourceCleanupParams())
     assert evaluation.refusal is None, evaluation.refusal
     assert evaluation.plan is not None
-    assert evaluation.plan.steps[0].argv == (
-        "crm_resource",
-        "--cleanup",
-        "--resource",
-        "cfpgsql",
-        "--node",
-        "hub2",
-    )
+    assert evaluation.plan.steps[0].argv == cleanup_argv("hub2")
     too_soon = read("failed_standby_monitor", pg=StatePg("hub1", "hub2"), at=INCIDENT_AT + 30)
     ctx = Context(too_soon, config("hub2"), "job1", Hints(node="hub2", resource="cfpgsql"))
     refusal = evaluate_cleanup(ctx, ResourceCleanupParams()).refusal

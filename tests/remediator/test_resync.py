@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 
 from remediator.cluster import NodeState, PgView
+from tests.remediator.snapshots import cleanup_argv
 
 from .conftest import AppFactory, circuit_of, core, job_of, resync_alert
 from .fakeworld import World
@@ -82,7 +83,7 @@ def test_rewind_path(broken_standby: World, app: Flask) -> None:
         "--xpath",
         "//constraints/rsc_location[@id='cfha-hold-mscfpgsql-on-hub2']",
     )
-    assert commands[9] == ("crm_resource", "--cleanup", "--resource", "cfpgsql", "--node", "hub2")
+    assert commands[9] == cleanup_argv("hub2")
     hold = commands[0][-1]
     assert 'id="cfha-hold-mscfpgsql-on-hub2" rsc="mscfpgsql" role="Started"' in hold
     assert 'score="-INFINITY"' in hold and 'value="hub2"' in hold and 'operation="lt"' in hold

@@ -12,6 +12,7 @@ from flask import Flask
 from remediator.cluster import LocationConstraint
 from remediator.journal import JournalError
 from remediator.policy import Policy, load_policy, policy_from_mapping
+from tests.remediator.snapshots import cleanup_argv
 
 from .conftest import (
     AppFactory,
@@ -28,7 +29,7 @@ from .conftest import (
 from .fakeworld import Call, World
 from .snapshots import standby_failed
 
-CLEANUP = ("crm_resource", "--cleanup", "--resource", "cfpgsql", "--node", "hub2")
+CLEANUP = cleanup_argv("hub2")
 
 
 def policy_with(action: str, **changes: Any) -> Policy:
