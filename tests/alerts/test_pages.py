@@ -18,13 +18,17 @@ Prometheus' own and do not vanish with an exporter.
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+import yaml
 
 from lab.promrules import AlertCase, Rule, cases_of, parse_duration, rules_of
-from tests.alerts.test_rules import CASES, RULES, RUNBOOKS
+from tests.alerts.test_rules import CASES, ENV, RULES, RULES_DIR, RUNBOOKS, TESTS_DIR, promtool
 from tests.support.promql import metric_names
 from tests.support.promseries import SeriesError, expand, metric_name, visible
 
@@ -65,6 +69,8 @@ def feeding_metrics(rule: Rule, rules: list[Rule]) -> frozenset[str]:
 class UnitTest:
     """One promtool test as one page sees it: the input series that feed the page."""
 
+    file: str
+    name: str
     interval: float
     feeds: tuple[str, ...]  # their values strings
     has_up: bool
@@ -104,7 +110,8 @@ def unit_tests_of(cases: list[AlertCase], metrics: frozenset[str]) -> list[UnitT
         if not mine[0].interval:
             raise SeriesError(f"{file}: {test!r} has input series but no interval")
         has_up = any(metric_name(series) == "up" for series, _ in inputs)
-        out.append(UnitTest(parse_duration(mine[0].interval), feeds, has_up, tuple(mine)))
+        interval = parse_duration(mine[0].interval)
+        out.append(UnitTest(file, test, interval, feeds, has_up, tuple(mine)))
     return out
 
 
@@ -128,18 +135,21 @@ def resolved(test: UnitTest, page: Rule) -> bool:
     return any(f < q for f in firing for q in quiet)
 
 
+def armed_tests(page: Rule, rules: list[Rule], cases: list[AlertCase]) -> list[UnitTest]:
+    """The tests with series that feed `page`, and the `up` series its hold reads."""
+    metrics = feeding_metrics(page, rules)
+    return [
+        t for t in unit_tests_of(cases, metrics) if t.has_up or "up" not in metric_names(page.expr)
+    ]
+
+
 def page_gaps(rules: list[Rule], cases: list[AlertCase]) -> dict[str, list[str]]:
     """Per page that reads facts, which of HELD, FEED_LOST_PAGES, RESOLVED no test shows."""
     gaps = {}
     for page in pages(rules):
-        metrics = feeding_metrics(page, rules)
-        if not metrics:
+        if not feeding_metrics(page, rules):
             continue
-        armed = [
-            t
-            for t in unit_tests_of(cases, metrics)
-            if t.has_up or "up" not in metric_names(page.expr)
-        ]
+        armed = armed_tests(page, rules, cases)
         holds = [held(t, page) for t in armed]
         missing = []
         if not any(h for h, _ in holds):
@@ -168,9 +178,56 @@ def test_every_page_holds_while_unseen_and_resolves_when_fixed() -> None:
     assert page_gaps(RULES, CASES) == {}
 
 
-@pytest.mark.parametrize(
-    "page", [p for p in pages(RULES) if p.name != FEED_LOST], ids=lambda r: r.name
-)
+DATA_PAGES = [p for p in pages(RULES) if p.name != FEED_LOST]
+
+
+def held_case_file(page: Rule, rules_dir: Path, target: Path) -> Path:
+    """A promtool test file of the first held case of `page` alone, reading `rules_dir`."""
+    (test,) = [t for t in armed_tests(page, RULES, CASES) if held(t, page)[0]][:1]
+    doc = yaml.safe_load((TESTS_DIR / test.file).read_text())
+    (group,) = [g for g in doc["tests"] if g.get("name") == test.name]
+    group["alert_rule_test"] = [c for c in group["alert_rule_test"] if c["alertname"] == page.name]
+    doc["tests"] = [group]
+    doc["rule_files"] = [str(rules_dir / Path(f).name) for f in doc["rule_files"]]
+    target.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return target
+
+
+def without_holds(text: str) -> str:
+    """A rule file whose pages never see themselves firing: their hold branch never applies."""
+    return re.sub(r'(ALERTS\{alertname="\w+", alertstate=)"firing"', r'\1"never"', text)
+
+
+def test_without_its_hold_every_page_resolves_in_its_held_case(tmp_path: Path) -> None:
+    """The ALERTS branch is what keeps each page of a held case firing: with the branch
+    disabled every case fails on its own, with the shipped rules the same case files pass."""
+    tool = promtool()
+
+    def run(files: list[Path]) -> subprocess.CompletedProcess[str]:
+        argv = [tool, "test", "rules", *map(str, files)]
+        return subprocess.run(
+            argv, capture_output=True, text=True, timeout=120, env=ENV, check=False
+        )
+
+    cases: dict[str, list[Path]] = {}
+    for variant in ("shipped", "without"):
+        rules = tmp_path / variant
+        rules.mkdir()
+        for path in RULES_DIR.glob("*.yml"):
+            text = path.read_text()
+            (rules / path.name).write_text(without_holds(text) if variant == "without" else text)
+        cases[variant] = [
+            held_case_file(page, rules, tmp_path / f"{page.name}-{variant}_test.yml")
+            for page in DATA_PAGES
+        ]
+    assert without_holds((RULES_DIR / "cluster.yml").read_text()).count('"never"') >= 9
+    shipped = run(cases["shipped"])
+    assert shipped.returncode == 0, shipped.stdout[-3000:]
+    for page, case in zip(DATA_PAGES, cases["without"], strict=True):
+        assert run([case]).returncode != 0, f"{page.name} holds without its ALERTS branch"
+
+
+@pytest.mark.parametrize("page", DATA_PAGES, ids=lambda r: r.name)
 def test_the_runbook_of_a_page_says_what_happens_when_its_data_vanishes(page: Rule) -> None:
     text = (RUNBOOKS / f"{page.name}.md").read_text()
     assert f"({FEED_LOST}.md)" in text, f"{page.name}.md does not link {FEED_LOST}.md"
