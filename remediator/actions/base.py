@@ -119,6 +119,7 @@ def cluster_safety(
         guard.quorate(s),
         guard.fencing(s, g.require_fencing),
         guard.no_unclean_node(s),
+        guard.no_fencing_trouble(s),
         guard.not_maintenance(s, resources),
         guard.single_primary(s, g.vip_resource, require_vip=require_vip),
         guard.no_recent_failover(s, g.failover_freeze_seconds),

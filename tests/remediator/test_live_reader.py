@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,7 @@ from clusterstate.pacemaker import PacemakerReader
 from clusterstate.pacemaker_state import PgsqlParams
 from clusterstate.postgres import PgFacts
 from clusterstate.read import ClusterStateReader
-from clusterstate.tools import SubprocessRunner
+from clusterstate.tools import CommandResult, SubprocessRunner
 from remediator import guard
 from remediator.actions.base import Context, Hints
 from remediator.actions.clear_cli_constraints import ClearCliConstraintsParams
@@ -268,3 +269,46 @@ def test_removal_is_simulated_with_pacemakers_scheduler(
     assert not refused.ok
     assert "demote cfpgsql" in refused.detail and "promote cfpgsql" in refused.detail
     assert "move cfvirtip" in refused.detail
+
+
+class FailingStep:
+    """The real tools, but one step of the simulation fails (a fault injected, and why: a
+    cibadmin or crm_simulate that fails on a copy cannot be made to happen on demand)."""
+
+    def __init__(self, fails: Callable[[tuple[str, ...], dict[str, str] | None], bool]) -> None:
+        self._fails, self._real = fails, SubprocessRunner()
+
+    def run(self, argv: Sequence[str], *, timeout: float, env: Any = None,
+            input_bytes: bytes | None = None) -> CommandResult:  # fmt: skip
+        result = self._real.run(argv, timeout=timeout, env=env, input_bytes=input_bytes)
+        if self._fails(tuple(argv), env):
+            return CommandResult(result.argv, 1, result.stdout, b"injected failure", 0.0)
+        return result
+
+
+@pytest.mark.parametrize(
+    ("fails", "expected"),
+    [
+        (lambda argv, env: "--delete" in argv and bool(env), "deleting cli-ban-mscfpgsql-on-hub2"),
+        (lambda argv, _env: argv[0] == "crm_simulate", "crm_simulate failed"),
+    ],
+    ids=["deletion-on-the-copy-fails", "crm_simulate-fails"],
+)
+def test_the_simulation_fails_closed_when_its_own_steps_fail(
+    read: Callable[..., ClusterState],
+    fails: Callable[[tuple[str, ...], dict[str, str] | None], bool],
+    expected: str,
+) -> None:
+    tools = config("hub2").tools
+    read("leftover_ban")  # CIB_file points at a copy of that state
+    assert removal_is_quiet(SubprocessRunner(), tools, ["cli-ban-mscfpgsql-on-hub2"]).ok
+    check = removal_is_quiet(FailingStep(fails), tools, ["cli-ban-mscfpgsql-on-hub2"])
+    assert not check.ok and expected in check.detail, check
+
+
+def test_the_simulation_refuses_a_constraint_the_live_cib_lacks(
+    read: Callable[..., ClusterState],
+) -> None:
+    read("leftover_ban")
+    check = removal_is_quiet(SubprocessRunner(), config("hub2").tools, ["cli-ban-nothing"])
+    assert not check.ok and "not in the live CIB: cli-ban-nothing" in check.detail
