@@ -66,7 +66,9 @@ def evaluate(ctx: Context, params: ResyncStandbyParams) -> Evaluation:
 
     current = streaming(t, params)(s)
     lock_present = s.pgsql_lock.present if s.pgsql_lock else None
-    if current.ok and lock_present is False and not s.pacemaker.failures_of(t.rsc, node):
+    if current.ok and lock_present is False:
+        # Streaming now is the cure already: old failure records are resource_cleanup's matter,
+        # never a reason to rebuild a standby that follows its primary.
         needed = Check(guard.NOTHING_TO_DO, False, f"{node} is already streaming")
     else:
         needed = Check(guard.NOTHING_TO_DO, True, current.detail)

@@ -10,7 +10,15 @@ import pytest
 from flask import Flask
 
 from clusterstate.host import DataDir
-from tests.support.states import agent, node, pg_down, pg_primary, with_pacemaker
+from tests.support.states import (
+    agent,
+    failure,
+    history,
+    node,
+    pg_down,
+    pg_primary,
+    with_pacemaker,
+)
 
 from .conftest import AppFactory, circuit_of, core, job_of, resync_alert
 from .fakeworld import World
@@ -160,6 +168,20 @@ def test_wiped_data_directory_goes_straight_to_basebackup(
 def test_already_streaming_is_nothing_to_do(world: World, app: Flask) -> None:
     send(app, resync_alert())
     assert run(app)[0]["refused_by"] == "nothing_to_do"
+    assert world.commands() == []
+
+
+def test_a_standby_streaming_again_is_not_rebuilt_for_old_failures(
+    world: World, app: Flask
+) -> None:
+    """Its monitor failed once (the record stays until a cleanup), then it streamed again."""
+    old = failure("cfpgsql", "hub2", "monitor", "not running", world.clock.time() - 3600)
+    world.base = with_pacemaker(
+        world.base, failed_actions=(old,), history=(history("cfpgsql", "hub2", 1, 1),)
+    )
+    send(app, resync_alert())
+    job = run(app)[0]
+    assert job["refused_by"] == "nothing_to_do" and "already streaming" in job["detail"]
     assert world.commands() == []
 
 
