@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from clusterstate.pacemaker_cli import LEGACY_CRM_MON_ARGV
+from clusterstate.pacemaker_state import agent_views
 from clusterstate.parsers.crm_mon import ClusterStatus, parse_crm_mon
 from clusterstate.parsers.crm_mon_model import Clone, Group
-from clusterstate.parsers.pgsql_ra import pgsql_agent_views
 from tests.support.cibstates import (
     PCMK_TZ,
     CibStates,
@@ -84,7 +84,7 @@ def facts(status: ClusterStatus) -> dict[str, Any]:
         ],
         "groups": [(r.id, r.number_resources) for r in status.resources if isinstance(r, Group)],
         "node_attributes": status.node_attributes,
-        "agent": pgsql_agent_views(status),
+        "agent": agent_views(status, None, "cfpgsql"),
         "history": status.history,
         "failures": status.failures,
         "bans": status.bans,
@@ -96,22 +96,7 @@ def facts(status: ClusterStatus) -> dict[str, Any]:
 
 
 def test_every_state_is_committed() -> None:
-    assert (
-        sorted(
-            [
-                "failed_standby_monitor",
-                "failover",
-                "healthy",
-                "leftover_ban",
-                "maintenance_mode",
-                "node_down",
-                "node_standby",
-                "unclean_node",
-                "vip_multi_active",
-            ]
-        )
-        == STATES
-    )
+    assert sorted(CibStates.NAMES) == STATES
 
 
 @pytest.mark.parametrize("state", STATES)
