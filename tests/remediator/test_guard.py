@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC
+from pathlib import Path
 
 import pytest
 
 from clusterstate.model import ClusterState
-from clusterstate.pacemaker_state import LockState, ResourcePlacement
+from clusterstate.pacemaker_state import LockState, ResourcePlacement, pacemaker_state
+from clusterstate.parsers.crm_mon import parse_crm_mon
 from clusterstate.parsers.crm_mon_model import FenceEvent, FenceStatus
 from remediator import guard
 from remediator.actions.base import cluster_safety
@@ -217,3 +220,14 @@ def test_pending_or_failed_fencing_refuses_every_destructive_action(
 def test_a_resource_that_is_not_in_the_live_cluster_is_not_managed_for_sure() -> None:
     check = guard.not_maintenance(healthy(), ("cfpgsql", "gone"))
     assert not check.ok and "not in the live cluster: gone" in check.detail
+
+
+def test_a_real_failed_fencing_refuses() -> None:
+    """crm_mon of a live cluster after `stonith_admin --reboot hub1` without a fencing device."""
+    captured = Path(__file__).parents[1] / "fixtures" / "pacemaker" / "live-failed-fencing.xml"
+    status = parse_crm_mon(captured.read_bytes(), local_tz=UTC)
+    state = pacemaker_state(
+        status, None, local_node="hub2", database_resource="cfpgsql", vip_resource="cfvirtip"
+    )
+    check = guard.no_fencing_trouble(replace(healthy(), pacemaker=state))
+    assert not check.ok and "reboot of hub1 failed" in check.detail
