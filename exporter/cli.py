@@ -18,7 +18,7 @@ from exporter import __version__
 from exporter.config import ConfigError, load_config, parse_listen_address
 from exporter.registry import COLLECTORS, DERIVED, build_collectors, metrics_registry
 from exporter.scrape import Scrape, Scraper
-from exporter.server import serve
+from exporter.server import bind
 from exporter.web.app import create_app
 from exporter.web.security import secure
 from exporter.web.webconfig import load_web_config
@@ -128,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     registry = metrics_registry(scraper)
     try:
         app = secure(create_app(scraper, registry), web_security)
-        server = serve(app, host, port, web_security.ssl_context)
+        server = bind(host, port, web_security.ssl_context)
     except OSError as exc:
         print(f"cfha-exporter: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         scraper.close()
 
     try:
-        server.serve_forever(on_stop=stop)
+        server.serve_forever(app, on_stop=stop)
     finally:
         server.server_close()
         runner.stop()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ssl
 
-from exporter.web.wsgi import WSGIApp
 from servicekit.httpserver import HttpServer, ServerSettings
 
 # Scrapes that wait together share one collection (exporter.scrape): a thread each, so that a
@@ -18,12 +17,9 @@ THREADS = 32
 MAX_BODY_BYTES = 16 * 1024
 
 
-def serve(
-    app: WSGIApp, host: str, port: int, ssl_context: ssl.SSLContext | None = None
-) -> HttpServer:
-    """Bind now (so errors surface at start-up) and return the server; call serve_forever()."""
+def bind(host: str, port: int, ssl_context: ssl.SSLContext | None = None) -> HttpServer:
+    """Bind now (so errors surface at start-up) and return the server; serve_forever(app)."""
     return HttpServer(
-        app,
         ServerSettings(
             host=host,
             port=port,

@@ -68,10 +68,9 @@ class _Config(Config):
 
 
 class HttpServer:
-    """Binds at construction (so a taken port fails at start-up); `serve_forever()` serves."""
+    """Binds at construction (so a taken port fails at start-up); `serve_forever(app)` serves."""
 
-    def __init__(self, app: WSGIApp, settings: ServerSettings) -> None:
-        self._app = app
+    def __init__(self, settings: ServerSettings) -> None:
         self._settings = settings
         context = settings.ssl_context
         if context is not None:
@@ -102,8 +101,8 @@ class HttpServer:
         sockets = self._sockets.secure_sockets or self._sockets.insecure_sockets
         return int(sockets[0].getsockname()[1])
 
-    def serve_forever(self, on_stop: Callable[[], None] | None = None) -> None:
-        """Serve until a signal (in the main thread) or `shutdown()`; then call `on_stop`."""
+    def serve_forever(self, app: WSGIApp, on_stop: Callable[[], None] | None = None) -> None:
+        """Serve `app` until a signal (in the main thread) or `shutdown()`; then call `on_stop`."""
         if self._sockets is None:
             raise RuntimeError("this server was closed")
         self._serving = threading.current_thread()
@@ -126,7 +125,7 @@ class HttpServer:
         try:
             loop.run_until_complete(
                 worker_serve(
-                    wrap_app(self._app, self._settings.max_body_bytes, "wsgi"),
+                    wrap_app(app, self._settings.max_body_bytes, "wsgi"),
                     self._config,
                     sockets=self._sockets,
                     shutdown_trigger=stopped,

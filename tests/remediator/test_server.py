@@ -1,4 +1,4 @@
-"""The embedded gunicorn server for real: TLS, one worker process, the job worker inside it,
+"""The HTTP server for real: TLS, one process with the job worker inside it,
 graceful stop by SIGTERM (over the simulated cluster; the live one is in test_lab)."""
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ def request(
 
 def test_tls_auth_and_background_worker(tls_server: tuple[str, ssl.SSLContext, Path]) -> None:
     url, context, _ = tls_server
-    status, health = request(f"{url}/healthz", context, token=None)
+    assert request(f"{url}/healthz", context, token=None) == (200, {"status": "ok"})
+    status, health = request(f"{url}/healthz", context)
     assert (status, health["status"], health["auth"]) == (200, "ok", "bearer")
     assert request(f"{url}/webhook", context, payload(), token=None)[0] == 401
     assert request(f"{url}/webhook", context, payload(), token="x" * 32)[0] == 401
