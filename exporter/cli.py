@@ -33,7 +33,7 @@ LOG_LEVELS = {
 }
 # Scrapes arriving within this long of a collection's start share it (a burst of scrapes, two
 # Prometheus servers in step): the observed systems see at most one collection a second.
-REUSE_SECONDS = 1.0
+DEFAULT_REUSE_SECONDS = 1.0
 # SIGTERM: collectors are aborted at once; past this the process exits whatever still runs
 # (it writes nothing, so nothing can be left half-done), well before systemd's SIGKILL.
 STOP_DEADLINE_SECONDS = 1.5
@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="TLS and basic auth, in the exporter-toolkit format (default: plain HTTP, no auth)",
+    )
+    parser.add_argument(
+        "--scrape.reuse-seconds",
+        dest="reuse_seconds",
+        type=float,
+        default=DEFAULT_REUSE_SECONDS,
+        help="scrapes within this long of a collection's start are served that collection "
+        f"(default {DEFAULT_REUSE_SECONDS:g}; 0: every scrape collects, unless one is in flight)",
     )
     parser.add_argument("--log.level", dest="log_level", choices=sorted(LOG_LEVELS), default="info")
     parser.add_argument(
@@ -120,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         derived,
         node=config.node_name,
         cluster=config.cluster,
-        reuse_seconds=0.0 if args.once else REUSE_SECONDS,
+        reuse_seconds=0.0 if args.once else max(0.0, args.reuse_seconds),
     )
     if args.once:
         return _once(scraper)
