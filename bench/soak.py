@@ -14,7 +14,7 @@ paths soak too. Every scrape collects (`--scrape.reuse-seconds 0`).
   the ratio of the medians. The server closes idle connections after 5 s, so each round opens
   them anew.
 
-    .venv/bin/python -m bench.soak [--scrapes 3000] [--warmup 500] [--rate 20] [--rounds 10]
+    .venv/bin/python -m bench.soak [--scrapes 3000] [--warmup 1000] [--rate 20] [--rounds 10]
 
 Goals: RSS growth <= 100 KiB per 1,000 scrapes after warm-up; the scrape with 1,000 idle
 connections open unchanged (ratio about 1).
@@ -170,7 +170,7 @@ def lines(result: dict[str, Any]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--scrapes", type=int, default=3000)
-    parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument("--warmup", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20.0, help="scrapes per second")
     parser.add_argument("--rounds", type=int, default=10, help="idle-connection rounds")
     args = parser.parse_args(argv)
