@@ -17,11 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-
-from tests.support.pgpair import free_port
 
 from .conftest import TOKEN, cleanup_alert, payload
+from .serve_fake import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,23 +50,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext, Path]]:
         capture_output=True,
         timeout=60,
     )
-    token = tmp_path / "token"
-    token.write_text(TOKEN)
-    token.chmod(0o600)
-    port = free_port()
-    config = {
-        "cluster": "cftest",
-        "node": "hub2",
-        "journal": str(tmp_path / "journal.db"),
-        "kill_switch_file": str(tmp_path / "paused"),
-        "web": {
-            "listen_address": f"127.0.0.1:{port}",
-            "token_file": str(token),
-            "tls": {"certfile": str(cert), "keyfile": str(key)},
-        },
-    }
-    config_file = tmp_path / "remediator.yml"
-    config_file.write_text(yaml.safe_dump(config))
+    config_file, port = write_config(tmp_path, tls={"certfile": str(cert), "keyfile": str(key)})
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.remediator.serve_fake", str(config_file)],

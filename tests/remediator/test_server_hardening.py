@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from remediator.config import ConfigError, config_from_mapping
 from remediator.server import bind
@@ -31,6 +30,7 @@ from tests.support.pgpair import free_port
 from tests.support.tlsfiles import TlsFiles, make_tls_files
 
 from .conftest import TOKEN
+from .serve_fake import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 IDLE_CONNECTIONS = 50
@@ -39,23 +39,6 @@ IDLE_CONNECTIONS = 50
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return make_tls_files(tmp_path_factory.mktemp("tls"))
-
-
-def write_config(directory: Path, **web: Any) -> tuple[Path, int]:
-    token = directory / "token"
-    token.write_text(TOKEN + "\n")
-    token.chmod(0o600)
-    port = free_port()
-    config = {
-        "cluster": "cftest",
-        "node": "hub2",
-        "journal": str(directory / "journal.db"),
-        "kill_switch_file": str(directory / "paused"),
-        "web": {"listen_address": f"127.0.0.1:{port}", "token_file": str(token), **web},
-    }
-    path = directory / "remediator.yml"
-    path.write_text(yaml.safe_dump(config))
-    return path, port
 
 
 @pytest.fixture
