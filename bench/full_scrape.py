@@ -77,8 +77,12 @@ def exporters(lab: Lab, node: str, work: Path) -> Iterator[dict[str, int]]:
         PGE: ["/usr/bin/prometheus-postgres-exporter", "--log.level=error",
               f"--web.listen-address=127.0.0.1:{PORTS[PGE]}"],
     }  # fmt: skip
-    # lib/pq reads a key=value DSN; the same socket and database cfha's collectors use
-    env = {PGE: {"DATA_SOURCE_NAME": f"{conninfo} sslmode=disable"}}
+    # lib/pq reads a key=value DSN; the same socket and database cfha's collectors use. cfha
+    # runs with the environment of its shipped unit (deploy/systemd/cfha-exporter.service).
+    env = {
+        PGE: {"DATA_SOURCE_NAME": f"{conninfo} sslmode=disable"},
+        CFHA: {"MALLOC_ARENA_MAX": "2"},
+    }
     pids: dict[str, int] = {}
     try:
         for name, command in argv.items():

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import bcrypt
 from pydantic import (
     AfterValidator,
     Field,
@@ -64,6 +63,8 @@ def _readable_file(path: Path, info: ValidationInfo) -> Path:
 
 
 def _bcrypt_hash(value: str) -> str:
+    import bcrypt  # noqa: PLC0415 - only with basic auth: 0.4 MiB the exporter need not carry
+
     match = BCRYPT_HASH.match(value)
     if match is None:
         raise ValueError("not a bcrypt hash ($2y$10$ followed by 53 characters)")
