@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from lab.cluster import Lab
-from lab.stackconfig import lab_policy
+from lab.stackconfig import CLUSTER, lab_policy
 
 from .conftest import TOKEN, alert, ban_alert, cleanup_alert, payload, resync_alert
 from .snapshots import cleanup_argv
@@ -57,7 +57,9 @@ class Hub:
             return exc.code, json.loads(exc.read())
 
     def post(self, *alerts: dict[str, Any]) -> dict[str, Any]:
-        status, body = self.request("POST", "/webhook", payload(*alerts))
+        """As Alertmanager sends them: each alert carries the exporter's `cluster` label."""
+        ours = [{**a, "labels": {**a["labels"], "cluster": CLUSTER}} for a in alerts]
+        status, body = self.request("POST", "/webhook", payload(*ours))
         assert status == 202, body
         return body  # type: ignore[no-any-return]
 
@@ -98,7 +100,7 @@ def hubs(lab: Lab, tmp_path: Path) -> Iterator[dict[str, Hub]]:
             config.write_text(
                 yaml.safe_dump(
                     {
-                        "cluster": "cfcluster",
+                        "cluster": CLUSTER,
                         "node": node,
                         "journal": str(base / "journal.db"),
                         "kill_switch_file": str(base / "paused"),
