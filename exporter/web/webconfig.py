@@ -46,7 +46,7 @@ ALLOWED_HEADERS: dict[str, tuple[str, ...]] = {
     "X-XSS-Protection": (),
     "Content-Security-Policy": (),
 }
-BCRYPT_HASH = re.compile(r"^\$2[abxy]\$(\d\d)\$[./A-Za-z0-9]{53}$")
+BCRYPT_HASH = re.compile(r"\$2[abxy]\$(\d\d)\$[./A-Za-z0-9]{53}")
 
 
 def _readable_file(path: Path, info: ValidationInfo) -> Path:
@@ -65,7 +65,7 @@ def _readable_file(path: Path, info: ValidationInfo) -> Path:
 def _bcrypt_hash(value: str) -> str:
     import bcrypt  # noqa: PLC0415 - only with basic auth: 0.4 MiB the exporter need not carry
 
-    match = BCRYPT_HASH.match(value)
+    match = BCRYPT_HASH.fullmatch(value)
     if match is None:
         raise ValueError("not a bcrypt hash ($2y$10$ followed by 53 characters)")
     if not 4 <= int(match.group(1)) <= 31:
