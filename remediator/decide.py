@@ -58,7 +58,7 @@ class Decider:
         cooldown, but it counts towards the attempt budget like any run that reached the cluster.
         """
         action, journal = rule.action, self.journal
-        checks = [self._kill_switch_check()]
+        checks = [self.kill_switch_check()]
         circuit = journal.circuit(action, target)
         if circuit and circuit["open"]:
             checks.append(Check(guard.CIRCUIT_OPEN, False, f"open: {circuit['reason']}"))
@@ -77,7 +77,7 @@ class Decider:
         checks.append(Check(guard.ATTEMPT_BUDGET, used < budget.max_attempts, detail))
         return Limits(tuple(checks))
 
-    def _kill_switch_check(self) -> Check:
+    def kill_switch_check(self) -> Check:
         if self.kill_switch.engaged():
             return Check(guard.KILL_SWITCH, False, f"kill switch {self.kill_switch.path} engaged")
         return Check(guard.KILL_SWITCH, True, "not engaged")

@@ -124,12 +124,12 @@ class Remediator:
         ):
             return base | {"decision": "ignore", "reason": "not_my_node"}
         episode = self.journal.episode(alert.fingerprint, alert.starts_at_key)
-        now = self.services.clock.time()
-        limits = self.decider.limits(rule, target, now)
         job_id = f"preview{uuid.uuid4().hex[:12]}"
         evaluation, _snapshot = self.decider.evaluate(
             rule, job_id, hints, record_observations=False
         )
+        base["target"] = evaluation.target  # as the live cluster names it, as a job is keyed
+        limits = self.decider.limits(rule, evaluation.target, self.services.clock.time())
         refusal = limits.refusal or evaluation.refusal
         return base | {
             "decision": "refuse" if refusal else "act",

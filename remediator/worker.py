@@ -156,17 +156,22 @@ class Worker:
         except HintError as exc:
             self._refuse(job, Check(guard.LABEL_INVALID, False, str(exc)))
             return
-        now = self.services.clock.time()
-        limits = self.decider.limits(rule, job["target"], now, exclude_job=job["parent_job"])
-        if limits.refusal is not None:
-            if limits.refusal.name == guard.ATTEMPT_BUDGET:
-                self._open_circuit(job, f"attempt budget exhausted: {limits.refusal.detail}")
-            self._refuse(job, limits.refusal, checks=list(limits.checks))
+        kill_switch = self.decider.kill_switch_check()
+        if not kill_switch.ok:  # before reading anything: the operator said stop
+            self._refuse(job, kill_switch)
             return
         evaluation, snapshot = self.decider.evaluate(
             rule, job["id"], hints, record_observations=True
         )
         before = snapshot.summary() if snapshot else None
+        job = self._live_target(job, evaluation.target)
+        now = self.services.clock.time()
+        limits = self.decider.limits(rule, job["target"], now, exclude_job=job["parent_job"])
+        if limits.refusal is not None:
+            if limits.refusal.name == guard.ATTEMPT_BUDGET:
+                self._open_circuit(job, f"attempt budget exhausted: {limits.refusal.detail}")
+            self._refuse(job, limits.refusal, evaluation, before, limits.checks)
+            return
         refusal = evaluation.refusal
         # A lock held by the other hub is not a refusal yet: wait for it (bounded), then decide.
         if refusal is not None and (refusal.name != guard.CLUSTER_LOCK or job["dry_run"]):
@@ -176,6 +181,16 @@ class Worker:
             self._finish(job, "dry_run", "dry run: the plan was not executed", evaluation, before)
             return
         self._locked_run(job, rule, hints, evaluation)
+
+    def _live_target(self, job: dict[str, Any], target: str) -> dict[str, Any]:
+        """Key the job on what it would touch, as the live cluster names it (a clone and its
+        primitive, a constraint by id or by resource and node, are one target), so that its
+        circuit, cooldown and attempt budget are those of that target whatever the labels said."""
+        if target == job["target"]:
+            return job
+        self.journal.update_job(job["id"], expect_state="queued", target=target)
+        self._audit({**job, "target": target}, "target_resolved", job["target"])
+        return {**job, "target": target}
 
     def _still_queued(self, job: dict[str, Any]) -> bool:
         current = self.journal.job(job["id"])
