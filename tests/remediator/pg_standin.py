@@ -22,7 +22,7 @@ from remediator.config import config_from_mapping
 from remediator.live_host import probe_host
 from remediator.live_pg import PgReader
 from remediator.lock import LockOutcome
-from tests.support.pgpair import PG_BIN, PgPair
+from tests.support.pgpair import PgPair
 
 from .snapshots import healthy
 
@@ -42,7 +42,7 @@ class PacemakerStandIn:
             pgdata=str(pair.standby.datadir),
             tmpdir=str(pair.base / "tmp"),
             pgdba="postgres",
-            pgctl=str(PG_BIN / "pg_ctl"),
+            pgctl=str(pair.install.tool("pg_ctl")),
             master_ip="127.0.0.1",
             repuser="postgres",
             pgport=pair.primary.port,
