@@ -20,27 +20,24 @@ reports `unavailable`.
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from pydantic import Field
 
-from clusterstate.parsers.cib_model import CibConfig
+from clusterstate.host import AgentScripts, PgsqlLock, pgsql_lock
+from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.described import DescribedEnum
+from clusterstate.parsers.pgsql_agent_script import ocf_agent_path, reads_crm_mon
 from clusterstate.parsers.pgsql_ra import (
     PgsqlAgentView,
     PgsqlStatus,
     ReceiverStatus,
     ReplicationState,
     SyncState,
-    pgsql_lock_path,
 )
-from exporter.collectors.pacemaker_facts import PacemakerFacts
 from exporter.scrape import CollectorError, CollectorResult
 from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
@@ -51,6 +48,11 @@ class PgsqlAgentConfig(CollectorSettings):
         default=None,
         description="PGSQL.lock to watch; default: <tmpdir>/PGSQL.lock with the database "
         "resource's tmpdir parameter from the CIB.",
+    )
+    agent_script_path: str | None = Field(
+        default=None,
+        description="The pgsql agent script; default: the database resource's OCF agent "
+        "(ocf:heartbeat:pgsql -> /usr/lib/ocf/resource.d/heartbeat/pgsql).",
     )
 
 
@@ -131,27 +133,26 @@ LOCK_INFO = MetricSpec(
     kind=Kind.INFO,
     labels=(*N, "path"),
 )
+AGENT_INFO = MetricSpec(
+    "cfha_pgsql_agent_info",
+    "Which pgsql agent runs the database resource on this hub: ClusterLabs' stock agent or "
+    "CFEngine's fork (contrib/pgsql_RA), and how it reads the cluster's status (crm_mon XML or "
+    "crm_mon -n1 text). Absent when the agent script cannot be read.",
+    kind=Kind.INFO,
+    labels=(*N, "flavour", "crm_mon"),
+)
+AGENT_READS_CRM_MON = MetricSpec(
+    "cfha_pgsql_agent_reads_crm_mon",
+    "1 if this hub's pgsql agent can find the primary and the online nodes in this pacemaker's "
+    "crm_mon, 0 if it cannot (CFEngine's fork greps crm_mon text, whose layout changed in "
+    "pacemaker 2.0.4: its <resource>-status and -data-status attributes are then stale). Absent "
+    "when unknown.",
+    labels=N,
+)
 METRICS: tuple[MetricSpec, ...] = (
     STATUS, DATA_STATUS, SYNC_STATE, RECEIVER_STATUS, PROMOTION_SCORE, BASELINE, XLOG_LOCATION,
-    LOCK_PRESENT, LOCK_MODIFIED, LOCK_AGE, LOCK_INFO,
+    LOCK_PRESENT, LOCK_MODIFIED, LOCK_AGE, LOCK_INFO, AGENT_INFO, AGENT_READS_CRM_MON,
 )  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class PgsqlLock:
-    """PGSQL.lock on this hub."""
-
-    path: str
-    """Empty when it cannot be known (no lock_path configured and no CIB read yet)."""
-    present: bool | None
-    """None when it could not be checked (see ``error``)."""
-    modified_at: float | None
-    """Unix time of its last modification, when present."""
-    age_seconds: float | None
-    error: str | None
-    """Why it could not be checked."""
-    error_reason: str | None = None
-    """The collector failure reason for ``error`` (`permission`, `unavailable`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,25 +167,6 @@ class PgsqlAgentFacts:
 
     def view(self, node: str) -> PgsqlAgentView | None:
         return next((v for v in self.views if v.node == node), None)
-
-    @property
-    def primary_nodes(self) -> tuple[str, ...]:
-        """Nodes the agent reports as primary (``<rsc>-status`` = PRI)."""
-        return tuple(v.node for v in self.views if v.is_primary)
-
-
-def check_lock(path: str, now: float) -> PgsqlLock:
-    """stat() the lock file; never raises."""
-    try:
-        info = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return PgsqlLock(path, False, None, None, None)
-    except OSError as exc:
-        reason = "permission" if exc.errno in (errno.EACCES, errno.EPERM) else "unavailable"
-        return PgsqlLock(path, None, None, None, f"{path}: {exc.strerror or exc}", reason)
-    if not stat.S_ISREG(info.st_mode):
-        return PgsqlLock(path, None, None, None, f"{path}: not a regular file", "unavailable")
-    return PgsqlLock(path, True, info.st_mtime, max(0.0, now - info.st_mtime), None)
 
 
 class PgsqlAgentCollector:
@@ -203,25 +185,24 @@ class PgsqlAgentCollector:
         self._node = node
         self._resource = database_resource
         self._clock = clock
+        self._scripts = AgentScripts()
 
     def collect(self, out: MetricWriter, results: Mapping[str, CollectorResult]) -> PgsqlAgentFacts:
         pacemaker = results.get("pacemaker")
         facts = pacemaker.facts if pacemaker is not None else None
-        pcmk = facts if isinstance(facts, PacemakerFacts) else None
-        cib: CibConfig | None = pcmk.cib if pcmk is not None else None
-        if self._config.lock_path is None and cib is None:
+        pcmk = facts if isinstance(facts, PacemakerState) else None
+        # The resource's tmpdir comes from the newest CIB copy, even while pacemaker is down.
+        params = pcmk.pgsql if pcmk is not None else None
+        path = self._config.lock_path or (params.lock_path if params is not None else "")
+        lock = pgsql_lock(path, self._clock())
+        if not path:
             # Without the resource's tmpdir the agent's default path would be a guess, and a
             # guess reads as "no lock": unknown instead.
-            lock = PgsqlLock(
-                "", None, None, None, "PGSQL.lock path unknown: no CIB configuration read yet "
-                "(set collectors.pgsql_agent.lock_path)", "unavailable",
-            )  # fmt: skip
-        else:
-            path = pgsql_lock_path(cib, self._resource, override=self._config.lock_path)
-            lock = check_lock(path, self._clock())
+            lock = replace(lock, error=f"{lock.error} (set collectors.pgsql_agent.lock_path)")
         views = pcmk.agent_views if pcmk is not None and pcmk.up else ()
         result = PgsqlAgentFacts(self._node, self._resource, views, lock)
         self._write(out, result)
+        self._write_agent(out, pcmk)
         if pcmk is None or not pcmk.up:
             why = (
                 "the pacemaker collector is disabled"
@@ -254,6 +235,20 @@ class PgsqlAgentCollector:
             out.gauge(LOCK_PRESENT, float(lock.present), node=self._node)
         out.gauge(LOCK_MODIFIED, lock.modified_at, node=self._node)
         out.gauge(LOCK_AGE, lock.age_seconds, node=self._node)
+
+    def _write_agent(self, out: MetricWriter, pcmk: PacemakerState | None) -> None:
+        params = pcmk.pgsql if pcmk is not None else None
+        path = self._config.agent_script_path or (ocf_agent_path(params.agent) if params else None)
+        script = self._scripts.read(path) if path else None
+        if script is None:
+            return
+        flavour = "cfengine_fork" if script.cfengine_fork else "stock"
+        out.info(AGENT_INFO, node=self._node, flavour=flavour, crm_mon=script.crm_mon_reading)
+        summary = pcmk.status.summary if pcmk is not None and pcmk.status else None
+        dc = summary.dc if summary is not None else None
+        reads = reads_crm_mon(script.crm_mon_reading, dc.version if dc else None)
+        if reads is not None:
+            out.gauge(AGENT_READS_CRM_MON, float(reads), node=self._node)
 
 
 def _value(member: DescribedEnum | None) -> str:

@@ -8,15 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.host import pgsql_lock
+from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.pgsql_ra import PgsqlStatus, ReplicationState
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
-from exporter.collectors.pacemaker_facts import PacemakerFacts
-from exporter.collectors.pgsql_agent import (
-    PgsqlAgentCollector,
-    PgsqlAgentConfig,
-    PgsqlAgentFacts,
-    check_lock,
-)
+from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig, PgsqlAgentFacts
 from exporter.scrape import CollectorError, CollectorResult
 from servicekit.metrics import MetricWriter
 from tests.support.cibstates import PCMK_TZ, CibStates
@@ -57,7 +53,7 @@ def test_a_lock_left_behind_is_present_with_its_age(cib_states: CibStates, tmp_p
     # the situation the verdict looks for: a lock on a hub the agent says is stopped
     view = facts.view("hub1")
     assert view is not None and view.status is PgsqlStatus.STOP
-    assert facts.primary_nodes == ("hub2",)
+    assert [v.node for v in facts.views if v.is_primary] == ["hub2"]
 
 
 def test_the_lock_path_comes_from_the_resources_tmpdir(cib_states: CibStates) -> None:
@@ -69,18 +65,20 @@ def test_the_lock_path_comes_from_the_resources_tmpdir(cib_states: CibStates) ->
 
 
 def test_a_missing_directory_means_no_lock_and_a_directory_is_not_a_lock(tmp_path: Path) -> None:
-    assert check_lock(str(tmp_path / "file" / "PGSQL.lock"), NOW).present is False
+    assert pgsql_lock(str(tmp_path / "file" / "PGSQL.lock"), NOW).present is False
     (tmp_path / "file").write_text("")
-    assert check_lock(str(tmp_path / "file" / "PGSQL.lock"), NOW).present is False
+    assert pgsql_lock(str(tmp_path / "file" / "PGSQL.lock"), NOW).present is False
     (tmp_path / "PGSQL.lock").mkdir()
-    odd = check_lock(str(tmp_path / "PGSQL.lock"), NOW)
+    odd = pgsql_lock(str(tmp_path / "PGSQL.lock"), NOW)
     assert odd.present is None and odd.error_reason == "unavailable"
 
 
 def test_without_pacemaker_only_the_lock_is_published(tmp_path: Path) -> None:
     lock = tmp_path / "PGSQL.lock"
     lock.touch()
-    down = PacemakerFacts.down(local_node="hub1", reason="unavailable", message="not running")
+    down = PacemakerState.down(
+        local_node="hub1", reason="unavailable", message="not running", database_resource="cfpgsql"
+    )
     result = CollectorResult("pacemaker", False, 0.0, 0.0, facts=down, reason="unavailable")
     out = MetricWriter()
     with pytest.raises(CollectorError) as raised:
@@ -97,7 +95,9 @@ def test_without_pacemaker_only_the_lock_is_published(tmp_path: Path) -> None:
 
 
 def test_without_any_cib_the_lock_is_unknown_rather_than_guessed() -> None:
-    down = PacemakerFacts.down(local_node="hub1", reason="unavailable", message="not running")
+    down = PacemakerState.down(
+        local_node="hub1", reason="unavailable", message="not running", database_resource="cfpgsql"
+    )
     result = CollectorResult("pacemaker", False, 0.0, 0.0, facts=down, reason="unavailable")
     out = MetricWriter()
     with pytest.raises(CollectorError, match=r"set collectors\.pgsql_agent\.lock_path"):
@@ -113,3 +113,46 @@ def test_permanent_attributes_of_an_offline_node_come_from_the_cib(cib_states: C
     assert hub1 is not None
     assert hub1.status is None  # transient: gone with the node
     assert hub1.replication_state is ReplicationState.DISCONNECT  # permanent: kept in the CIB
+
+
+FORK = Path(__file__).parents[1] / "fixtures" / "pgsql-agent" / "cfengine-pgsql_RA.excerpt"
+STOCK = "/usr/lib/ocf/resource.d/heartbeat/pgsql"
+
+
+@pytest.mark.parametrize(
+    ("script", "flavour", "reading", "reads"),
+    [
+        (None, "stock", "xml", 1.0),  # the CIB's ocf:heartbeat:pgsql, installed here
+        (str(FORK), "cfengine_fork", "text", 0.0),  # the fork cannot read pacemaker 2.1's text
+    ],
+    ids=["stock-agent", "cfengine-fork"],
+)
+def test_which_agent_runs_and_whether_it_can_read_this_crm_mon(
+    cib_states: CibStates, script: str | None, flavour: str, reading: str, reads: float
+) -> None:
+    collector = PgsqlAgentCollector(
+        PgsqlAgentConfig(lock_path="/nonexistent/PGSQL.lock", agent_script_path=script),
+        "hub1",
+        "cfpgsql",
+        clock=lambda: NOW,
+    )
+    out = MetricWriter()
+    collector.collect(out, {"pacemaker": pacemaker_result(cib_states.healthy())})
+    text = writer_text(out)
+    info = "cfha_pgsql_agent_info"
+    assert sample_value(text, info, node="hub1", flavour=flavour, crm_mon=reading) == 1
+    assert sample_value(text, "cfha_pgsql_agent_reads_crm_mon", node="hub1") == reads
+    assert os.path.exists(STOCK)
+
+
+def test_an_unreadable_agent_script_is_unknown(cib_states: CibStates, tmp_path: Path) -> None:
+    collector = PgsqlAgentCollector(
+        PgsqlAgentConfig(lock_path="/nonexistent/PGSQL.lock", agent_script_path=str(tmp_path)),
+        "hub1",
+        "cfpgsql",
+    )
+    out = MetricWriter()
+    collector.collect(out, {"pacemaker": pacemaker_result(cib_states.healthy())})
+    text = writer_text(out)
+    assert "cfha_pgsql_agent_info{" not in text
+    assert sample_value(text, "cfha_pgsql_agent_reads_crm_mon", node="hub1") is None

@@ -16,26 +16,45 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from clusterstate.host import pgsql_lock, probe_data_dir
+from clusterstate.model import ClusterState
+from clusterstate.pacemaker_state import LockState, PgsqlParams
+from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
 from clusterstate.tools import CommandResult, SubprocessRunner
-from remediator.cluster import ClusterSnapshot, LocationConstraint, LockState, PgsqlParams
-from remediator.config import config_from_mapping
-from remediator.live_host import probe_host
-from remediator.live_pg import PgReader
 from remediator.lock import LockOutcome
 from tests.support.pgpair import PgPair
+from tests.support.states import agent, location, with_pacemaker
 
 from .snapshots import healthy
 
 
+class StandInLock:
+    """The CIB lock's part: one remediator, so it is always free."""
+
+    def __init__(self) -> None:
+        self.state = LockState()
+
+    def read(self) -> LockState:
+        return self.state
+
+    def acquire(self, job_id: str, now: float, ttl: float) -> LockOutcome:
+        self.state = LockState("hub2", job_id, now + ttl, f"owner=hub2;job={job_id}")
+        return LockOutcome(True, self.state, "acquired")
+
+    def release(self, job_id: str) -> bool:
+        self.state = LockState()
+        return True
+
+
 class PacemakerStandIn:
-    """Runner, reader and lock: pacemaker emulated, everything else real."""
+    """Runner and reader (its `lock` the lock): pacemaker emulated, everything else real."""
 
     def __init__(self, pair: PgPair) -> None:
         self.pair = pair
         self.held = False
-        self.lock = LockState()
+        self.lock = StandInLock()
         self.calls: list[tuple[str, ...]] = []
-        self.pg = PgReader(config_from_mapping({"cluster": "c"}).postgres)
+        self.pg = PgsqlConnections(ConnectionSettings())
         self.params = PgsqlParams(
             resource="cfpgsql",
             clone="mscfpgsql",
@@ -43,10 +62,13 @@ class PacemakerStandIn:
             tmpdir=str(pair.base / "tmp"),
             pgdba="postgres",
             pgctl=str(pair.install.tool("pg_ctl")),
+            psql=None,
             master_ip="127.0.0.1",
             repuser="postgres",
             pgport=pair.primary.port,
             socketdir=str(pair.base),
+            logfile=None,
+            agent="ocf:heartbeat:pgsql",
         )
         (pair.base / "tmp").mkdir(exist_ok=True)
 
@@ -61,19 +83,19 @@ class PacemakerStandIn:
     ) -> CommandResult:
         argv = tuple(argv)
         self.calls.append(argv)
-        if argv[0] not in ("pcs", "cibadmin"):
+        if argv[0] not in ("crm_resource", "cibadmin"):
             return SubprocessRunner().run(argv, timeout=timeout, env=env)
         if argv[:2] == ("cibadmin", "--modify"):
             self.held = True
             self.stop_standby()
         elif argv[:2] == ("cibadmin", "--delete"):
             self.held = False
-        elif argv[:3] == ("pcs", "resource", "cleanup") and not self.held:
+        elif argv[:2] == ("crm_resource", "--cleanup") and not self.held:
             self.agent_start()
         return CommandResult(argv, 0, b"", b"", 0.0)
 
     def stop_standby(self) -> None:
-        if probe_host(str(self.pair.standby.datadir), "/nonexistent").postmaster_running:
+        if probe_data_dir(str(self.pair.standby.datadir)).postmaster_running:
             self.pair._pg(
                 "pg_ctl", "-D", str(self.pair.standby.datadir), "-m", "fast", "-w", "stop"
             )
@@ -91,43 +113,34 @@ class PacemakerStandIn:
         self.pair._start(self.pair.standby)
 
     # -- ClusterReader ---------------------------------------------------------------------
-    def snapshot(self) -> ClusterSnapshot:
-        host = probe_host(self.params.pgdata or "", self.params.tmpdir or "")
-        primary = self.pg.primary(self.params)
+    def read(self) -> ClusterState:
+        now = time.time()
+        data = probe_data_dir(self.params.pgdata or "")
+        primary, database_bytes = self.pg.primary(self.params)
         local = self.pg.local(replace(self.params, pgport=self.pair.standby.port))
-        running = bool(host.postmaster_running)
+        running = bool(data.postmaster_running)
         streaming = running and "hub2" in primary.streaming_to
-        s = healthy("hub2", time.time())
-        return replace(
+        s = healthy("hub2", now)
+        p = s.pacemaker
+        assert p.database is not None
+        database = replace(p.database, active_nodes=("hub1", "hub2") if running else ("hub1",))
+        state = with_pacemaker(
             s,
-            resources=(
-                replace(s.resources[0], active_nodes=("hub1", "hub2") if running else ("hub1",)),
-                s.resources[1],
+            database=database,
+            resources=(database, *p.resources[1:]),
+            agent_views=(
+                agent("hub1", "PRI", "LATEST"),
+                agent("hub2", "HS:async" if streaming else "STOP"),
             ),
-            node_attributes={
-                **s.node_attributes,
-                "hub2": {"cfpgsql-status": "HS:async" if streaming else "STOP"},
-            },
-            constraints=(
-                LocationConstraint("cfha-hold-mscfpgsql-on-hub2", "mscfpgsql", "hub2", "-INFINITY"),
-            )
-            if self.held
-            else (),
+            location_constraints=(location("cfha-hold-mscfpgsql-on-hub2"),) if self.held else (),
             pgsql=self.params,
-            pg_local=local,
-            pg_primary=primary,
-            host=host,
-            lock=self.lock,
+            lock=self.lock.state,
         )
-
-    # -- Lock --------------------------------------------------------------------------------
-    def read(self) -> LockState:
-        return self.lock
-
-    def acquire(self, job_id: str, now: float, ttl: float) -> LockOutcome:
-        self.lock = LockState("hub2", job_id, now + ttl, f"owner=hub2;job={job_id}")
-        return LockOutcome(True, self.lock, "acquired")
-
-    def release(self, job_id: str) -> bool:
-        self.lock = LockState()
-        return True
+        return replace(
+            state,
+            postgres=local,
+            primary=primary,
+            primary_database_bytes=database_bytes,
+            data_dir=data,
+            pgsql_lock=pgsql_lock(self.params.lock_path, now),
+        )

@@ -10,6 +10,7 @@ import yaml
 
 from remediator.cli import main
 from remediator.config import RemediatorConfig
+from tests.remediator.snapshots import cleanup_argv
 
 from .conftest import TOKEN, AppFactory, ban_alert, cleanup_alert, payload, resync_alert
 from .fakeworld import World
@@ -77,6 +78,24 @@ def test_plan_command(
     assert main(["--config.file", str(config_file), "plan", str(body)], services) == 2  # type: ignore[arg-type]
 
 
+def test_snapshot_prints_what_every_decision_reads(
+    config_file: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+
+    def services(config: RemediatorConfig) -> object:
+        return world.services(config.node_name)
+
+    assert main(["--config.file", str(config_file), "snapshot"], services) == 0  # type: ignore[arg-type]
+    out = json.loads(capsys.readouterr().out)
+    assert out["promoted"] == ["hub1"] and out["quorate"] is True
+    assert out["agent_status"] == {"hub1": "PRI", "hub2": "STOP"}
+    assert out["failures"][0]["node"] == "hub2" and world.calls == []
+    world.readable = False
+    assert main(["--config.file", str(config_file), "snapshot"], services) == 1  # type: ignore[arg-type]
+    assert "cannot read the cluster: unavailable" in capsys.readouterr().err
+
+
 def test_killswitch_works_without_the_service(
     config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -111,7 +130,7 @@ def test_jobs_and_circuit_commands(
     assert job_id in listing and "failed" in listing and "nothing_to_do" in listing
     assert main([*args, "jobs", "--id", job_id]) == 0
     detail = json.loads(capsys.readouterr().out)
-    assert detail["steps"][0]["argv"] == ["pcs", "resource", "cleanup", "cfpgsql", "node=hub2"]
+    assert detail["steps"][0]["argv"] == list(cleanup_argv("hub2"))
     assert main([*args, "circuit", "list"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["open"] == 1
     assert main([*args, "circuit", "reset", "resource_cleanup", "cfpgsql@hub2"]) == 0

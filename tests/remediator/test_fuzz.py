@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remediator.app import close_app, create_app
+from tests.remediator.snapshots import cleanup_argv
 
 from .conftest import TOKEN, auth, core, make_config
 from .fakeworld import SHELLS, World
@@ -173,4 +174,4 @@ def test_a_valid_payload_from_the_strategy_can_act() -> None:
         )
         assert response.status_code == 202
         core(app).worker.run_pending()
-        assert world.commands() == [("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")]
+        assert world.commands() == [cleanup_argv("hub2")]

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.remediator.snapshots import cleanup_argv
 from tests.support.pgpair import free_port
 
 from .conftest import TOKEN, cleanup_alert, payload
@@ -132,7 +133,7 @@ def test_tls_auth_and_background_worker(tls_server: tuple[str, ssl.SSLContext, P
             break
         time.sleep(0.1)
     assert job["state"] == "succeeded", job
-    assert job["steps"][0]["argv"] == ["pcs", "resource", "cleanup", "cfpgsql", "node=hub2"]
+    assert job["steps"][0]["argv"] == list(cleanup_argv("hub2"))
     plain = urllib.request.Request(url.replace("https", "http") + "/healthz")
     with pytest.raises((urllib.error.URLError, ConnectionError)):
         urllib.request.urlopen(plain, timeout=5)

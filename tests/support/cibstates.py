@@ -33,6 +33,7 @@ import pytest
 from lxml import etree
 
 from clusterstate.parsers.crm_mon import CRM_MON_ARGV
+from tests.support import pacemaker11
 
 PCMK_TZ = "Europe/Berlin"
 """The zone the simulated hubs run in: not UTC, and in summer time on the pinned dates."""
@@ -57,12 +58,7 @@ _TIMEOUT = 60.0
 
 def ctime_text(epoch: int, zone: ZoneInfo = _ZONE) -> str:
     """``epoch`` as C ctime() prints it in ``zone`` ("Tue Jul 14 10:00:00 2026")."""
-    when = datetime.fromtimestamp(epoch, zone)
-    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[when.weekday()]
-    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[
-        when.month - 1
-    ]
-    return f"{day} {month} {when.day:2d} {when:%H:%M:%S} {when.year}"
+    return pacemaker11.ctime_text(epoch, zone)
 
 
 def tool_env(cib: Path | None = None, tz: str = PCMK_TZ) -> dict[str, str]:
@@ -527,6 +523,33 @@ class CibStates:
             ),
         )
 
+    def standby_onfail(self) -> Path:
+        """hub2's standby monitor failed where the operation says ``on-fail=standby``: pacemaker
+        puts hub2 in standby (``standby_onfail``) and stops its instance."""
+
+        def on_fail_standby(cib: Path) -> None:
+            run_tool(
+                [
+                    "cibadmin",
+                    "--modify",
+                    "--xml-text",
+                    '<op id="cfpgsql-monitor-interval-4s" on-fail="standby"/>',
+                ],
+                cib=cib,
+            )
+            self._written(cib, INCIDENT_AT)
+
+        return self._state(
+            "standby_onfail",
+            lambda path: self._from_healthy(
+                path,
+                on_fail_standby,
+                "--op-inject",
+                "cfpgsql_monitor_4000@hub2=1",
+                after=lambda cib: self._agent_stopped(cib, "hub2"),
+            ),
+        )
+
     def vip_multi_active(self) -> Path:
         """A probe found ``cfvirtip`` running on hub2 as well, before pacemaker reacted: the
         floating IP is active on both hubs (a primitive's split brain)."""
@@ -542,19 +565,20 @@ class CibStates:
             ),
         )
 
+    NAMES = (
+        "healthy",
+        "failed_standby_monitor",
+        "failover",
+        "node_down",
+        "unclean_node",
+        "leftover_ban",
+        "maintenance_mode",
+        "node_standby",
+        "standby_onfail",
+        "vip_multi_active",
+    )
+    """Every state this class builds."""
+
     def all_states(self) -> dict[str, Path]:
         """Every state by name (building what is not built yet)."""
-        return {
-            name: getattr(self, name)()
-            for name in (
-                "healthy",
-                "failed_standby_monitor",
-                "failover",
-                "node_down",
-                "unclean_node",
-                "leftover_ban",
-                "maintenance_mode",
-                "node_standby",
-                "vip_multi_active",
-            )
-        }
+        return {name: getattr(self, name)() for name in self.NAMES}
