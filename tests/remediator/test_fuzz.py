@@ -49,6 +49,7 @@ def remediator(node: str = "hub2", **overrides: Any) -> Iterator[tuple[Flask, Wo
         base = Path(tmp)
         token_file = base / "token"
         token_file.write_text(TOKEN)
+        token_file.chmod(0o600)  # the service refuses a token others may read
         config = make_config(base, node, token_file, web={"max_body_bytes": 65536}, **overrides)
         app = create_app(config, world.services(node), start_worker=False)
         try:
