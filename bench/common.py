@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from tests.support.pginstall import MAJORS, PgInstall, pg_install
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -165,3 +167,21 @@ def save(name: str, result: Mapping[str, object]) -> Path:
 def argument_parser(doc: str | None) -> argparse.ArgumentParser:
     """A benchmark's command line, described by the first line of its module docstring."""
     return argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+
+
+def add_pg_argument(parser: argparse.ArgumentParser) -> None:
+    """`--pg MAJOR` (repeatable): the PostgreSQL majors to measure on; default every tested one."""
+    parser.add_argument(
+        "--pg",
+        type=int,
+        action="append",
+        choices=MAJORS,
+        metavar="MAJOR",
+        help=f"PostgreSQL major to measure on, repeatable (default: all of {MAJORS})",
+    )
+
+
+def pg_installs(majors: Sequence[int] | None) -> list[PgInstall]:
+    """The installations of these majors (default: every tested one); PgUnavailable says which
+    is missing."""
+    return [pg_install(major) for major in majors or MAJORS]

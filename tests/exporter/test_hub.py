@@ -1,4 +1,5 @@
-"""The hub-report collector against a real cfdb (lab.cfdb's seed) on a primary and its standby."""
+"""The hub-report collector against a real cfdb (lab.cfdb's seed) on a primary and its standby
+(each tested PostgreSQL major)."""
 
 from __future__ import annotations
 

@@ -27,6 +27,7 @@ from exporter.registry import COLLECTORS, DERIVED
 from tests.deploy.units import UNITS, unit_settings
 from tests.support.daemons import Daemon, wait_for
 from tests.support.metrics_text import sample_value
+from tests.support.pginstall import PgInstall, newest_pg
 from tests.support.pgpair import PgPair, free_port
 
 IDLE_CONNECTIONS = 1000
@@ -105,6 +106,13 @@ def test_a_thousand_idle_connections_neither_block_a_scrape_nor_stay_open(
             for sock in idle:
                 sock.close()
         assert daemon.alive()
+
+
+@pytest.fixture(scope="module")
+def pg() -> PgInstall:
+    """One major: what is under test is the serving (a frozen server is only the hang); the
+    SIGTERM test alone waits 20 s per major."""
+    return newest_pg()
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from clusterstate.pacemaker_state import LockState, PgsqlParams
 from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
 from clusterstate.tools import CommandResult, SubprocessRunner
 from remediator.lock import LockOutcome
-from tests.support.pgpair import PG_BIN, PgPair
+from tests.support.pgpair import PgPair
 from tests.support.states import agent, location, with_pacemaker
 
 from .snapshots import healthy
@@ -61,7 +61,7 @@ class PacemakerStandIn:
             pgdata=str(pair.standby.datadir),
             tmpdir=str(pair.base / "tmp"),
             pgdba="postgres",
-            pgctl=str(PG_BIN / "pg_ctl"),
+            pgctl=str(pair.install.tool("pg_ctl")),
             psql=None,
             master_ip="127.0.0.1",
             repuser="postgres",
