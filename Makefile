@@ -59,10 +59,10 @@ e2e: deps venv
 	$(VPY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 demo: deps venv
-	$(VPY) -m lab.demo $(DEMO_ARGS)
+	@$(VPY) -m lab.product.demo $(DEMO_ARGS)
 
 demo-down: venv
-	$(VPY) -m lab.demo --down
+	@$(VPY) -m lab.product.demo --down
 
 lab-up: deps venv
 	$(VPY) -m lab up

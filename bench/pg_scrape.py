@@ -18,7 +18,8 @@ import psycopg
 from bench.common import http_get, measure, rss_bytes, save, stop, wait_http
 from clusterstate.postgres import STATEMENT
 from exporter.registry import COLLECTORS, DERIVED
-from tests.support.pgpair import PgPair, free_port
+from lab.loopback import free_port
+from lab.offline.pgpair import PgPair
 
 RUNS = 300
 

@@ -1,6 +1,6 @@
 """The remediator's re-sync of a standby against a bare `pg_basebackup` + start, same database size.
 
-A real PostgreSQL 15 pair on loopback (`tests.support.pgpair`), the primary's database filled to
+A real PostgreSQL 15 pair on loopback (`lab.offline.pgpair`), the primary's database filled to
 the size (100 MB and 1 GB of table data by default, `pg_database_size`), the standby streaming.
 Each round starts from the lab's `stop-standby` state: the standby's postmaster died (`pg_ctl
 stop -m immediate`, no shutdown checkpoint), so the remediator's pg_rewind dry run refuses and it
@@ -12,7 +12,7 @@ re-clones, which is the data path this compares. Then, interleaved (the order al
   the primary's `pg_stat_replication` shows it `streaming` (polled every 20 ms);
 - **remediator**: a `resync_standby` alert posted to the real remediator app (journal,
   decision with every check, the real plan and executor, argv through `setpriv` as the
-  PostgreSQL user), pacemaker stood in for by `tests/remediator/pg_standin.py` (the hold stops,
+  PostgreSQL user), pacemaker stood in for by `lab/offline/pacemaker_standin.py` (the hold stops,
   the cleanup starts the standby as the agent does), until the job is `succeeded` (its verify
   step saw the standby streaming on the primary's timeline). The steps: hold, wait_stopped,
   keep_config, controldata, rewind_dry_run, prepare_new, basebackup into a fresh directory,
@@ -42,13 +42,13 @@ from typing import Any
 import psycopg
 
 from bench.common import argument_parser, save
+from lab.offline.pacemaker_standin import PacemakerStandIn
+from lab.offline.pgpair import PgPair
 from remediator.app import close_app, create_app
 from remediator.clock import SystemClock
 from remediator.config import GuardConfig, config_from_mapping
 from remediator.service import Remediator
 from remediator.services import Services
-from tests.remediator.pg_standin import PacemakerStandIn
-from tests.support.pgpair import PgPair
 
 SIZES_MB = (100, 1000)
 GOAL_RATIO = 1.2

@@ -7,15 +7,23 @@ from pathlib import Path
 
 import pytest
 
-from lab.testing import healthy_lab, lab_cluster  # noqa: F401  (fixtures for every package)
-from tests.support.cibstates import CibStates
-from tests.support.pgpair import PgPair
+from lab.offline.cibstates import CibStates, missing_pacemaker_tools
+from lab.offline.pgpair import PgPair
+from tests.support.lab_fixtures import healthy_lab, lab_cluster  # noqa: F401  (for every package)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def cib_states(tmp_path_factory: pytest.TempPathFactory) -> CibStates:
+def pacemaker_tools() -> None:
+    """Skips the test when pacemaker's command-line tools are not installed."""
+    missing = missing_pacemaker_tools()
+    if missing:
+        pytest.skip(f"pacemaker tools not installed: {', '.join(missing)} (scripts/ensure-debs)")
+
+
+@pytest.fixture(scope="session")
+def cib_states(pacemaker_tools: None, tmp_path_factory: pytest.TempPathFactory) -> CibStates:
     """Offline pacemaker states built with the real tools, each once per session."""
     return CibStates(tmp_path_factory.mktemp("cibstates"))
 

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.loopback import free_port
 from tests.deploy.units import DEPLOY, UNITS, unit_settings
 from tests.support.daemons import Daemon, wait_for
-from tests.support.pgpair import free_port
 from tests.support.tlsfiles import TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount namespaces)")

@@ -21,7 +21,8 @@ from exporter.registry import metrics_registry
 from exporter.scrape import ScheduledCollector, Scraper
 from exporter.web.app import create_app
 from exporter.web.wsgi import WSGIApp
-from tests.support.pgpair import PgPair, free_port
+from lab.loopback import free_port
+from lab.offline.pgpair import PgPair
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -29,9 +29,10 @@ from exporter.server import serve
 from exporter.web.app import create_app
 from exporter.web.filters import ago, size, utc
 from exporter.web.wsgi import WSGIApp
+from lab.loopback import free_port
+from lab.offline.hubdata import HUBS, IP_OF, create_cfdb, write_workdir
+from lab.offline.pgpair import PgPair
 from tests.support import browser
-from tests.support.hubenv import HUBS, IP_OF, create_cfdb, write_workdir
-from tests.support.pgpair import PgPair, free_port
 
 STATUS_KEYS = {
     "schema", "cluster", "node", "version", "observed_at", "observed_age_seconds", "status",

@@ -20,8 +20,8 @@ from exporter.collectors.verdict import VerdictCollector, VerdictConfig
 from exporter.collectors.verdict_inputs import corosync_view
 from exporter.collectors.verdict_model import Verdict
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
+from lab.offline.cibstates import PCMK_TZ, CibStates
 from servicekit.metrics import MetricWriter
-from tests.support.cibstates import PCMK_TZ, CibStates
 from tests.support.golden import NOW
 from tests.support.runners import CibFileRunner, ScriptedRunner
 

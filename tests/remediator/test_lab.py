@@ -25,7 +25,7 @@ import pytest
 import yaml
 
 from lab.cluster import Lab
-from lab.stackconfig import lab_policy
+from lab.product.stackconfig import lab_policy
 
 from .conftest import TOKEN, alert, ban_alert, cleanup_alert, payload, resync_alert
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from lab.offline.pgpair import PgPair
 from remediator.cluster import PgsqlParams
 from remediator.config import PostgresConfig
 from remediator.live_host import probe_host
 from remediator.live_pg import PgReader
-from tests.support.pgpair import PgPair
 
 
 def params(pair: PgPair, port: int) -> PgsqlParams:

@@ -1,4 +1,4 @@
-"""The live reader and the guard on real offline pacemaker states (`tests/support/cibstates`).
+"""The live reader and the guard on real offline pacemaker states (`lab.offline.cibstates`).
 
 crm_mon, cibadmin and pcs run for real on copies of saved CIBs (`CIB_file`). Only PostgreSQL
 and the local files are stand-ins: the saved states have no database, so each test says what
@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from clusterstate.tools import SubprocessRunner
+from lab.offline.cibstates import HEALTHY_AT, INCIDENT_AT, PCMK_TZ, CibStates
 from remediator import guard
 from remediator.actions.base import Context, Hints
 from remediator.actions.clear_cli_constraints import ClearCliConstraintsParams
@@ -27,7 +28,6 @@ from remediator.config import RemediatorConfig, config_from_mapping
 from remediator.live import LiveClusterReader
 from remediator.lock import ClusterLock
 from remediator.simulate import removal_is_quiet
-from tests.support.cibstates import HEALTHY_AT, INCIDENT_AT, PCMK_TZ, CibStates
 
 from .snapshots import host
 

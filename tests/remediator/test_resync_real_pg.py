@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from lab.offline.pacemaker_standin import PacemakerStandIn
+from lab.offline.pgpair import PG_BIN, PgPair
 from remediator.app import close_app, create_app
 from remediator.clock import SystemClock
 from remediator.config import config_from_mapping
 from remediator.services import Services
-from tests.support.pgpair import PG_BIN, PgPair
 
 from .conftest import TOKEN, auth, circuit_of, core, job_of, payload, resync_alert
-from .pg_standin import PacemakerStandIn
 
 pytestmark = pytest.mark.skipif(not (PG_BIN / "pg_rewind").exists(), reason="PostgreSQL 15 missing")
 

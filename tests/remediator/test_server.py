@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.pgpair import free_port
+from lab.loopback import free_port
 
 from .conftest import TOKEN, cleanup_alert, payload
 

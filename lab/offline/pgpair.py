@@ -10,23 +10,20 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.loopback import free_port
+
 PG_BIN = Path(os.environ.get("CFHA_PG_BIN", "/usr/lib/postgresql/15/bin"))
 MONITOR_ROLE = "cfha_monitor"  # a pg_monitor member, as the exporter runs in production
-SECRET_ROLE = "cfha_secret"  # a role that must authenticate with a password
-SECRET_PASSWORD = "s3cret-not-logged"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# A role that must authenticate with a password (the exporter's password_file path), on a
+# throwaway server that listens on 127.0.0.1 only.
+SECRET_ROLE = "cfha_secret"  # noqa: S105
+SECRET_PASSWORD = "s3cret-not-logged"  # noqa: S105
 
 
 def _db_user() -> dict[str, object]:
@@ -195,7 +192,7 @@ class PgPair:
         while time.monotonic() < deadline:
             done = self.psql(
                 self.primary,
-                "SELECT coalesce(bool_and(replay_lsn >= "
+                "SELECT coalesce(bool_and(replay_lsn >= "  # noqa: S608 - the LSN is the server's
                 f"'{target}'::pg_lsn), false) FROM pg_stat_replication "
                 "WHERE application_name = 'hub2'",
             )

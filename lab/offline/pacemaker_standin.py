@@ -1,7 +1,8 @@
 """Pacemaker stood in for, everything else real: the resync data steps on a real PostgreSQL pair.
 
-Used by `test_resync_real_pg` and by the re-sync benchmark (`bench/resync.py`). Pacemaker cannot
-run outside the lab, so this runner/reader/lock plays its part: the hold stops the standby the way
+A fake, and says so: used by tests/remediator/test_resync_real_pg.py and by the re-sync benchmark
+(`bench/resync.py`), where pacemaker cannot run (outside the lab). This runner/reader/lock plays
+its part: the hold stops the standby the way
 the agent's stop does (`pg_ctl stop -m fast`), releasing it and the cleanup start it the way the
 agent's start does (standby.signal plus primary_conninfo with application_name = node name). Every
 other command runs for real (setpriv, pg_rewind, pg_basebackup, install/mv/cp/rm), and
@@ -17,14 +18,21 @@ from dataclasses import replace
 from typing import Any
 
 from clusterstate.tools import CommandResult, SubprocessRunner
-from remediator.cluster import ClusterSnapshot, LocationConstraint, LockState, PgsqlParams
+from lab.offline.pgpair import PG_BIN, PgPair
+from remediator.cluster import (
+    ClusterSnapshot,
+    LocationConstraint,
+    LockState,
+    NodeState,
+    PgsqlParams,
+    ResourceState,
+)
 from remediator.config import config_from_mapping
 from remediator.live_host import probe_host
 from remediator.live_pg import PgReader
 from remediator.lock import LockOutcome
-from tests.support.pgpair import PG_BIN, PgPair
 
-from .snapshots import healthy
+DAY_S = 86400.0
 
 
 class PacemakerStandIn:
@@ -92,27 +100,38 @@ class PacemakerStandIn:
 
     # -- ClusterReader ---------------------------------------------------------------------
     def snapshot(self) -> ClusterSnapshot:
+        """hub1 the primary of a day-old cluster (no recent change or failover), hub2 the
+        standby this remediator runs on; PostgreSQL's and the files' parts read for real."""
+        now = time.time()
         host = probe_host(self.params.pgdata or "", self.params.tmpdir or "")
         primary = self.pg.primary(self.params)
         local = self.pg.local(replace(self.params, pgport=self.pair.standby.port))
         running = bool(host.postmaster_running)
         streaming = running and "hub2" in primary.streaming_to
-        s = healthy("hub2", time.time())
-        return replace(
-            s,
+        hold = LocationConstraint("cfha-hold-mscfpgsql-on-hub2", "mscfpgsql", "hub2", "-INFINITY")
+        return ClusterSnapshot(
+            taken_at=now,
+            local_node="hub2",
+            nodes=(NodeState("hub1", online=True), NodeState("hub2", online=True)),
             resources=(
-                replace(s.resources[0], active_nodes=("hub1", "hub2") if running else ("hub1",)),
-                s.resources[1],
+                ResourceState(
+                    "cfpgsql",
+                    "mscfpgsql",
+                    ("hub1", "hub2") if running else ("hub1",),
+                    promoted_nodes=("hub1",),
+                ),
+                ResourceState("cfvirtip", None, ("hub1",)),
             ),
+            quorate=True,
+            fencing_enabled=True,
+            maintenance_mode=False,
+            cib_last_written=now - DAY_S,
             node_attributes={
-                **s.node_attributes,
+                "hub1": {"cfpgsql-status": "PRI", "cfpgsql-data-status": "LATEST"},
                 "hub2": {"cfpgsql-status": "HS:async" if streaming else "STOP"},
             },
-            constraints=(
-                LocationConstraint("cfha-hold-mscfpgsql-on-hub2", "mscfpgsql", "hub2", "-INFINITY"),
-            )
-            if self.held
-            else (),
+            constraints=(hold,) if self.held else (),
+            last_promotion=now - DAY_S,
             pgsql=self.params,
             pg_local=local,
             pg_primary=primary,
