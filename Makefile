@@ -26,13 +26,16 @@ help:
 deps:
 	@scripts/ensure-debs
 
+# pip's and setuptools' output only when the install fails (scripts/quietly).
 $(STAMP): pyproject.toml
-	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	@$(VPY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(VPY) -m pip install -q --disable-pip-version-check -e '.[test,dashboards]'
+	@scripts/quietly "venv: installing cfha and its test tools into $(VENV)" sh -c '\
+	  { test -x $(VPY) || $(PYTHON) -m venv $(VENV); } && \
+	  $(VPY) -m pip install --disable-pip-version-check --upgrade pip && \
+	  $(VPY) -m pip install --disable-pip-version-check -e ".[test,dashboards]"'
 	@touch $(STAMP)
 
 venv: $(STAMP)
+	@:
 
 lint: venv
 	$(VENV)/bin/ruff check .
