@@ -19,7 +19,7 @@ help:
 	@echo "make test-lab    only the live-lab tests"
 	@echo "make e2e         the self-healing scenario matrix on the lab (report in artifacts/)"
 	@echo "make lab-up | lab-status | lab-down   the two-hub lab cluster"
-	@echo "make docs        regenerate docs/metrics.md and docs/verdict.md from the collectors"
+	@echo "make docs        regenerate docs/metrics.md (both services) and docs/verdict.md from the code"
 	@echo "make dashboards  regenerate the Grafana dashboards (dashboards/*.json)"
 	@echo "make bench       run the benchmarks (ratios against baselines measured in the same run)"
 
@@ -52,7 +52,7 @@ test-lab: deps venv
 	$(VPY) -m pytest -m "lab or e2e" $(PYTEST_ARGS)
 
 docs: venv
-	$(VPY) -m exporter.docs > docs/metrics.md
+	$(VPY) -m servicekit.metrics_reference > docs/metrics.md
 	$(VPY) -m exporter.collectors.verdict_reasons > docs/verdict.md
 
 dashboards: venv

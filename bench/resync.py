@@ -131,7 +131,7 @@ def remediator_resync(
         "kill_switch_file": str(work / "paused"), "web": {"token_file": str(token)},
         "guard": guard,
     })  # fmt: skip
-    services = Services(runner=stand_in, reader=stand_in, lock=stand_in, clock=SystemClock())
+    services = Services(runner=stand_in, reader=stand_in, lock=stand_in.lock, clock=SystemClock())
     app = create_app(config, services, start_worker=False)
     try:
         core = app.extensions["cfha_remediator"]

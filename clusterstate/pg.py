@@ -21,18 +21,16 @@ from psycopg import errors as pg_errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
+from clusterstate.errors import ReadError
+
 log = logging.getLogger(__name__)
 
 AUTH_SQLSTATES = {"28000", "28P01"}
 SCHEMA_ERRORS = (pg_errors.UndefinedTable, pg_errors.UndefinedColumn, pg_errors.UndefinedFunction)
 
 
-class PgError(Exception):
-    """A query could not be answered. `reason` is a collector failure reason."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+class PgError(ReadError):
+    """A query could not be answered (`reason`: connect, auth, timeout, permission, ...)."""
 
 
 @dataclass(frozen=True)

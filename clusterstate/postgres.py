@@ -1,4 +1,5 @@
-"""The one statement the PostgreSQL collector runs per scrape, and its pure decoding into facts.
+"""PostgreSQL as cfha reads it: the one statement of a read, and its pure decoding into `PgFacts`
+(the readers that run it are in `postgres_read`).
 
 One round trip returns everything for either role: functions that only work on a primary (or only
 in recovery) sit behind `CASE WHEN pg_is_in_recovery()`, which PostgreSQL evaluates lazily for
@@ -169,6 +170,20 @@ class PgFacts:
     @property
     def writable(self) -> bool:
         return self.up and self.role == "primary"
+
+    @property
+    def in_recovery(self) -> bool | None:
+        """A standby (True), a primary (False), or unknown (None: not read)."""
+        return None if not self.up or self.role is None else self.role == "standby"
+
+    @property
+    def streaming_to(self) -> tuple[str, ...]:
+        """The standbys (application_name) a primary is streaming to, sorted."""
+        return tuple(sorted(s.name for s in self.standbys if s.state == "streaming"))
+
+    @property
+    def received_timeline(self) -> int | None:
+        return self.receiver.received_timeline if self.receiver is not None else None
 
     @property
     def streaming_standbys(self) -> int | None:

@@ -17,6 +17,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from clusterstate.errors import ReadError
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -34,12 +36,11 @@ class CommandResult:
         return self.stderr.decode("utf-8", "replace").strip()[-limit:]
 
 
-class CommandError(Exception):
-    """A command could not run to completion. `reason` is a collector failure reason."""
+class CommandError(ReadError):
+    """A command could not run to completion (`reason`: timeout, unavailable, permission)."""
 
     def __init__(self, reason: str, argv: Sequence[str], message: str) -> None:
-        super().__init__(f"{argv[0] if argv else '?'}: {message}")
-        self.reason = reason
+        super().__init__(reason, f"{argv[0] if argv else '?'}: {message}")
         self.argv = tuple(argv)
 
 

@@ -1,3 +1,5 @@
 """cfha exporter: read-only Prometheus exporter for a CFEngine Enterprise HA hub."""
 
-__version__ = "0.1.0"
+from servicekit import __version__
+
+__all__ = ["__version__"]

@@ -160,6 +160,15 @@ def all_metric_specs() -> list[tuple[str, Sequence[MetricSpec]]]:
     return [(e.name, e.metrics) for e in COLLECTORS + DERIVED] + [("exporter", SELF_METRICS)]
 
 
+def metric_sections() -> list[tuple[str, Sequence[MetricSpec]]]:
+    """The exporter's metrics for the generated reference (docs/metrics.md)."""
+    return [
+        (f"cfha-exporter: collector `{name}`" if name != "exporter" else "cfha-exporter itself",
+         specs)
+        for name, specs in all_metric_specs()
+    ]  # fmt: skip
+
+
 def declared_metrics() -> list[MetricSpec]:
     """Every metric any collector or the framework may publish, flat."""
     return [spec for _, specs in all_metric_specs() for spec in specs]

@@ -24,39 +24,15 @@ from typing import Protocol, TypeVar
 
 from prometheus_client.core import Metric
 
-from clusterstate.pg import PgError
-from clusterstate.tools import CommandError
+from clusterstate.errors import REASON_HELP, REASONS, ReadError
 from exporter import __version__
 from servicekit.metrics import Kind, MetricSpec, MetricWriter, described
 
 log = logging.getLogger(__name__)
 
-FAILURE_REASONS: tuple[str, ...] = (
-    "timeout",
-    "connect",
-    "auth",
-    "permission",
-    "parse",
-    "schema",
-    "command",
-    "unavailable",
-    "config",
-    "query",
-    "internal",
-)
-FAILURE_REASON_HELP: tuple[str, ...] = (
-    "no answer within the collector's deadline (a hung tool or a slow query)",
-    "could not connect (service down, wrong address or socket)",
-    "authentication was refused",
-    "not allowed to read a file, socket, table or run a tool",
-    "output could not be parsed (garbled or unexpected format)",
-    "an expected table, column or function is missing (version or schema drift)",
-    "a tool ran but exited with an error",
-    "the thing to observe is not there (tool not installed, cluster not running on this node)",
-    "the collector's configuration is invalid",
-    "a query failed for another reason",
-    "a bug in the exporter: see its log",
-)
+FAILURE_REASONS = REASONS
+"""A collector fails for the reasons a read fails (`clusterstate.errors`)."""
+FAILURE_REASON_HELP = REASON_HELP
 
 
 class CollectorError(Exception):
@@ -352,7 +328,7 @@ class Scraper:
         except CollectorError as exc:
             reason, message, partial, facts = exc.reason, str(exc), exc.partial, exc.facts
             log.warning("collector %s failed (%s): %s", name, reason, message)
-        except (CommandError, PgError) as exc:
+        except ReadError as exc:
             reason, message = exc.reason, str(exc)
             log.warning("collector %s failed (%s): %s", name, reason, message)
         except Exception as exc:

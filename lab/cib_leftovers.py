@@ -8,18 +8,25 @@
 - the remediator's cluster-wide lock, the `cluster_property_set` `cfha-remediation-lock`.
 
 Restoring a lab is that human's decision, so all three go. Pure: a CIB in, what to delete (and
-the cibadmin argv that deletes it) out. The ids are the remediator's own (`remediator.lock`;
-`PgTarget.hold_id`, pinned by tests/lab/test_cib_leftovers.py).
+the cibadmin argv that deletes it) out. Which constraint is whose, and where the lock is, is
+`clusterstate`'s one reading (`LocationConstraint.kind`, `remediation_lock`); that it matches what
+the remediator writes is tested with the remediator's own writers
+(tests/lab/test_restore_leftovers.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from clusterstate.pacemaker_state import LOCK_SET_ID, remediation_lock
 from clusterstate.parsers.cib import parse_cib
-from remediator.lock import LOCK_NVPAIR_ID, LOCK_SET_ID
+from clusterstate.parsers.pcmk_values import ConstraintKind
 
-CFHA_HOLD_PREFIX = "cfha-hold-"
+WHAT = {
+    ConstraintKind.CLI_BAN: "cli constraint",
+    ConstraintKind.CLI_PREFER: "cli constraint",
+    ConstraintKind.CFHA_HOLD: "cfha resync hold",
+}
 
 
 @dataclass(frozen=True)
@@ -46,15 +53,13 @@ def find_leftovers(cib_xml: bytes) -> list[Leftover]:
     """
     cib = parse_cib(cib_xml)
     found = [
-        Leftover("cli constraint", "rsc_location", location.id)
-        for location in cib.cli_constraints()
-    ]
-    found += [
-        Leftover("cfha resync hold", "rsc_location", location.id)
+        Leftover(WHAT[location.kind], "rsc_location", location.id)
         for location in cib.locations
-        if location.id.startswith(CFHA_HOLD_PREFIX)
+        if location.kind in WHAT
     ]
-    if LOCK_NVPAIR_ID in cib.properties:
-        holder = cib.properties[LOCK_NVPAIR_ID]
-        found.append(Leftover("cfha remediation lock", "cluster_property_set", LOCK_SET_ID, holder))
+    lock = remediation_lock(cib)
+    if lock.held:
+        found.append(
+            Leftover("cfha remediation lock", "cluster_property_set", LOCK_SET_ID, lock.raw or "")
+        )
     return found

@@ -1,3 +1,5 @@
 """cfha remediator: alert-driven, interlocked self-healing for a CFEngine HA pair."""
 
-__version__ = "0.1.0"
+from servicekit import __version__
+
+__all__ = ["__version__"]

@@ -1,4 +1,4 @@
-"""`cfha-remediator`: serve, plan, jobs, audit, killswitch, circuit, check-config.
+"""`cfha-remediator`: serve, plan, snapshot, jobs, audit, killswitch, circuit, check-config.
 
 Everything but `serve` works without the service running: the kill switch is a file, and the
 journal is an SQLite file the service shares (WAL allows readers and short writers beside it).
@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from clusterstate.errors import ReadError
 from remediator import __version__
 from remediator.config import ConfigError, RemediatorConfig, load_config
 from remediator.journal import Journal, JournalError
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     circuit.add_argument("op", choices=["list", "reset"])
     circuit.add_argument("action", nargs="?")
     circuit.add_argument("target", nargs="?")
+    sub.add_parser(
+        "snapshot", help="read the live cluster as every decision does and print it (JSON)"
+    )
     sub.add_parser("check-config", help="validate configuration, policy and token, then exit")
     return parser
 
@@ -91,6 +95,7 @@ def main(argv: Sequence[str] | None = None, services_factory: ServicesFactory | 
     commands: dict[str, Callable[[argparse.Namespace, RemediatorConfig], int]] = {
         "serve": lambda a, c: _serve(a, c, factory),
         "plan": lambda a, c: _plan(a, c, factory),
+        "snapshot": lambda a, c: _snapshot(c, factory),
         "jobs": _jobs,
         "audit": _audit,
         "killswitch": _killswitch,
@@ -153,6 +158,17 @@ def _plan(args: argparse.Namespace, config: RemediatorConfig, factory: ServicesF
         _print({"node": config.node_name, "alerts": remediator.preview(payload)})
     finally:
         remediator.journal.close()
+    return 0
+
+
+def _snapshot(config: RemediatorConfig, factory: ServicesFactory) -> int:
+    """What the remediator sees now: the same read every decision takes, summarised."""
+    try:
+        state = factory(config).reader.read()
+    except ReadError as exc:
+        print(f"cfha-remediator: cannot read the cluster: {exc.reason}: {exc}", file=sys.stderr)
+        return 1
+    _print(state.summary())
     return 0
 
 

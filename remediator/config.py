@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError, field_validator
 
+from clusterstate.timezone import valid_zone_name
 from servicekit.config import (
     ConfigError,
     StrictModel,
@@ -111,9 +112,21 @@ class ToolsConfig(StrictModel):
     cibadmin: str = "cibadmin"
     crm_mon: str = "crm_mon"
     corosync_quorumtool: str = "corosync-quorumtool"
+    corosync_cfgtool: str = "corosync-cfgtool"
+    corosync_cmapctl: str = "corosync-cmapctl"
     crm_simulate: str = "crm_simulate"
     setpriv: str = "setpriv"
     read_timeout_seconds: float = Field(default=15, gt=0, le=120)
+    time_zone: str | None = Field(
+        default=None,
+        description="IANA zone (or zone file) pacemaker's tools print local times in (also "
+        "passed to them as TZ); default: $TZ, else /etc/localtime. The exporter's rule.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else valid_zone_name(value)
 
 
 class RemediatorConfig(StrictModel):

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from clusterstate.errors import ReadError
+from clusterstate.model import ClusterState
+from clusterstate.parsers.cib_model import LocationConstraint
+from clusterstate.parsers.pcmk_values import score_text
 from remediator import guard
 from remediator.actions import ACTIONS
 from remediator.actions.base import Context, Evaluation, Hints, unresolved
-from remediator.cluster import ClusterSnapshot, LocationConstraint, SnapshotError
 from remediator.config import RemediatorConfig
 from remediator.guard import Check
 from remediator.journal import Journal
@@ -31,7 +34,8 @@ class Limits:
 
 
 def constraint_signature(c: LocationConstraint) -> str:
-    return f"{c.id}|{c.resource}|{c.node}|{c.score}|{c.role}|{c.expires}"
+    role = c.role.value if c.role else None
+    return f"{c.id}|{c.resource or ''}|{c.node}|{score_text(c.score)}|{role}|{c.expires_at}"
 
 
 class Decider:
@@ -76,13 +80,13 @@ class Decider:
 
     def evaluate(
         self, rule: Rule, job_id: str, hints: Hints, *, record_observations: bool
-    ) -> tuple[Evaluation, ClusterSnapshot | None]:
+    ) -> tuple[Evaluation, ClusterState | None]:
         """Read the cluster now and let the action decide. Never raises for an unreadable
         cluster: that is a refusal like any other."""
         spec = ACTIONS[rule.action]
         try:
-            snapshot = self.services.reader.snapshot()
-        except SnapshotError as exc:
+            snapshot = self.services.reader.read()
+        except ReadError as exc:
             check = Check(guard.CLUSTER_UNREADABLE, False, str(exc))
             return unresolved(rule.action, spec.target_key(hints), check), None
 
@@ -92,7 +96,7 @@ class Decider:
             )
 
         if record_observations:
-            for c in snapshot.constraints:  # every sighting is evidence of age for later
+            for c in snapshot.pacemaker.location_constraints:  # evidence of age for later
                 first_seen(c)
         ctx = Context(snapshot, self.config, job_id, hints, first_seen)
         evaluation = spec.evaluate(ctx, rule.parameters)

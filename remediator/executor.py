@@ -15,9 +15,10 @@ import logging
 from dataclasses import dataclass
 from typing import Literal
 
+from clusterstate.errors import ReadError
+from clusterstate.model import ClusterState
 from clusterstate.tools import CommandError
 from remediator.actions.base import GuardFn
-from remediator.cluster import ClusterSnapshot, SnapshotError
 from remediator.guard import GUARD_CHANGED, KILL_SWITCH, first_failure
 from remediator.journal import Journal
 from remediator.killswitch import KillSwitch
@@ -34,7 +35,7 @@ class ExecutionResult:
     detail: str
     stopped_by: str | None = None
     """The precondition that stopped the job in the middle, if any."""
-    after: ClusterSnapshot | None = None
+    after: ClusterState | None = None
 
 
 class _Stop(Exception):
@@ -72,8 +73,8 @@ class Executor:
 
     def _with_after(self, result: ExecutionResult) -> ExecutionResult:
         try:
-            after = self._reader.snapshot()
-        except SnapshotError:
+            after = self._reader.read()
+        except ReadError:
             after = None
         return ExecutionResult(result.state, result.detail, result.stopped_by, after)
 
@@ -88,7 +89,7 @@ class Executor:
                 )
             )
         self._journal.step_started(job_id, idx, step.describe(), self._clock.time())
-        snapshot: ClusterSnapshot | None = None
+        snapshot: ClusterState | None = None
         if step.when is not None or step.destructive:
             snapshot = self._snapshot_or_stop(job_id, idx, step)
         if (
@@ -110,10 +111,10 @@ class Executor:
         outcome = self._wait(step) if step.wait_for is not None else self._command(step)
         return self._finish(job_id, idx, outcome, self._clock.monotonic() - started)
 
-    def _snapshot_or_stop(self, job_id: str, idx: int, step: Step) -> ClusterSnapshot:
+    def _snapshot_or_stop(self, job_id: str, idx: int, step: Step) -> ClusterState:
         try:
-            return self._reader.snapshot()
-        except SnapshotError as exc:
+            return self._reader.read()
+        except ReadError as exc:
             self._finish(job_id, idx, Outcome(False, detail=f"cannot read the cluster: {exc}"))
             raise _Stop(
                 ExecutionResult("failed", f"before {step.name}: cluster unreadable", GUARD_CHANGED)
@@ -134,11 +135,11 @@ class Executor:
         last = "not checked"
         while True:
             try:
-                check = step.wait_for(self._reader.snapshot())
+                check = step.wait_for(self._reader.read())
                 if check.ok:
                     return Outcome(True, detail=check.detail)
                 last = check.detail
-            except SnapshotError as exc:
+            except ReadError as exc:
                 last = f"cannot read the cluster: {exc}"
             if self._clock.monotonic() >= deadline:
                 return Outcome(False, detail=f"not within {step.timeout:g}s: {last}")
@@ -166,8 +167,8 @@ class Executor:
             idx = base + offset
             self._journal.step_started(job_id, idx, step.describe(), self._clock.time())
             try:
-                snapshot = self._reader.snapshot()
-            except SnapshotError as exc:
+                snapshot = self._reader.read()
+            except ReadError as exc:
                 log.error("job %s: cannot read the cluster for %s: %s", job_id, step.name, exc)
                 snapshot = None
             if step.when is not None and (

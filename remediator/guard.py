@@ -1,4 +1,4 @@
-"""Preconditions: named, pure checks on a live `ClusterSnapshot`, each with a reason.
+"""Preconditions: named, pure checks on a live `ClusterState`, each with a reason.
 
 Every check answers pass/fail with a one-line detail that ends up in the journal, the audit and
 the plan output; a failed check is a refusal "by <name>". Unknown facts fail: a check that cannot
@@ -11,7 +11,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
-from remediator.cluster import ClusterSnapshot
+from clusterstate.model import ClusterState
 
 # Decided before the cluster is read.
 KILL_SWITCH = "kill_switch"
@@ -90,66 +90,68 @@ def _fail(name: str, detail: str) -> Check:
     return Check(name, False, detail)
 
 
-def quorate(s: ClusterSnapshot) -> Check:
+def quorate(s: ClusterState) -> Check:
+    """The one quorum rule (`clusterstate.model.quorum`): pacemaker's and corosync's views must
+    both be read and both say quorate."""
     if s.quorate is None:
-        return _fail(QUORATE, "quorum state could not be read")
+        unread = [
+            name
+            for name, view in (
+                ("pacemaker", s.pacemaker.quorate),
+                ("corosync", s.corosync.quorate if s.corosync is not None else None),
+            )
+            if view is None
+        ]
+        return _fail(QUORATE, f"quorum could not be read from {' and '.join(unread)}")
     return _pass(QUORATE, "partition has quorum") if s.quorate else _fail(QUORATE, "no quorum")
 
 
-def fencing(s: ClusterSnapshot, required: bool) -> Check:
+def fencing(s: ClusterState, required: bool) -> Check:
     if not required:
         return _pass(FENCING, "not required by configuration")
-    if s.fencing_enabled is None:
+    if s.pacemaker.fencing_enabled is None:
         return _fail(FENCING, "stonith-enabled could not be read")
-    if not s.fencing_enabled:
+    if not s.pacemaker.fencing_enabled:
         return _fail(FENCING, "stonith is disabled: split brain cannot be ruled out")
     return _pass(FENCING, "stonith enabled")
 
 
-def no_unclean_node(s: ClusterSnapshot) -> Check:
-    if not s.nodes:
+def no_unclean_node(s: ClusterState) -> Check:
+    nodes = s.pacemaker.nodes
+    if not nodes:
         return _fail(NO_UNCLEAN_NODE, "no nodes listed")
-    bad = [n.name for n in s.nodes if n.unclean or n.pending]
+    bad = [n.name for n in nodes if n.unclean or n.pending]
     if bad:
         return _fail(NO_UNCLEAN_NODE, f"unclean or pending: {', '.join(bad)}")
     return _pass(NO_UNCLEAN_NODE, "no node unclean or pending")
 
 
-def not_maintenance(s: ClusterSnapshot, resource_ids: tuple[str, ...]) -> Check:
-    if s.maintenance_mode is None:
+def not_maintenance(s: ClusterState, resource_ids: tuple[str, ...]) -> Check:
+    p = s.pacemaker
+    if p.maintenance_mode is None:
         return _fail(NOT_MAINTENANCE, "maintenance-mode could not be read")
-    if s.maintenance_mode:
+    if p.maintenance_mode:
         return _fail(NOT_MAINTENANCE, "cluster is in maintenance-mode")
-    in_maintenance = [n.name for n in s.nodes if n.maintenance]
+    in_maintenance = [n.name for n in p.nodes if n.maintenance]
     if in_maintenance:
         return _fail(NOT_MAINTENANCE, f"node(s) in maintenance: {', '.join(in_maintenance)}")
-    unmanaged = [r for r in resource_ids if (rsc := s.resource(r)) is not None and not rsc.managed]
+    unmanaged = [r for r in resource_ids if (rsc := p.resource(r)) is not None and not rsc.managed]
     if unmanaged:
         return _fail(NOT_MAINTENANCE, f"unmanaged: {', '.join(unmanaged)}")
     return _pass(NOT_MAINTENANCE, "cluster and resources managed")
 
 
-def primary_node(s: ClusterSnapshot) -> str | None:
-    """The one promoted node of the pgsql resource, or None when there is not exactly one."""
-    if s.pgsql is None:
-        return None
-    rsc = s.resource(s.pgsql.resource)
-    if rsc is None or len(rsc.promoted_nodes) != 1:
-        return None
-    return rsc.promoted_nodes[0]
-
-
-def single_primary(s: ClusterSnapshot, vip_resource: str, require_vip: bool) -> Check:
+def single_primary(s: ClusterState, vip_resource: str, require_vip: bool) -> Check:
     """Exactly one primary, and pacemaker, the pgsql agent, PostgreSQL and the VIP agree on it.
 
     PostgreSQL is read locally and through the primary's address (the VIP); a server that is
     writable where pacemaker did not promote it is split brain. `require_vip`: the VIP must be
     up and reach the primary (resync copies from it).
     """
-    primary = primary_node(s)
+    primary = s.promoted_node
     if primary is None:
-        rsc = s.resource(s.pgsql.resource) if s.pgsql else None
-        found = ", ".join(rsc.promoted_nodes) if rsc else "pgsql resource not found"
+        database = s.pacemaker.database
+        found = ", ".join(database.promoted_nodes) if database else "pgsql resource not found"
         return _fail(SINGLE_PRIMARY, f"pacemaker promoted: {found or 'none'} (need exactly one)")
     problem = (
         _agent_disagrees(s, primary)
@@ -161,80 +163,104 @@ def single_primary(s: ClusterSnapshot, vip_resource: str, require_vip: bool) -> 
     return _pass(SINGLE_PRIMARY, f"{primary} is the only primary (pacemaker, agent, PostgreSQL)")
 
 
-def _agent_disagrees(s: ClusterSnapshot, primary: str) -> str | None:
-    assert s.pgsql is not None
-    status_attr = f"{s.pgsql.resource}-status"
-    pri = sorted(n.name for n in s.nodes if s.attribute(n.name, status_attr) == "PRI")
-    if pri != [primary]:
-        return f"{status_attr}=PRI on [{', '.join(pri)}] but pacemaker promoted {primary}"
+def _agent_disagrees(s: ClusterState, primary: str) -> str | None:
+    primaries = list(s.pacemaker.agent_primaries)
+    if primaries != [primary]:
+        pri = ", ".join(primaries)
+        return f"the pgsql agent reports PRI on [{pri}] but pacemaker promoted {primary}"
     return None
 
 
-def _local_disagrees(s: ClusterSnapshot, primary: str) -> str | None:
-    local = s.pg_local
-    readable = local is not None and local.reachable
-    if s.local_node == primary and not (readable and local and local.in_recovery is False):
+def local_writable(s: ClusterState) -> bool | None:
+    """Whether this hub's PostgreSQL accepts writes: read through its socket, or known to be
+    stopped (no live postmaster); None when neither can be told."""
+    in_recovery = s.postgres.in_recovery if s.postgres is not None else None
+    if in_recovery is not None:
+        return not in_recovery
+    running = s.data_dir.postmaster_running if s.data_dir is not None else None
+    return False if running is False else None
+
+
+def _local_disagrees(s: ClusterState, primary: str) -> str | None:
+    writable = local_writable(s)
+    if s.local_node == primary and not writable:
         return f"local PostgreSQL on promoted {primary} is not a readable primary"
-    if s.local_node != primary and readable and local and local.in_recovery is False:
+    if s.local_node != primary and writable is None:
+        return f"local PostgreSQL on {s.local_node} runs but could not be read: it may be writable"
+    if s.local_node != primary and writable:
         return f"local PostgreSQL on {s.local_node} is writable but pacemaker promoted {primary}"
     return None
 
 
 def _vip_disagrees(
-    s: ClusterSnapshot, primary: str, vip_resource: str, require_vip: bool
+    s: ClusterState, primary: str, vip_resource: str, require_vip: bool
 ) -> str | None:
-    vip = s.resource(vip_resource)
+    vip = s.pacemaker.resource(vip_resource)
     vip_nodes = vip.active_nodes if vip else ()
     elsewhere = [n for n in vip_nodes if n != primary]
-    remote = s.pg_primary
-    remote_ok = remote is not None and remote.reachable
+    remote = s.primary
+    remote_in_recovery = remote.in_recovery if remote is not None else None
     if elsewhere:
         return f"VIP {vip_resource} on {', '.join(elsewhere)}, not {primary}"
-    if remote_ok and remote is not None and remote.in_recovery is not False:
+    if remote_in_recovery is True:
         return "the primary's address reaches a server in recovery"
     if require_vip and vip_nodes != (primary,):
         return f"VIP {vip_resource} is not running on {primary}"
-    if require_vip and not remote_ok:
+    if require_vip and remote_in_recovery is None:
         why = remote.error if remote is not None and remote.error else "not read"
         return f"primary not reachable at its address: {why}"
     return None
 
 
-def target_not_primary(s: ClusterSnapshot, node: str, vip_resource: str) -> Check:
-    if s.pgsql is None:
-        return _fail(TARGET_NOT_PRIMARY, "pgsql resource not found in the CIB")
-    rsc = s.resource(s.pgsql.resource)
-    if rsc is not None and node in rsc.promoted_nodes:
-        return _fail(TARGET_NOT_PRIMARY, f"{node} is the promoted node")
-    if s.attribute(node, f"{s.pgsql.resource}-status") == "PRI":
-        return _fail(TARGET_NOT_PRIMARY, f"the pgsql agent reports PRI on {node}")
-    vip = s.resource(vip_resource)
-    if vip is not None and node in vip.active_nodes:
-        return _fail(TARGET_NOT_PRIMARY, f"{node} holds the VIP {vip_resource}")
-    if node == s.local_node and s.pg_local is not None and s.pg_local.in_recovery is False:
-        return _fail(TARGET_NOT_PRIMARY, f"PostgreSQL on {node} is writable")
+def target_not_primary(s: ClusterState, node: str, vip_resource: str) -> Check:
+    """The target is not the primary by any source, and its role is known in every source
+    that can tell: unknown is not "not primary"."""
+    problem = _primary_evidence(s, node, vip_resource)
+    if problem:
+        return _fail(TARGET_NOT_PRIMARY, problem)
     return _pass(TARGET_NOT_PRIMARY, f"{node} is not the primary")
 
 
-def target_is_local(s: ClusterSnapshot, node: str) -> Check:
+def _primary_evidence(s: ClusterState, node: str, vip_resource: str) -> str | None:
+    p = s.pacemaker
+    if p.pgsql is None or p.database is None or not p.database.configured:
+        return "pgsql resource not found in the CIB"
+    view = p.agent_view(node)
+    vip = p.resource(vip_resource)
+    writable = local_writable(s) if node == s.local_node else False
+    evidence = (
+        (node in p.database.promoted_nodes, f"{node} is the promoted node"),
+        (view is not None and view.is_primary, f"the pgsql agent reports PRI on {node}"),
+        (vip is not None and node in vip.active_nodes, f"{node} holds the VIP {vip_resource}"),
+        (writable is True, f"PostgreSQL on {node} is writable"),
+        (writable is None, f"PostgreSQL on {node} runs but could not be read"),
+    )
+    return next((why for found, why in evidence if found), None)
+
+
+def target_is_local(s: ClusterState, node: str) -> Check:
     if node != s.local_node:
         return _fail(TARGET_IS_LOCAL, f"target {node} is not this hub ({s.local_node})")
     return _pass(TARGET_IS_LOCAL, f"target is this hub ({node})")
 
 
-def target_online(s: ClusterSnapshot, node: str) -> Check:
-    state = s.node(node)
+def target_online(s: ClusterState, node: str) -> Check:
+    state = s.pacemaker.node(node)
     if state is None:
         return _fail(TARGET_ONLINE, f"{node} is not a cluster node")
-    if not state.online or state.standby:
-        return _fail(TARGET_ONLINE, f"{node} is {'in standby' if state.online else 'offline'}")
+    if not state.online:
+        return _fail(TARGET_ONLINE, f"{node} is offline")
+    if state.in_standby:
+        why = "on-fail=standby" if state.standby_onfail else "standby"
+        return _fail(TARGET_ONLINE, f"{node} is in standby ({why})")
     return _pass(TARGET_ONLINE, f"{node} online")
 
 
-def no_recent_failover(s: ClusterSnapshot, freeze_seconds: float) -> Check:
-    if s.last_promotion is None:
+def no_recent_failover(s: ClusterState, freeze_seconds: float) -> Check:
+    last = s.pacemaker.last_promotion
+    if last is None:
         return _fail(NO_RECENT_FAILOVER, "no record of when the current primary was promoted")
-    age = s.taken_at - s.last_promotion
+    age = s.taken_at - last
     if age < freeze_seconds:
         return _fail(
             NO_RECENT_FAILOVER, f"primary promoted {age:.0f}s ago (freeze {freeze_seconds:.0f}s)"
@@ -242,8 +268,10 @@ def no_recent_failover(s: ClusterSnapshot, freeze_seconds: float) -> Check:
     return _pass(NO_RECENT_FAILOVER, f"last promotion {age:.0f}s ago")
 
 
-def cluster_lock(s: ClusterSnapshot, job_id: str) -> Check:
-    lock = s.lock
+def cluster_lock(s: ClusterState, job_id: str) -> Check:
+    lock = s.pacemaker.lock
+    if lock is None:
+        return _fail(CLUSTER_LOCK, "the remediation lock could not be read")
     if not lock.held:
         return _pass(CLUSTER_LOCK, "no remediation running in the cluster")
     if lock.job_id == job_id:
@@ -257,9 +285,9 @@ def cluster_lock(s: ClusterSnapshot, job_id: str) -> Check:
     )
 
 
-def disk_room(s: ClusterSnapshot, factor: float) -> Check:
-    free = s.host.free_bytes if s.host else None
-    size = s.pg_primary.database_bytes if s.pg_primary else None
+def disk_room(s: ClusterState, factor: float) -> Check:
+    free = s.data_dir.free_bytes if s.data_dir else None
+    size = s.primary_database_bytes
     if free is None or size is None:
         return _fail(DISK_ROOM, "free space or the primary's database size could not be read")
     needed = int(size * factor)
@@ -268,19 +296,18 @@ def disk_room(s: ClusterSnapshot, factor: float) -> Check:
     return _pass(DISK_ROOM, f"{free} bytes free, a re-clone needs {needed}")
 
 
-def pgdata_sane(s: ClusterSnapshot, user: str) -> Check:
+def pgdata_sane(s: ClusterState, user: str) -> Check:
     """The data directory from the CIB is a plausible, real, correctly owned directory."""
     problem = _path_problem(s) or _directory_problem(s, user)
     if problem:
         return _fail(PGDATA_SANE, problem)
-    assert s.pgsql is not None and s.host is not None
-    return _pass(
-        PGDATA_SANE, f"{s.pgsql.pgdata} ({'present' if s.host.pgdata_exists else 'missing'})"
-    )
+    assert s.pacemaker.pgsql is not None and s.data_dir is not None
+    present = "present" if s.data_dir.exists else "missing"
+    return _pass(PGDATA_SANE, f"{s.pacemaker.pgsql.pgdata} ({present})")
 
 
-def _path_problem(s: ClusterSnapshot) -> str | None:
-    p = s.pgsql
+def _path_problem(s: ClusterState) -> str | None:
+    p = s.pacemaker.pgsql
     if p is None or not p.pgdata or not p.tmpdir:
         return "pgdata/tmpdir not set on the pgsql resource"
     for name, path in (("pgdata", p.pgdata), ("tmpdir", p.tmpdir)):
@@ -292,12 +319,13 @@ def _path_problem(s: ClusterSnapshot) -> str | None:
     return None
 
 
-def _directory_problem(s: ClusterSnapshot, user: str) -> str | None:
-    host, pgdata = s.host, s.pgsql.pgdata if s.pgsql else None
-    if host is None or host.pgdata_exists is None:
+def _directory_problem(s: ClusterState, user: str) -> str | None:
+    data, pgsql = s.data_dir, s.pacemaker.pgsql
+    pgdata = pgsql.pgdata if pgsql else None
+    if data is None or data.exists is None:
         return "the data directory could not be inspected"
-    if host.pgdata_is_symlink:
+    if data.is_symlink:
         return f"{pgdata} is a symbolic link"
-    if host.pgdata_exists and host.pgdata_owner != user:
-        return f"{pgdata} is owned by {host.pgdata_owner}, not {user}"
+    if data.exists and data.owner != user:
+        return f"{pgdata} is owned by {data.owner}, not {user}"
     return None

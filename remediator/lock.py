@@ -25,13 +25,12 @@ from dataclasses import dataclass
 
 from lxml import etree
 
+from clusterstate.pacemaker_state import LOCK_NVPAIR_ID, LOCK_SET_ID, LockState, remediation_lock
+from clusterstate.parsers.cib import CibParseError, parse_cib
 from clusterstate.tools import CommandError, CommandRunner
-from remediator.cluster import LockState
 
 log = logging.getLogger(__name__)
 
-LOCK_SET_ID = "cfha-remediation-lock"
-LOCK_NVPAIR_ID = "cfha-remediation-lock-holder"
 _VALUE = re.compile(r"^[A-Za-z0-9_.:;=-]+$")
 
 
@@ -46,27 +45,12 @@ def holder_value(node: str, job_id: str, acquired: float, expires: float) -> str
     return value
 
 
-def parse_lock(cib_xml: bytes) -> LockState:
-    """The lock found in a CIB document or its crm_config section (pure)."""
+def parse_lock(configuration_xml: bytes) -> LockState:
+    """The lock found in a CIB or its configuration section, read by the shared CIB parser."""
     try:
-        root = etree.fromstring(cib_xml, parser=etree.XMLParser(resolve_entities=False))
-    except etree.XMLSyntaxError as exc:
+        return remediation_lock(parse_cib(configuration_xml))
+    except CibParseError as exc:
         raise LockError(f"unparseable CIB: {exc}") from exc
-    found = root.xpath(
-        f"//cluster_property_set[@id='{LOCK_SET_ID}']/nvpair[@id='{LOCK_NVPAIR_ID}']/@value"
-    )
-    sets = root.xpath(f"//cluster_property_set[@id='{LOCK_SET_ID}']")
-    if not sets:
-        return LockState()
-    raw = str(found[0]) if isinstance(found, list) and found else ""
-    fields = dict(part.partition("=")[::2] for part in raw.split(";") if "=" in part)
-    try:
-        expires: float | None = float(fields["expires"])
-    except (KeyError, ValueError):
-        expires = None  # malformed: never expires by itself, a human must remove it
-    return LockState(
-        owner_node=fields.get("owner"), job_id=fields.get("job"), expires=expires, raw=raw
-    )
 
 
 @dataclass(frozen=True)
@@ -84,7 +68,7 @@ class ClusterLock:
         self._timeout = timeout
 
     def read(self) -> LockState:
-        argv = (self._cibadmin, "--query", "--scope", "crm_config")
+        argv = (self._cibadmin, "--query", "--scope", "configuration")
         try:
             result = self._runner.run(argv, timeout=self._timeout)
         except CommandError as exc:
@@ -103,10 +87,9 @@ class ClusterLock:
             log.warning("taking over the expired remediation lock %s", state.raw)
             self._delete_exact(state.raw or "")
         value = holder_value(self._node, job_id, now, now + ttl)
-        xml = (
-            f'<cluster_property_set id="{LOCK_SET_ID}"><nvpair id="{LOCK_NVPAIR_ID}" '
-            f'name="{LOCK_NVPAIR_ID}" value="{value}"/></cluster_property_set>'
-        )
+        lock_set = etree.Element("cluster_property_set", id=LOCK_SET_ID)
+        etree.SubElement(lock_set, "nvpair", id=LOCK_NVPAIR_ID, name=LOCK_NVPAIR_ID, value=value)
+        xml = etree.tostring(lock_set, encoding="unicode")
         argv = (self._cibadmin, "--create", "--scope", "crm_config", "--xml-text", xml)
         try:
             self._runner.run(argv, timeout=self._timeout)  # rc 108 when it exists: read back

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from remediator.cluster import ClusterSnapshot
+from clusterstate.model import ClusterState
 from remediator.guard import Check
 
 
@@ -28,7 +28,7 @@ class Outcome:
 
 
 Outcomes = Mapping[str, Outcome]
-WaitCheck = Callable[[ClusterSnapshot], Check]
+WaitCheck = Callable[[ClusterState], Check]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Condition:
     """A `when` clause: shown to humans as `description`, decided by `test` at run time."""
 
     description: str
-    test: Callable[[Outcomes, ClusterSnapshot], bool]
+    test: Callable[[Outcomes, ClusterState], bool]
 
 
 def after_ok(step: str) -> Condition:
@@ -44,7 +44,7 @@ def after_ok(step: str) -> Condition:
 
 
 def after_failed(step: str) -> Condition:
-    def test(o: Outcomes, _s: ClusterSnapshot) -> bool:
+    def test(o: Outcomes, _s: ClusterState) -> bool:
         outcome = o.get(step)
         return outcome is not None and not outcome.ok and not outcome.skipped
 

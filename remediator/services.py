@@ -5,10 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from clusterstate.model import ClusterState
+from clusterstate.pacemaker_state import LockState
 from clusterstate.tools import CommandRunner
 from remediator.clock import Clock, SystemClock
-from remediator.cluster import ClusterReader, LockState
 from remediator.lock import LockOutcome
+
+
+class ClusterReader(Protocol):
+    def read(self) -> ClusterState:
+        """Read the whole cluster now (`clusterstate.read`). Raises ReadError if pacemaker
+        cannot be read; every other unreadable fact is None in the state."""
+        ...
 
 
 class Lock(Protocol):

@@ -101,6 +101,7 @@ class _Parser:
         self._resources(self._child(configuration, "resources"))
         constraints = self._child(configuration, "constraints")
         last_written = header.opt("cib-last-written") if header else None
+        crm_config = self._child(configuration, "crm_config")
         return CibConfig(
             validate_with=header.opt("validate-with") if header else None,
             epoch=header.opt_int("epoch") if header else None,
@@ -114,8 +115,14 @@ class _Parser:
                 if last_written and self.local_tz is not None
                 else None
             ),
-            properties=_nvpairs(
-                self.reader, self._child(configuration, "crm_config"), "cluster_property_set"
+            properties=_nvpairs(self.reader, crm_config, "cluster_property_set"),
+            property_set_ids=frozenset(
+                self.reader.attrs(nvset).req("id")
+                for nvset in (
+                    self.reader.elements(crm_config, "cluster_property_set")
+                    if crm_config is not None
+                    else ()
+                )
             ),
             rsc_defaults=_nvpairs(
                 self.reader, self._child(configuration, "rsc_defaults"), "meta_attributes"

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from clusterstate.parsers.pcmk_values import Role, is_cli_constraint, parse_bool
+from clusterstate.parsers.pcmk_values import (
+    ConstraintKind,
+    Role,
+    constraint_kind,
+    is_cli_constraint,
+    parse_bool,
+)
 
 __all__ = [
     "CibConfig",
@@ -103,19 +109,14 @@ class LocationConstraint:
         return self.resources[0] if self.resources else None
 
     @property
+    def kind(self) -> ConstraintKind:
+        """Who placed it: a leftover ``cli-ban-*``/``cli-prefer-*``, a cfha hold, or config."""
+        return constraint_kind(self.id)
+
+    @property
     def is_cli(self) -> bool:
         """Left by ``crm_resource --ban/--move`` or ``pcs resource ban/move``."""
         return is_cli_constraint(self.id)
-
-    @property
-    def is_cli_ban(self) -> bool:
-        """A leftover ``cli-ban-*`` (from --ban, or --move away from the current node)."""
-        return self.id.startswith("cli-ban-")
-
-    @property
-    def is_cli_prefer(self) -> bool:
-        """A leftover ``cli-prefer-*`` (from --move to a node)."""
-        return self.id.startswith("cli-prefer-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +163,8 @@ class CibConfig:
     """``cib_last_written`` as Unix time when a time zone was given to the parser."""
     properties: Mapping[str, str]
     """Cluster properties (``crm_config``), e.g. ``stonith-enabled``, ``maintenance-mode``."""
+    property_set_ids: frozenset[str]
+    """The ids of the ``cluster_property_set``s (cfha's remediation lock is one of its own)."""
     rsc_defaults: Mapping[str, str]
     op_defaults: Mapping[str, str]
     nodes: tuple[NodeConfig, ...]

@@ -161,6 +161,11 @@ class Node:
     feature_set: str | None
     id_as_resource: str | None
 
+    @property
+    def in_standby(self) -> bool:
+        """The one standby rule: put in standby by hand, or by a failure (on-fail=standby)."""
+        return self.standby or self.standby_onfail
+
 
 @dataclass(frozen=True, slots=True)
 class Primitive:

@@ -62,6 +62,15 @@ def parse_score(text: str) -> float:
     return float(value)
 
 
+def score_text(score: float | None) -> str:
+    """A score as pacemaker writes it (``INFINITY``, ``-INFINITY``, ``100``); empty if unset."""
+    if score is None:
+        return ""
+    if math.isinf(score):
+        return "INFINITY" if score > 0 else "-INFINITY"
+    return f"{score:g}"
+
+
 def parse_ms(text: str) -> float:
     """Decode a crm_mon duration in milliseconds ("2044ms", or a bare "33") into seconds."""
     value = parse_int(text[:-2] if text.endswith("ms") else text)
@@ -237,6 +246,30 @@ def parse_role(text: str) -> Role:
 def normalise_agent(text: str) -> str:
     """Write an agent as ``class:provider:type`` ("ocf::heartbeat:X" of pacemaker 2.0 included)."""
     return ":".join(part for part in text.strip().split(":") if part)
+
+
+CFHA_HOLD_PREFIX = "cfha-hold-"
+"""The ids of the remediator's resync holds (``cfha-hold-<clone>-on-<node>``): never ``cli-*``."""
+
+
+class ConstraintKind(DescribedEnum):
+    """Who placed a location constraint, as far as its id tells."""
+
+    CLI_BAN = "cli-ban", "Left by crm_resource --ban / pcs resource ban (or a move away)."
+    CLI_PREFER = "cli-prefer", "Left by crm_resource --move / pcs resource move to a node."
+    CFHA_HOLD = "cfha-hold", "cfha's remediator keeps PostgreSQL stopped there (a rebuild)."
+    CONFIGURED = "configured", "Part of the cluster's own configuration."
+
+
+def constraint_kind(constraint_id: str) -> ConstraintKind:
+    """The kind of a location constraint, from its id (the one rule for both services)."""
+    if constraint_id.startswith("cli-ban-"):
+        return ConstraintKind.CLI_BAN
+    if constraint_id.startswith("cli-prefer-"):
+        return ConstraintKind.CLI_PREFER
+    if constraint_id.startswith(CFHA_HOLD_PREFIX):
+        return ConstraintKind.CFHA_HOLD
+    return ConstraintKind.CONFIGURED
 
 
 def is_cli_constraint(constraint_id: str) -> bool:

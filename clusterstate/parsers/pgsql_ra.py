@@ -10,14 +10,11 @@ set gives ``None`` (unknown), a value outside the known set gives the ``OTHER`` 
 
 from __future__ import annotations
 
-import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
-from clusterstate.parsers.cib_model import CibConfig
-from clusterstate.parsers.crm_mon import ClusterStatus
 from clusterstate.parsers.described import DescribedEnum
 from clusterstate.parsers.pcmk_values import parse_score
 
@@ -32,8 +29,6 @@ __all__ = [
     "SyncState",
     "decode_pgsql_attributes",
     "parse_pgsql_lsn",
-    "pgsql_agent_views",
-    "pgsql_lock_path",
 ]
 
 DEFAULT_PGSQL_RESOURCE = "cfpgsql"
@@ -205,32 +200,3 @@ def decode_pgsql_attributes(
         master_baseline_lsn=parse_pgsql_lsn(baseline) if baseline is not None else None,
         xlog_location_lsn=parse_pgsql_lsn(xlog) if xlog is not None else None,
     )
-
-
-def pgsql_agent_views(
-    status: ClusterStatus, resource: str = DEFAULT_PGSQL_RESOURCE
-) -> tuple[PgsqlAgentView, ...]:
-    """One view per node (cluster members and nodes with attributes), sorted by node name."""
-    names = sorted({node.name for node in status.nodes} | set(status.node_attributes))
-    return tuple(
-        decode_pgsql_attributes(status.attributes_of(name), node=name, resource=resource)
-        for name in names
-    )
-
-
-def pgsql_lock_path(
-    cib: CibConfig | None,
-    resource: str = DEFAULT_PGSQL_RESOURCE,
-    *,
-    override: str | None = None,
-) -> str:
-    """Where the agent keeps ``PGSQL.lock``: ``<tmpdir>/PGSQL.lock``.
-
-    ``override`` (from configuration) wins; else the resource's ``tmpdir`` parameter in the
-    CIB; else the agent's default ``tmpdir``.
-    """
-    if override:
-        return override
-    primitive = cib.primitive(resource) if cib is not None else None
-    tmpdir = primitive.instance_attributes.get("tmpdir") if primitive is not None else None
-    return posixpath.join(tmpdir or DEFAULT_PGSQL_TMPDIR, "PGSQL.lock")

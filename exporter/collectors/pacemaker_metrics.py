@@ -222,6 +222,13 @@ DATABASE_PROMOTED = MetricSpec(
     'with cfha_pgsql_status{state="PRI"} and cfha_pg_role{state="primary"}.',
     labels=(*N, "resource"),
 )
+DATABASE_PROMOTED_AT = MetricSpec(
+    "cfha_pacemaker_database_promoted_timestamp_seconds",
+    "When the current primary was promoted (Unix time): its newest promote, or its first "
+    "promoted monitor result when the history was cleaned since; absent without exactly known "
+    "primary history. The remediator's failover freeze counts from this same time.",
+    labels=("resource",),
+)
 VIP_ACTIVE = MetricSpec(
     "cfha_pacemaker_vip_active",
     "1 on the node where the floating IP resource (config vip_resource) is active, 0 elsewhere.",
@@ -280,8 +287,9 @@ CONSTRAINT_KINDS = ("cli-ban", "cli-prefer", "configured")
 LOCATION_SCORE = MetricSpec(
     "cfha_pacemaker_location_constraint_score",
     "Score of each location constraint (+/-Inf for INFINITY). `kind` tells leftovers of "
-    "`crm_resource --ban/--move` or `pcs resource ban/move` (cli-ban, cli-prefer) from "
-    "configured ones; `role` empty = any role, `node` empty = a rule without a single node.",
+    "`crm_resource --ban/--move` or `pcs resource ban/move` (cli-ban, cli-prefer) and the "
+    "remediator's own resync holds (cfha-hold) from configured ones; `role` empty = any role, "
+    "`node` empty = a rule without a single node.",
     labels=("constraint", "resource", "node", "role", "kind"),
 )
 LOCATION_EXPIRY = MetricSpec(
@@ -316,7 +324,8 @@ METRICS: tuple[MetricSpec, ...] = (
     FENCING_ENABLED, MAINTENANCE_MODE, STOP_ALL, SYMMETRIC, NO_QUORUM_POLICY, FENCING_TIMEOUT,
     PRIORITY_FENCING_DELAY, NODE_STATE, NODE_TYPE, NODE_HEALTH, NODE_RESOURCES, NODE_INFO,
     RESOURCE_INFO, ROLE, TARGET_ROLE, RESOURCE_STATUS, ACTIVE_NODES, DATABASE_PROMOTED,
-    VIP_ACTIVE, FAIL_COUNT, MIGRATION_THRESHOLD, LAST_FAILURE, MONITOR_RC, MONITOR_DURATION,
-    MONITOR_INTERVAL, FAILED_ACTION, FAILED_ACTION_TIME, FAILED_ACTIONS, LOCATION_SCORE,
-    LOCATION_EXPIRY, CLI_CONSTRAINTS, FENCING_ACTIONS, FENCING_LAST, TICKET_GRANTED,
+    DATABASE_PROMOTED_AT, VIP_ACTIVE, FAIL_COUNT, MIGRATION_THRESHOLD, LAST_FAILURE, MONITOR_RC,
+    MONITOR_DURATION, MONITOR_INTERVAL, FAILED_ACTION, FAILED_ACTION_TIME, FAILED_ACTIONS,
+    LOCATION_SCORE, LOCATION_EXPIRY, CLI_CONSTRAINTS, FENCING_ACTIONS, FENCING_LAST,
+    TICKET_GRANTED,
 )  # fmt: skip

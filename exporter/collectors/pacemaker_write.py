@@ -1,14 +1,14 @@
-"""Writes `PacemakerFacts` as the `cfha_pacemaker_*` series (declarations: pacemaker_metrics)."""
+"""Writes a `PacemakerState` as the `cfha_pacemaker_*` series (declarations: pacemaker_metrics)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from clusterstate.pacemaker_state import PacemakerState, ResourcePlacement
 from clusterstate.parsers.crm_mon import ClusterStatus
 from clusterstate.parsers.crm_mon_model import Clone, Node, ResourceInstance
-from clusterstate.parsers.pcmk_values import Role
+from clusterstate.parsers.pcmk_values import ConstraintKind, Role
 from exporter.collectors import pacemaker_metrics as m
-from exporter.collectors.pacemaker_facts import PacemakerFacts, ResourcePlacement
 from servicekit.metrics import MetricSpec, MetricWriter
 
 # When two instances of one primitive share a node (clone-node-max > 1), the node shows the
@@ -29,7 +29,7 @@ def _flag(value: bool | None) -> float | None:
     return None if value is None else float(value)
 
 
-def write_local(out: MetricWriter, facts: PacemakerFacts) -> None:
+def write_local(out: MetricWriter, facts: PacemakerState) -> None:
     """The series about this hub itself; written whether or not pacemaker answered."""
     node = facts.local_node
     out.gauge(m.UP, float(facts.up), node=node)
@@ -38,7 +38,7 @@ def write_local(out: MetricWriter, facts: PacemakerFacts) -> None:
         out.state(m.PACEMAKERD_STATE, facts.pacemakerd_state.value, node=node)
 
 
-def write_facts(out: MetricWriter, facts: PacemakerFacts, now: float) -> None:
+def write_state(out: MetricWriter, facts: PacemakerState, now: float) -> None:
     """Every series of a successful crm_mon read."""
     write_local(out, facts)
     status = facts.status
@@ -50,6 +50,7 @@ def write_facts(out: MetricWriter, facts: PacemakerFacts, now: float) -> None:
     _resources(out, status, nodes)
     if facts.database is not None and facts.database.configured:
         _placement(out, m.DATABASE_PROMOTED, facts.database, facts.database.promoted_nodes, nodes)
+        out.gauge(m.DATABASE_PROMOTED_AT, facts.last_promotion, resource=facts.database.resource)
     if facts.vip is not None and facts.vip.configured:
         _placement(out, m.VIP_ACTIVE, facts.vip, facts.vip.active_nodes, nodes)
     _history(out, status)
@@ -60,7 +61,7 @@ def write_facts(out: MetricWriter, facts: PacemakerFacts, now: float) -> None:
         out.gauge(m.TICKET_GRANTED, float(ticket.granted), ticket=ticket.id)
 
 
-def _summary(out: MetricWriter, facts: PacemakerFacts, status: ClusterStatus, now: float) -> None:
+def _summary(out: MetricWriter, facts: PacemakerState, status: ClusterStatus, now: float) -> None:
     summary = status.summary
     if summary is None:
         return
@@ -193,7 +194,7 @@ def _history(out: MetricWriter, status: ClusterStatus) -> None:
             out.gauge(m.MONITOR_INTERVAL, monitor.interval_seconds, **labels)
 
 
-def _failures(out: MetricWriter, facts: PacemakerFacts) -> None:
+def _failures(out: MetricWriter, facts: PacemakerState) -> None:
     out.gauge(m.FAILED_ACTIONS, len(facts.failed_actions))
     for failure in facts.failed_actions:
         labels = {
@@ -206,16 +207,10 @@ def _failures(out: MetricWriter, facts: PacemakerFacts) -> None:
         out.gauge(m.FAILED_ACTION_TIME, failure.last_rc_change, **labels)
 
 
-def _constraints(out: MetricWriter, facts: PacemakerFacts) -> None:
-    counts = dict.fromkeys(("cli-ban", "cli-prefer"), 0)
+def _constraints(out: MetricWriter, facts: PacemakerState) -> None:
+    counts = dict.fromkeys((ConstraintKind.CLI_BAN, ConstraintKind.CLI_PREFER), 0)
     for constraint in facts.location_constraints:
-        kind = (
-            "cli-ban"
-            if constraint.is_cli_ban
-            else "cli-prefer"
-            if constraint.is_cli_prefer
-            else "configured"
-        )
+        kind = constraint.kind
         if kind in counts:
             counts[kind] += 1
         out.gauge(m.LOCATION_EXPIRY, constraint.expires_at, constraint=constraint.id)
@@ -229,10 +224,10 @@ def _constraints(out: MetricWriter, facts: PacemakerFacts) -> None:
                 resource=resource,
                 node=constraint.node or "",
                 role=constraint.role.value if constraint.role else "",
-                kind=kind,
+                kind=kind.value,
             )
-    for kind, count in counts.items():
-        out.gauge(m.CLI_CONSTRAINTS, count, kind=kind)
+    for cli_kind, count in counts.items():
+        out.gauge(m.CLI_CONSTRAINTS, count, kind=cli_kind.value)
 
 
 def _fencing(out: MetricWriter, status: ClusterStatus, nodes: tuple[str, ...]) -> None:

@@ -20,17 +20,15 @@ reports `unavailable`.
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from pydantic import Field
 
-from clusterstate.parsers.cib_model import CibConfig
+from clusterstate.host import PgsqlLock, pgsql_lock
+from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.described import DescribedEnum
 from clusterstate.parsers.pgsql_ra import (
     PgsqlAgentView,
@@ -38,9 +36,7 @@ from clusterstate.parsers.pgsql_ra import (
     ReceiverStatus,
     ReplicationState,
     SyncState,
-    pgsql_lock_path,
 )
-from exporter.collectors.pacemaker_facts import PacemakerFacts
 from exporter.scrape import CollectorError, CollectorResult
 from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
@@ -138,23 +134,6 @@ METRICS: tuple[MetricSpec, ...] = (
 
 
 @dataclass(frozen=True, slots=True)
-class PgsqlLock:
-    """PGSQL.lock on this hub."""
-
-    path: str
-    """Empty when it cannot be known (no lock_path configured and no CIB read yet)."""
-    present: bool | None
-    """None when it could not be checked (see ``error``)."""
-    modified_at: float | None
-    """Unix time of its last modification, when present."""
-    age_seconds: float | None
-    error: str | None
-    """Why it could not be checked."""
-    error_reason: str | None = None
-    """The collector failure reason for ``error`` (`permission`, `unavailable`)."""
-
-
-@dataclass(frozen=True, slots=True)
 class PgsqlAgentFacts:
     """What the `pgsql_agent` collector observed in one scrape."""
 
@@ -166,25 +145,6 @@ class PgsqlAgentFacts:
 
     def view(self, node: str) -> PgsqlAgentView | None:
         return next((v for v in self.views if v.node == node), None)
-
-    @property
-    def primary_nodes(self) -> tuple[str, ...]:
-        """Nodes the agent reports as primary (``<rsc>-status`` = PRI)."""
-        return tuple(v.node for v in self.views if v.is_primary)
-
-
-def check_lock(path: str, now: float) -> PgsqlLock:
-    """stat() the lock file; never raises."""
-    try:
-        info = os.stat(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return PgsqlLock(path, False, None, None, None)
-    except OSError as exc:
-        reason = "permission" if exc.errno in (errno.EACCES, errno.EPERM) else "unavailable"
-        return PgsqlLock(path, None, None, None, f"{path}: {exc.strerror or exc}", reason)
-    if not stat.S_ISREG(info.st_mode):
-        return PgsqlLock(path, None, None, None, f"{path}: not a regular file", "unavailable")
-    return PgsqlLock(path, True, info.st_mtime, max(0.0, now - info.st_mtime), None)
 
 
 class PgsqlAgentCollector:
@@ -207,18 +167,15 @@ class PgsqlAgentCollector:
     def collect(self, out: MetricWriter, results: Mapping[str, CollectorResult]) -> PgsqlAgentFacts:
         pacemaker = results.get("pacemaker")
         facts = pacemaker.facts if pacemaker is not None else None
-        pcmk = facts if isinstance(facts, PacemakerFacts) else None
-        cib: CibConfig | None = pcmk.cib if pcmk is not None else None
-        if self._config.lock_path is None and cib is None:
+        pcmk = facts if isinstance(facts, PacemakerState) else None
+        # The resource's tmpdir comes from the newest CIB copy, even while pacemaker is down.
+        params = pcmk.pgsql if pcmk is not None else None
+        path = self._config.lock_path or (params.lock_path if params is not None else "")
+        lock = pgsql_lock(path, self._clock())
+        if not path:
             # Without the resource's tmpdir the agent's default path would be a guess, and a
             # guess reads as "no lock": unknown instead.
-            lock = PgsqlLock(
-                "", None, None, None, "PGSQL.lock path unknown: no CIB configuration read yet "
-                "(set collectors.pgsql_agent.lock_path)", "unavailable",
-            )  # fmt: skip
-        else:
-            path = pgsql_lock_path(cib, self._resource, override=self._config.lock_path)
-            lock = check_lock(path, self._clock())
+            lock = replace(lock, error=f"{lock.error} (set collectors.pgsql_agent.lock_path)")
         views = pcmk.agent_views if pcmk is not None and pcmk.up else ()
         result = PgsqlAgentFacts(self._node, self._resource, views, lock)
         self._write(out, result)

@@ -19,19 +19,17 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from clusterstate.pg import PgError, PgSession, PgSettings
+from clusterstate.pg import PgSession, PgSettings
 from clusterstate.postgres import (
     RECEIVER_STATE_HELP,
     RECEIVER_STATES,
     SENDER_STATE_HELP,
     SENDER_STATES,
     SLOT_WAL_STATES,
-    STATEMENT,
     SYNC_STATES,
-    DecodeError,
     PgFacts,
-    decode,
 )
+from clusterstate.postgres_read import PostgresUnreadable, read_postgres
 from exporter.scrape import CollectorError
 from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
@@ -237,27 +235,12 @@ class PostgresCollector:
 
     def collect(self, out: MetricWriter) -> PgFacts:
         try:
-            rows = self._session.query(STATEMENT)
-            if len(rows) != 1:
-                raise DecodeError(f"expected one row, got {len(rows)}")
-            facts = decode(rows[0], self._expected)
-            if not rows[0].get("can_read_stats"):
-                # Without pg_read_all_stats the replication views show NULLs that would read as
-                # "no standby"/"no lag": publish only what is certain and say why.
-                self._write(out, PgFacts(up=True, role=facts.role), details=False)
-                raise CollectorError(
-                    "permission",
-                    "the monitoring role must be a member of pg_monitor (replication details "
-                    "are hidden from it)",
-                    partial=out,
-                    facts=PgFacts(up=True, role=facts.role, error="insufficient privileges"),
-                )
-        except (PgError, DecodeError) as exc:
-            # Down is a fact worth publishing: cfha_pg_up 0 and an empty role, plus the reason.
-            reason = exc.reason if isinstance(exc, PgError) else "parse"
-            down = PgFacts(up=False, error=str(exc))
-            self._write(out, down)
-            raise CollectorError(reason, str(exc), partial=out, facts=down) from exc
+            facts = read_postgres(self._session, self._expected)
+        except PostgresUnreadable as exc:
+            # Down is a fact worth publishing: cfha_pg_up 0 and an empty role, plus the reason;
+            # a role without the right to read replication details publishes only its role.
+            self._write(out, exc.state, details=False)
+            raise CollectorError(exc.reason, str(exc), partial=out, facts=exc.state) from exc
         self._write(out, facts)
         return facts
 

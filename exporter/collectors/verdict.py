@@ -21,17 +21,16 @@ from typing import ClassVar, TypeVar
 
 from pydantic import Field
 
+from clusterstate.corosync import CorosyncState
+from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.postgres import PgFacts
 from exporter.collectors.cfengine import CfengineFacts
-from exporter.collectors.corosync import CorosyncFacts
 from exporter.collectors.hub import HubFacts
-from exporter.collectors.pacemaker_facts import PacemakerFacts
 from exporter.collectors.pgsql_agent import PgsqlAgentFacts
 from exporter.scrape import CollectorResult
 from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
-from .verdict_inputs import cluster_view, corosync_view
 from .verdict_model import ROLE_HELP, ROLES, CollectorStatus, Thresholds, Verdict, VerdictInputs
 from .verdict_reasons import CODES
 from .verdict_rules import evaluate
@@ -102,6 +101,8 @@ def facts_of(results: Mapping[str, CollectorResult], name: str, kind: type[_T]) 
 def inputs_from(node: str, results: Mapping[str, CollectorResult]) -> VerdictInputs:
     """The verdict's inputs from this scrape's collector results."""
     pg_result = results.get("postgres")
+    pacemaker = facts_of(results, "pacemaker", PacemakerState)
+    agent = facts_of(results, "pgsql_agent", PgsqlAgentFacts)
     return VerdictInputs(
         node=node,
         collectors=tuple(
@@ -112,11 +113,9 @@ def inputs_from(node: str, results: Mapping[str, CollectorResult]) -> VerdictInp
         pg_reason=None if pg_result is None or pg_result.ok else pg_result.reason,
         hub=facts_of(results, "hub", HubFacts),
         files=facts_of(results, "cfengine", CfengineFacts),
-        cluster=cluster_view(
-            facts_of(results, "pacemaker", PacemakerFacts),
-            facts_of(results, "pgsql_agent", PgsqlAgentFacts),
-        ),
-        corosync=corosync_view(facts_of(results, "corosync", CorosyncFacts)),
+        pacemaker=pacemaker if pacemaker is not None and pacemaker.up else None,
+        pgsql_lock_local=agent.lock.present if agent is not None else None,
+        corosync=facts_of(results, "corosync", CorosyncState),
     )
 
 

@@ -1,16 +1,18 @@
-"""The HA verdict's data: its inputs (typed facts of one scrape) and its result.
+"""The HA verdict's data: its inputs (the typed facts of one scrape) and its result.
 
-`VerdictInputs` holds what the collectors observed, plus small views of the cluster
-(`ClusterView`, `CorosyncView`) that adapters fill from the pacemaker and corosync collectors,
-so the rules (`verdict_rules`) never depend on how those are parsed. None means "not observed".
+`VerdictInputs` holds what the collectors observed, in the shared cluster model's own types
+(`clusterstate`): the rules read the same `PacemakerState` and `CorosyncState` the remediator
+decides on. None means "not observed".
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
+from clusterstate.corosync import CorosyncState
+from clusterstate.pacemaker_state import PacemakerState
+from clusterstate.parsers.pgsql_ra import PgsqlStatus
 from clusterstate.postgres import PgFacts
 from exporter.collectors.cfengine import CfengineFacts
 from exporter.collectors.hub import HubFacts
@@ -22,7 +24,8 @@ ROLE_HELP = (
     "runs a hot standby (HS:async, HS:sync or HS:alone), ready to take over",
     "neither can be told (agent status STOP/UNKNOWN/other, or nothing observed)",
 )
-PASSIVE_AGENT_STATES = ("HS:async", "HS:sync", "HS:alone")  # ha.cfg's cmp_slave
+PASSIVE_AGENT_STATES = (PgsqlStatus.HS_ASYNC, PgsqlStatus.HS_SYNC, PgsqlStatus.HS_ALONE)
+"""ha.cfg's cmp_slave: what Mission Portal calls passive."""
 
 
 @dataclass(frozen=True)
@@ -31,37 +34,6 @@ class CollectorStatus:
     ok: bool
     reason: str | None = None
     message: str | None = None
-
-
-@dataclass(frozen=True)
-class ClusterNode:
-    name: str
-    online: bool
-    standby: bool = False
-    unclean: bool = False
-    maintenance: bool = False
-
-
-@dataclass(frozen=True)
-class ClusterView:
-    """What the verdict needs from pacemaker; None fields were not observed."""
-
-    nodes: tuple[ClusterNode, ...] = ()
-    quorate: bool | None = None
-    maintenance_mode: bool | None = None
-    promoted: tuple[str, ...] | None = None  # nodes running the database resource promoted
-    vip_nodes: tuple[str, ...] | None = None  # nodes running the floating IP
-    failed_actions: tuple[str, ...] = ()  # "cfpgsql monitor on hub2: not running"
-    cli_constraints: tuple[str, ...] = ()  # constraint ids
-    agent_status: Mapping[str, str] = field(default_factory=dict)  # node -> cfpgsql-status
-    agent_data_status: Mapping[str, str] = field(default_factory=dict)  # node -> data-status
-    pgsql_lock_local: bool | None = None  # PGSQL.lock on this hub
-
-
-@dataclass(frozen=True)
-class CorosyncView:
-    quorate: bool | None = None
-    links_down: tuple[str, ...] | None = None  # "hub2 link 0"
 
 
 @dataclass(frozen=True)
@@ -79,8 +51,12 @@ class VerdictInputs:
     pg_reason: str | None = None  # the postgres collector's failure reason, if it failed
     hub: HubFacts | None = None
     files: CfengineFacts | None = None
-    cluster: ClusterView | None = None
-    corosync: CorosyncView | None = None
+    pacemaker: PacemakerState | None = None
+    """Only a pacemaker that answered (`up`): a failed read is the reason collector_failed."""
+    pgsql_lock_local: bool | None = None
+    """PGSQL.lock on this hub (None: not checked)."""
+    corosync: CorosyncState | None = None
+    """None: the collector is disabled; a failed read is here as a down state (unknown)."""
 
 
 @dataclass(frozen=True)

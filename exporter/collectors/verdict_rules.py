@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from clusterstate.model import quorum
+from clusterstate.parsers.crm_mon_model import Failure, Node
+from clusterstate.parsers.pgsql_ra import PgsqlStatus, ReplicationState
+
 from .verdict_model import (
     PASSIVE_AGENT_STATES,
-    ClusterNode,
     Finding,
     HubState,
     Status,
@@ -38,11 +41,11 @@ def evaluate(i: VerdictInputs, t: Thresholds) -> Verdict:
         "vip_not_on_primary": _vip,
         "pgsql_lock_on_standby": _lock,
         "node_offline": lambda i: _nodes(i, lambda n: not n.online),
-        "node_standby": lambda i: _nodes(i, lambda n: n.online and n.standby),
+        "node_standby": lambda i: _nodes(i, lambda n: n.online and n.in_standby),
         "node_unclean": lambda i: _nodes(i, lambda n: n.unclean),
         "quorum_lost": _quorum,
-        "failed_actions": lambda i: _cluster_list(i, "failed_actions"),
-        "cli_constraints": lambda i: _cluster_list(i, "cli_constraints"),
+        "failed_actions": _failed_actions,
+        "cli_constraints": _cli_constraints,
         "maintenance_mode": _maintenance,
         "hub_reports_stale": lambda i: _stale(i, t),
         "corosync_link_down": _links,
@@ -93,12 +96,12 @@ def _not_streaming(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
             status = i.pg.receiver.status if i.pg.receiver else "absent"
             if status != "streaming":
                 details.append(f"the WAL receiver on {i.node} is {status}")
-    c = i.cluster
-    if c is not None and c.agent_data_status:
+    views = [v for v in i.pacemaker.agent_views if v.replication_state] if i.pacemaker else []
+    if views:
         known = True
-        for node, data in sorted(c.agent_data_status.items()):
-            if data != "LATEST" and not data.startswith("STREAMING"):
-                details.append(f"pacemaker: {node}'s data status is {data}")
+        for v in views:
+            if v.replication_state not in (ReplicationState.LATEST, ReplicationState.STREAMING):
+                details.append(f"pacemaker: {v.node}'s data status is {v.replication_state}")
     if not known:
         return "unknown", ()
     return _holds_if(dict.fromkeys(details))
@@ -138,9 +141,9 @@ def _mib(value: float) -> str:
 # -- who is primary ----------------------------------------------------------------------------
 def primary_node(i: VerdictInputs) -> str | None:
     """The single primary: pacemaker's promoted node, else this hub if its database is one."""
-    c = i.cluster
-    if c is not None and c.promoted is not None:
-        return c.promoted[0] if len(c.promoted) == 1 else None
+    promoted = _promoted(i)
+    if promoted is not None:
+        return promoted[0] if len(promoted) == 1 else None
     if _pg_known(i) and i.pg is not None and i.pg.role == "primary":
         return i.node
     return None
@@ -156,10 +159,16 @@ def _streams_from_primary(i: VerdictInputs) -> bool:
     )
 
 
+def _promoted(i: VerdictInputs) -> tuple[str, ...] | None:
+    """Where pacemaker promoted the database (None: pacemaker or the resource not observed)."""
+    database = i.pacemaker.database if i.pacemaker is not None else None
+    return database.promoted_nodes if database is not None else None
+
+
 def _no_primary(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    c = i.cluster
-    if c is not None and c.promoted is not None:
-        if not c.promoted:
+    promoted = _promoted(i)
+    if promoted is not None:
+        if not promoted:
             return "holds", ("pacemaker has promoted no node",)
         return "clear", ()
     if _pg_known(i) and i.pg is not None and (i.pg.writable or _streams_from_primary(i)):
@@ -168,23 +177,21 @@ def _no_primary(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
 
 
 def _two_primaries(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    c = i.cluster
+    promoted = _promoted(i)
     details = []
-    if c is not None:
-        if c.promoted is not None and len(c.promoted) > 1:
-            details.append("pacemaker promoted " + " and ".join(c.promoted))
-        pri = sorted(n for n, s in c.agent_status.items() if s == "PRI")
-        if len(pri) > 1:
-            details.append("the pgsql agent reports PRI on " + " and ".join(pri))
+    if promoted is not None and len(promoted) > 1:
+        details.append("pacemaker promoted " + " and ".join(promoted))
+    pri = i.pacemaker.agent_primaries if i.pacemaker is not None else ()
+    if len(pri) > 1:
+        details.append("the pgsql agent reports PRI on " + " and ".join(pri))
     local_writable = _pg_known(i) and i.pg is not None and i.pg.writable
-    if local_writable and c is not None and c.promoted and i.node not in c.promoted:
+    if local_writable and promoted and i.node not in promoted:
         details.append(
-            f"{i.node}'s database accepts writes while pacemaker promoted "
-            + " and ".join(c.promoted)
+            f"{i.node}'s database accepts writes while pacemaker promoted " + " and ".join(promoted)
         )
     if details:
         return "holds", tuple(details)
-    if c is not None and c.promoted is not None:
+    if promoted is not None:
         return "clear", ()
     # Without pacemaker: in a pair, a hub that is not writable cannot be one of two writers,
     # and a primary with a standby streaming from it knows the peer is not writable.
@@ -196,70 +203,88 @@ def _two_primaries(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
 
 
 def _vip(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    c = i.cluster
-    if c is None or c.vip_nodes is None or c.promoted is None or len(c.promoted) != 1:
+    promoted = _promoted(i)
+    vip = i.pacemaker.vip if i.pacemaker is not None else None
+    if vip is None or promoted is None or len(promoted) != 1:
         return "unknown", ()
-    if not c.vip_nodes:
+    if not vip.active_nodes:
         return "holds", ("the floating IP is not running",)
-    wrong = [n for n in c.vip_nodes if n != c.promoted[0]]
+    wrong = [n for n in vip.active_nodes if n != promoted[0]]
     if wrong:
         return "holds", (
-            f"the floating IP runs on {', '.join(wrong)}, the primary is {c.promoted[0]}",
+            f"the floating IP runs on {', '.join(wrong)}, the primary is {promoted[0]}",
         )
     return "clear", ()
 
 
 def _lock(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    c = i.cluster
-    if c is None or c.pgsql_lock_local is None:
+    if i.pacemaker is None or i.pgsql_lock_local is None:
         return "unknown", ()
-    if not c.pgsql_lock_local:
+    if not i.pgsql_lock_local:
         return "clear", ()
     primary = primary_node(i)
     if primary == i.node:
         return "clear", ()  # the agent keeps the lock on the primary while it runs
-    if primary is None and not (c.promoted is not None or _pg_known(i) or _pg_down(i)):
+    if primary is None and not (_promoted(i) is not None or _pg_known(i) or _pg_down(i)):
         return "unknown", ()
     return "holds", (f"PGSQL.lock exists on {i.node}, which is not the primary",)
 
 
 # -- pacemaker and corosync --------------------------------------------------------------------
-def _nodes(i: VerdictInputs, bad: Callable[[ClusterNode], bool]) -> tuple[Status, tuple[str, ...]]:
-    c = i.cluster
-    if c is None or not c.nodes:
+def _nodes(i: VerdictInputs, bad: Callable[[Node], bool]) -> tuple[Status, tuple[str, ...]]:
+    if i.pacemaker is None or not i.pacemaker.nodes:
         return "unknown", ()
-    return _holds_if(n.name for n in c.nodes if bad(n))
+    return _holds_if(n.name for n in i.pacemaker.nodes if bad(n))
 
 
 def _quorum(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    views = [v for v in (i.cluster, i.corosync) if v is not None and v.quorate is not None]
-    if not views:
+    """The one quorum rule (clusterstate.model.quorum) over pacemaker's and corosync's views; a
+    disabled corosync collector is not a source, a failed one is an unknown source."""
+    views = [i.pacemaker.quorate if i.pacemaker is not None else None]
+    if i.corosync is not None:
+        views.append(i.corosync.quorate)
+    quorate = quorum(*views)
+    if quorate is None:
         return "unknown", ()
-    if any(not v.quorate for v in views):
+    if not quorate:
         return "holds", (f"{i.node}'s partition has no quorum",)
     return "clear", ()
 
 
-def _cluster_list(i: VerdictInputs, attribute: str) -> tuple[Status, tuple[str, ...]]:
-    if i.cluster is None:
+def _failed_actions(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    if i.pacemaker is None:
         return "unknown", ()
-    values: tuple[str, ...] = getattr(i.cluster, attribute)
-    return _holds_if(values)
+    return _holds_if(_failure(f) for f in i.pacemaker.failed_actions)
+
+
+def _failure(f: Failure) -> str:
+    why = f.exitreason or f.exitstatus or f"exit code {f.exitcode}"
+    return f"{f.resource_id} {f.task or 'action'} on {f.node or 'unknown node'}: {why}"
+
+
+def _cli_constraints(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    if i.pacemaker is None:
+        return "unknown", ()
+    return _holds_if(c.id for c in i.pacemaker.cli_constraints)
 
 
 def _maintenance(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    c = i.cluster
-    if c is None or c.maintenance_mode is None:
+    p = i.pacemaker
+    if p is None or p.maintenance_mode is None:
         return "unknown", ()
-    details = ["maintenance-mode is set"] if c.maintenance_mode else []
-    details += [f"node {n.name} is in maintenance" for n in c.nodes if n.maintenance]
+    details = ["maintenance-mode is set"] if p.maintenance_mode else []
+    details += [f"node {n.name} is in maintenance" for n in p.nodes if n.maintenance]
     return _holds_if(details)
 
 
 def _links(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    if i.corosync is None or i.corosync.links_down is None:
+    c = i.corosync
+    if c is None or not c.up or c.links is None:
         return "unknown", ()
-    return _holds_if(i.corosync.links_down)
+    return _holds_if(
+        f"link {p.link} to {p.peer or p.peer_id or 'a peer'} is {p.state.value}"
+        for p in c.links_down
+    )
 
 
 # -- CFEngine ----------------------------------------------------------------------------------
@@ -329,7 +354,7 @@ def hub_states(i: VerdictInputs, t: Thresholds) -> tuple[HubState, ...]:
     """Every HA hub this hub knows of, with its role and its "state as of"."""
     members = {m.name: m for m in (i.hub.members if i.hub else None) or () if m.is_in_cluster}
     names = list(members)
-    for n in i.cluster.nodes if i.cluster else ():
+    for n in i.pacemaker.nodes if i.pacemaker else ():
         if n.name not in names:
             names.append(n.name)
     if i.node not in names:
@@ -357,10 +382,10 @@ def _member_stale(i: VerdictInputs, t: Thresholds, last: float | None) -> bool |
 
 
 def _role(i: VerdictInputs, name: str) -> str:
-    c = i.cluster
-    if c is not None and c.agent_status:
-        status = c.agent_status.get(name)
-        if status == "PRI":
+    views = [v for v in i.pacemaker.agent_views if v.status] if i.pacemaker else []
+    if views:
+        status = next((v.status for v in views if v.node == name), None)
+        if status is PgsqlStatus.PRI:
             return "active"
         return "passive" if status in PASSIVE_AGENT_STATES else "unknown"
     if not _pg_known(i) or i.pg is None:

@@ -532,6 +532,33 @@ class CibStates:
             ),
         )
 
+    def standby_onfail(self) -> Path:
+        """hub2's standby monitor failed where the operation says ``on-fail=standby``: pacemaker
+        puts hub2 in standby (``standby_onfail``) and stops its instance."""
+
+        def on_fail_standby(cib: Path) -> None:
+            run_tool(
+                [
+                    "cibadmin",
+                    "--modify",
+                    "--xml-text",
+                    '<op id="cfpgsql-monitor-interval-4s" on-fail="standby"/>',
+                ],
+                cib=cib,
+            )
+            self._written(cib, INCIDENT_AT)
+
+        return self._state(
+            "standby_onfail",
+            lambda path: self._from_healthy(
+                path,
+                on_fail_standby,
+                "--op-inject",
+                "cfpgsql_monitor_4000@hub2=1",
+                after=lambda cib: self._agent_stopped(cib, "hub2"),
+            ),
+        )
+
     def vip_multi_active(self) -> Path:
         """A probe found ``cfvirtip`` running on hub2 as well, before pacemaker reacted: the
         floating IP is active on both hubs (a primitive's split brain)."""
@@ -547,19 +574,20 @@ class CibStates:
             ),
         )
 
+    NAMES = (
+        "healthy",
+        "failed_standby_monitor",
+        "failover",
+        "node_down",
+        "unclean_node",
+        "leftover_ban",
+        "maintenance_mode",
+        "node_standby",
+        "standby_onfail",
+        "vip_multi_active",
+    )
+    """Every state this class builds."""
+
     def all_states(self) -> dict[str, Path]:
         """Every state by name (building what is not built yet)."""
-        return {
-            name: getattr(self, name)()
-            for name in (
-                "healthy",
-                "failed_standby_monitor",
-                "failover",
-                "node_down",
-                "unclean_node",
-                "leftover_ban",
-                "maintenance_mode",
-                "node_standby",
-                "vip_multi_active",
-            )
-        }
+        return {name: getattr(self, name)() for name in self.NAMES}

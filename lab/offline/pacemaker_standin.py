@@ -17,33 +17,45 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from clusterstate.host import pgsql_lock, probe_data_dir
+from clusterstate.model import ClusterState
+from clusterstate.pacemaker_state import LockState, PgsqlParams
+from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
 from clusterstate.tools import CommandResult, SubprocessRunner
+from lab.offline.clusterstates import corosync, location, pacemaker, placement
 from lab.offline.pgpair import PG_BIN, PgPair
-from remediator.cluster import (
-    ClusterSnapshot,
-    LocationConstraint,
-    LockState,
-    NodeState,
-    PgsqlParams,
-    ResourceState,
-)
-from remediator.config import config_from_mapping
-from remediator.live_host import probe_host
-from remediator.live_pg import PgReader
 from remediator.lock import LockOutcome
 
 DAY_S = 86400.0
 
 
+class StandInLock:
+    """The CIB lock's part: one remediator, so it is always free."""
+
+    def __init__(self) -> None:
+        self.state = LockState()
+
+    def read(self) -> LockState:
+        return self.state
+
+    def acquire(self, job_id: str, now: float, ttl: float) -> LockOutcome:
+        self.state = LockState("hub2", job_id, now + ttl, f"owner=hub2;job={job_id}")
+        return LockOutcome(True, self.state, "acquired")
+
+    def release(self, job_id: str) -> bool:
+        self.state = LockState()
+        return True
+
+
 class PacemakerStandIn:
-    """Runner, reader and lock: pacemaker emulated, everything else real."""
+    """Runner and reader (its `lock` the lock): pacemaker emulated, everything else real."""
 
     def __init__(self, pair: PgPair) -> None:
         self.pair = pair
         self.held = False
-        self.lock = LockState()
+        self.lock = StandInLock()
         self.calls: list[tuple[str, ...]] = []
-        self.pg = PgReader(config_from_mapping({"cluster": "c"}).postgres)
+        self.pg = PgsqlConnections(ConnectionSettings())
         self.params = PgsqlParams(
             resource="cfpgsql",
             clone="mscfpgsql",
@@ -51,10 +63,13 @@ class PacemakerStandIn:
             tmpdir=str(pair.base / "tmp"),
             pgdba="postgres",
             pgctl=str(PG_BIN / "pg_ctl"),
+            psql=None,
             master_ip="127.0.0.1",
             repuser="postgres",
             pgport=pair.primary.port,
             socketdir=str(pair.base),
+            logfile=None,
+            agent="ocf:heartbeat:pgsql",
         )
         (pair.base / "tmp").mkdir(exist_ok=True)
 
@@ -81,7 +96,7 @@ class PacemakerStandIn:
         return CommandResult(argv, 0, b"", b"", 0.0)
 
     def stop_standby(self) -> None:
-        if probe_host(str(self.pair.standby.datadir), "/nonexistent").postmaster_running:
+        if probe_data_dir(str(self.pair.standby.datadir)).postmaster_running:
             self.pair._pg(
                 "pg_ctl", "-D", str(self.pair.standby.datadir), "-m", "fast", "-w", "stop"
             )
@@ -99,54 +114,43 @@ class PacemakerStandIn:
         self.pair._start(self.pair.standby)
 
     # -- ClusterReader ---------------------------------------------------------------------
-    def snapshot(self) -> ClusterSnapshot:
+    def read(self) -> ClusterState:
         """hub1 the primary of a day-old cluster (no recent change or failover), hub2 the
         standby this remediator runs on; PostgreSQL's and the files' parts read for real."""
         now = time.time()
-        host = probe_host(self.params.pgdata or "", self.params.tmpdir or "")
-        primary = self.pg.primary(self.params)
+        data = probe_data_dir(self.params.pgdata or "")
+        primary, database_bytes = self.pg.primary(self.params)
         local = self.pg.local(replace(self.params, pgport=self.pair.standby.port))
-        running = bool(host.postmaster_running)
+        running = bool(data.postmaster_running)
         streaming = running and "hub2" in primary.streaming_to
-        hold = LocationConstraint("cfha-hold-mscfpgsql-on-hub2", "mscfpgsql", "hub2", "-INFINITY")
-        return ClusterSnapshot(
+        database = placement(
+            "cfpgsql",
+            ("hub1", "hub2") if running else ("hub1",),
+            ("hub1",),
+            primitive="cfpgsql",
+            clone="mscfpgsql",
+        )
+        hold = location("cfha-hold-mscfpgsql-on-hub2")
+        return ClusterState(
             taken_at=now,
             local_node="hub2",
-            nodes=(NodeState("hub1", online=True), NodeState("hub2", online=True)),
-            resources=(
-                ResourceState(
-                    "cfpgsql",
-                    "mscfpgsql",
-                    ("hub1", "hub2") if running else ("hub1",),
-                    promoted_nodes=("hub1",),
-                ),
-                ResourceState("cfvirtip", None, ("hub1",)),
+            pacemaker=pacemaker(
+                "hub2",
+                database=database,
+                agents={
+                    "hub1": ("PRI", "LATEST"),
+                    "hub2": ("HS:async" if streaming else "STOP", None),
+                },
+                location_constraints=(hold,) if self.held else (),
+                pgsql=self.params,
+                lock=self.lock.state,
+                last_change=now - DAY_S,
+                last_promotion=now - DAY_S,
             ),
-            quorate=True,
-            fencing_enabled=True,
-            maintenance_mode=False,
-            cib_last_written=now - DAY_S,
-            node_attributes={
-                "hub1": {"cfpgsql-status": "PRI", "cfpgsql-data-status": "LATEST"},
-                "hub2": {"cfpgsql-status": "HS:async" if streaming else "STOP"},
-            },
-            constraints=(hold,) if self.held else (),
-            last_promotion=now - DAY_S,
-            pgsql=self.params,
-            pg_local=local,
-            pg_primary=primary,
-            host=host,
-            lock=self.lock,
+            corosync=corosync("hub2"),
+            postgres=local,
+            primary=primary,
+            primary_database_bytes=database_bytes,
+            data_dir=data,
+            pgsql_lock=pgsql_lock(self.params.lock_path, now),
         )
-
-    # -- Lock --------------------------------------------------------------------------------
-    def read(self) -> LockState:
-        return self.lock
-
-    def acquire(self, job_id: str, now: float, ttl: float) -> LockOutcome:
-        self.lock = LockState("hub2", job_id, now + ttl, f"owner=hub2;job={job_id}")
-        return LockOutcome(True, self.lock, "acquired")
-
-    def release(self, job_id: str) -> bool:
-        self.lock = LockState()
-        return True

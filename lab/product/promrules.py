@@ -1,7 +1,8 @@
 """The cfha alert rules and their promtool tests as data, and the lab transformation of them.
 
 - `load_rules(dir)`: every rule of every file (alert or record, with its group and file).
-- `load_unit_tests(dir)`: every `alert_rule_test` case of the promtool test files.
+- `load_unit_tests(dir)`: every `alert_rule_test` case of the promtool test files, with its test's
+  input series and their interval.
 - `coverage_gaps(rules, cases)`: alerts that lack a firing or a non-firing case. The two copies
   of a remediable alert (the humans' one and the remediation request, `cfha_route`) share their
   name, so promtool lists both in one case; each copy needs an expected alert of its own.
@@ -64,13 +65,16 @@ class Rule:
 
 @dataclass(frozen=True)
 class AlertCase:
-    """One `alert_rule_test` entry: the alert expected at `eval_time` (none = not firing)."""
+    """One `alert_rule_test` entry: the alert expected at `eval_time` (none = not firing).
+    `inputs` are its test's input series as (series, values), sampled every `interval`."""
 
     file: str
     test: str
     alertname: str
     eval_time: str
     exp_alerts: tuple[dict[str, Any], ...]
+    interval: str = ""
+    inputs: tuple[tuple[str, str], ...] = ()
 
     @property
     def firing(self) -> bool:
@@ -153,6 +157,10 @@ def cases_of(doc: Any, file: str) -> list[AlertCase]:
     out = []
     for number, test in enumerate(doc["tests"]):
         name = str(test.get("name") or f"test #{number}")
+        inputs = tuple(
+            (str(series.get("series")), str(series.get("values")))
+            for series in test.get("input_series") or []
+        )
         for case in test.get("alert_rule_test") or []:
             out.append(
                 AlertCase(
@@ -161,6 +169,8 @@ def cases_of(doc: Any, file: str) -> list[AlertCase]:
                     alertname=str(case.get("alertname")),
                     eval_time=str(case.get("eval_time")),
                     exp_alerts=tuple(case.get("exp_alerts") or ()),
+                    interval=str(test.get("interval") or ""),
+                    inputs=inputs,
                 )
             )
     return out

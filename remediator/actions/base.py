@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from clusterstate.model import ClusterState
+from clusterstate.parsers.cib_model import LocationConstraint
 from clusterstate.tools import CommandRunner
 from remediator import guard
-from remediator.cluster import ClusterSnapshot, LocationConstraint
 from remediator.config import RemediatorConfig
 from remediator.guard import Check
 from remediator.models import valid_hint
@@ -55,7 +56,7 @@ class Hints:
 
 @dataclass(frozen=True)
 class Context:
-    snapshot: ClusterSnapshot
+    snapshot: ClusterState
     config: RemediatorConfig
     job_id: str
     hints: Hints
@@ -68,7 +69,7 @@ class Context:
         return self.snapshot.local_node
 
 
-GuardFn = Callable[[ClusterSnapshot], list[Check]]
+GuardFn = Callable[[ClusterState], list[Check]]
 CommandCheck = Callable[[CommandRunner], Check]
 """A precondition that needs to run (read-only) commands, e.g. a pacemaker simulation."""
 
@@ -110,7 +111,7 @@ def unresolved(action: str, target: str, check: Check) -> Evaluation:
 
 
 def cluster_safety(
-    s: ClusterSnapshot, config: RemediatorConfig, resources: tuple[str, ...], require_vip: bool
+    s: ClusterState, config: RemediatorConfig, resources: tuple[str, ...], require_vip: bool
 ) -> list[Check]:
     """The checks every action needs: a healthy, quorate, managed cluster with one primary."""
     g = config.guard
@@ -127,10 +128,13 @@ def cluster_safety(
 def lock_held_by(job_id: str) -> GuardFn:
     """Mid-job: the lock must still be this job's (a lock that expired under us is a stop)."""
 
-    def check(s: ClusterSnapshot) -> list[Check]:
-        if s.lock.job_id == job_id and (s.lock.expires is None or s.lock.expires > s.taken_at):
+    def check(s: ClusterState) -> list[Check]:
+        lock = s.pacemaker.lock
+        if lock is None:
+            return [Check(guard.CLUSTER_LOCK, False, "the lock could not be read")]
+        if lock.job_id == job_id and (lock.expires is None or lock.expires > s.taken_at):
             return [Check(guard.CLUSTER_LOCK, True, "held by this job")]
-        return [Check(guard.CLUSTER_LOCK, False, f"lock lost: {s.lock.raw or 'not held'}")]
+        return [Check(guard.CLUSTER_LOCK, False, f"lock lost: {lock.raw or 'not held'}")]
 
     return check
 

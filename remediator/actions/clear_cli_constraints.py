@@ -21,10 +21,12 @@ from typing import Literal
 
 from pydantic import Field
 
+from clusterstate.model import ClusterState
+from clusterstate.parsers.cib_model import LocationConstraint
+from clusterstate.parsers.pcmk_values import ConstraintKind, score_text
 from clusterstate.tools import CommandRunner
 from remediator import guard
 from remediator.actions.base import Context, Evaluation, Hints, Scope, cluster_safety, unresolved
-from remediator.cluster import ClusterSnapshot, LocationConstraint
 from remediator.config import RemediatorConfig, StrictModel
 from remediator.guard import Check
 from remediator.plan import Plan, Step
@@ -48,20 +50,24 @@ def target_key(hints: Hints) -> str:
     return hints.constraint or f"{hints.resource or '*'}@{hints.node or '*'}"
 
 
+KINDS = {"ban": ConstraintKind.CLI_BAN, "prefer": ConstraintKind.CLI_PREFER}
+
+
 def constraint_age(ctx: Context, constraint: LocationConstraint) -> float:
     s = ctx.snapshot
     bounds = [s.taken_at - ctx.first_seen(constraint)]
-    if s.cib_last_written is not None:
-        bounds.append(s.taken_at - s.cib_last_written)
+    if s.pacemaker.last_change is not None:
+        bounds.append(s.taken_at - s.pacemaker.last_change)
     return max(0.0, *bounds)
 
 
 def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
     s, hints, config = ctx.snapshot, ctx.hints, ctx.config
     key = target_key(hints)
+    kinds = {KINDS[k] for k in params.kinds}
     if hints.constraint is not None:
-        named = s.constraint(hints.constraint)
-        if named is not None and named.cli_kind not in params.kinds:
+        named = s.pacemaker.constraint(hints.constraint)
+        if named is not None and named.kind not in kinds:
             return unresolved(
                 NAME,
                 key,
@@ -71,8 +77,8 @@ def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
     else:
         candidates = [
             c
-            for c in s.constraints
-            if c.cli_kind in params.kinds
+            for c in s.pacemaker.location_constraints
+            if c.kind in kinds
             and hints.resource in (None, c.resource)
             and hints.node in (None, c.node)
         ]
@@ -83,8 +89,8 @@ def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
     waiting: list[str] = []
     for c in candidates:
         age = constraint_age(ctx, c)
-        if c.expires is not None and c.expires > s.taken_at:
-            waiting.append(f"{c.id} expires by itself in {c.expires - s.taken_at:.0f}s")
+        if c.expires_at is not None and c.expires_at > s.taken_at:
+            waiting.append(f"{c.id} expires by itself in {c.expires_at - s.taken_at:.0f}s")
         elif age < params.min_age_seconds:
             waiting.append(f"{c.id} is only known to be {age:.0f}s old")
         else:
@@ -97,9 +103,9 @@ def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
         )
     else:
         age_check = Check(guard.CONSTRAINT_AGE, False, "; ".join(waiting))
-    resources = tuple(sorted({c.resource for c in candidates}))
+    resources = tuple(sorted({c.resource for c in candidates if c.resource}))
 
-    def safety(snap: ClusterSnapshot) -> list[Check]:
+    def safety(snap: ClusterState) -> list[Check]:
         return cluster_safety(snap, config, resources, require_vip=False)
 
     ids = tuple(c.id for c in eligible)
@@ -112,9 +118,9 @@ def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
     steps = [
         Step(
             f"delete {c.id}",
-            f"leftover {c.cli_kind} of {c.resource}"
+            f"leftover {c.kind.value} of {c.resource}"
             + (f" on {c.node}" if c.node else "")
-            + f" (score {c.score})",
+            + f" (score {score_text(c.score)})",
             params.command_timeout_seconds,
             ctx.local_node,
             argv=(config.tools.pcs, "constraint", "delete", c.id),
@@ -123,8 +129,8 @@ def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
         for c in eligible
     ]
 
-    def gone(snap: ClusterSnapshot) -> Check:
-        left = [i for i in ids if snap.constraint(i) is not None]
+    def gone(snap: ClusterState) -> Check:
+        left = [i for i in ids if snap.pacemaker.constraint(i) is not None]
         return Check("verify", not left, f"still present: {', '.join(left)}" if left else "gone")
 
     steps.append(

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
+from clusterstate.model import ClusterState
+from clusterstate.parsers.pgsql_ra import PgsqlStatus
 from remediator import guard
 from remediator.actions.base import (
     Context,
@@ -25,7 +27,6 @@ from remediator.actions.base import (
     cluster_safety,
     unresolved,
 )
-from remediator.cluster import ClusterSnapshot
 from remediator.config import NAME_PATTERN, RemediatorConfig, StrictModel
 from remediator.guard import Check
 from remediator.plan import Plan, Step, WaitCheck
@@ -40,7 +41,11 @@ class ResourceCleanupParams(StrictModel):
     min_failure_age_seconds: float = Field(default=120, ge=0)
     command_timeout_seconds: float = Field(default=60, gt=0)
     verify_timeout_seconds: float = Field(default=180, gt=0)
-    accepted_standby_status: tuple[str, ...] = ("HS:sync", "HS:async", "HS:potential")
+    accepted_standby_status: tuple[PgsqlStatus, ...] = (
+        PgsqlStatus.HS_SYNC,
+        PgsqlStatus.HS_ASYNC,
+        PgsqlStatus.HS_POTENTIAL,
+    )
 
     @field_validator("resources")
     @classmethod
@@ -64,20 +69,22 @@ def evaluate(ctx: Context, params: ResourceCleanupParams) -> Evaluation:
     key = target_key(hints)
     if hints.resource is None or hints.node is None:
         return unresolved(NAME, key, Check(guard.TARGET_UNKNOWN, False, "needs resource and node"))
-    rsc = s.resource(hints.resource)
-    if rsc is None or s.node(hints.node) is None:
+    rsc = s.pacemaker.resource(hints.resource)
+    if rsc is None or rsc.primitive is None or s.pacemaker.node(hints.node) is None:
         return unresolved(
             NAME, key, Check(guard.TARGET_UNKNOWN, False, f"{key} is not in the live cluster")
         )
-    if rsc.id not in params.resources and (rsc.clone is None or rsc.clone not in params.resources):
+    rsc_id = rsc.primitive
+    if rsc_id not in params.resources and (rsc.clone is None or rsc.clone not in params.resources):
         return unresolved(
-            NAME, key, Check(guard.TARGET_UNKNOWN, False, f"{rsc.id} is not allowed by policy")
+            NAME, key, Check(guard.TARGET_UNKNOWN, False, f"{rsc_id} is not allowed by policy")
         )
     node = hints.node
-    is_pgsql = s.pgsql is not None and rsc.id == s.pgsql.resource
-    resources = tuple(r for r in (rsc.id, rsc.clone) if r)
+    pgsql = s.pacemaker.pgsql
+    is_pgsql = pgsql is not None and rsc_id == pgsql.resource
+    resources = tuple(r for r in (rsc_id, rsc.clone) if r)
 
-    def safety(snap: ClusterSnapshot) -> list[Check]:
+    def safety(snap: ClusterState) -> list[Check]:
         checks = [guard.target_online(snap, node)]
         if is_pgsql:
             checks += [
@@ -86,31 +93,31 @@ def evaluate(ctx: Context, params: ResourceCleanupParams) -> Evaluation:
             ]
         return checks + cluster_safety(snap, config, resources, require_vip=False)
 
-    failures = s.failures_of(rsc.id, node)
-    count = s.fail_count(rsc.id, node)
+    failures = s.pacemaker.failures_of(rsc_id, node)
+    count = s.pacemaker.fail_count(rsc_id, node)
     if failures or count > 0:
         needed = Check(
             guard.NOTHING_TO_DO, True, f"fail count {count:g}, {len(failures)} failure(s)"
         )
     else:
-        needed = Check(guard.NOTHING_TO_DO, False, f"no failure of {rsc.id} on {node}")
+        needed = Check(guard.NOTHING_TO_DO, False, f"no failure of {rsc_id} on {node}")
     checks = [
         needed,
         *safety(s),
-        _cause_gone(s, rsc.id, node, is_pgsql, params),
+        _cause_gone(s, rsc_id, node, is_pgsql, params),
         guard.cluster_lock(s, ctx.job_id),
     ]
-    verify = _verified(rsc.id, node, is_pgsql, params)
+    verify = _verified(rsc_id, node, is_pgsql, params)
     plan = Plan(
         NAME,
         key,
         (
             Step(
                 "cleanup",
-                f"forget the failures of {rsc.id} on {node} so pacemaker may start it there again",
+                f"forget the failures of {rsc_id} on {node} so pacemaker may start it there again",
                 params.command_timeout_seconds,
                 ctx.local_node,
-                argv=cleanup_argv(config, rsc.id, node),
+                argv=cleanup_argv(config, rsc_id, node),
                 destructive=True,
             ),
             Step(
@@ -119,7 +126,7 @@ def evaluate(ctx: Context, params: ResourceCleanupParams) -> Evaluation:
                 params.verify_timeout_seconds,
                 ctx.local_node,
                 wait_for=verify,
-                wait_description=f"{rsc.id} on {node} running without failures",
+                wait_description=f"{rsc_id} on {node} running without failures",
             ),
         ),
     )
@@ -127,7 +134,7 @@ def evaluate(ctx: Context, params: ResourceCleanupParams) -> Evaluation:
 
 
 def _cause_gone(
-    s: ClusterSnapshot, rsc: str, node: str, is_pgsql: bool, params: ResourceCleanupParams
+    s: ClusterState, rsc: str, node: str, is_pgsql: bool, params: ResourceCleanupParams
 ) -> Check:
     problem = _flapping(s, rsc, node, params) or (_pgsql_data_problem(s) if is_pgsql else None)
     if problem:
@@ -135,42 +142,44 @@ def _cause_gone(
     return Check(guard.CAUSE_GONE, True, "node healthy, failure settled, data directory intact")
 
 
-def _flapping(s: ClusterSnapshot, rsc: str, node: str, params: ResourceCleanupParams) -> str | None:
-    failures = s.failures_of(rsc, node)
-    times = [f.at for f in failures]
+def _flapping(s: ClusterState, rsc: str, node: str, params: ResourceCleanupParams) -> str | None:
+    failures = s.pacemaker.failures_of(rsc, node)
+    times = [f.last_rc_change for f in failures]
     if any(t is None for t in times):
         return "failure time unknown"
     if times:
         age = s.taken_at - max(t for t in times if t is not None)
         if age < params.min_failure_age_seconds:
             return f"newest failure {age:.0f}s ago (settle {params.min_failure_age_seconds:.0f}s)"
-    if any("PGSQL.lock" in (f.exit_reason or "") for f in failures):
+    if any("PGSQL.lock" in (f.exitreason or "") for f in failures):
         return "the agent reports PGSQL.lock: needs resync_standby"
     return None
 
 
-def _pgsql_data_problem(s: ClusterSnapshot) -> str | None:
-    host = s.host
-    if host is None or host.pgsql_lock_present is None or host.pgdata_has_version is None:
+def _pgsql_data_problem(s: ClusterState) -> str | None:
+    lock = s.pgsql_lock.present if s.pgsql_lock else None
+    has_version = s.data_dir.has_version if s.data_dir else None
+    if lock is None or has_version is None:
         return "the target's data directory could not be read"
-    if host.pgsql_lock_present:
+    if lock:
         return "PGSQL.lock present on the target: needs resync_standby"
-    if not host.pgdata_has_version:
+    if not has_version:
         return "the target's pgdata has no PG_VERSION: needs resync_standby"
     return None
 
 
 def _verified(rsc: str, node: str, is_pgsql: bool, params: ResourceCleanupParams) -> WaitCheck:
-    def check(s: ClusterSnapshot) -> Check:
-        state = s.resource(rsc)
+    def check(s: ClusterState) -> Check:
+        state = s.pacemaker.resource(rsc)
         if state is None:
             return Check("verify", False, f"{rsc} vanished")
-        if s.failures_of(rsc, node) or s.fail_count(rsc, node) > 0:
+        if s.pacemaker.failures_of(rsc, node) or s.pacemaker.fail_count(rsc, node) > 0:
             return Check("verify", False, f"{rsc} still has failures on {node}")
         if node in state.failed_nodes or state.blocked:
             return Check("verify", False, f"{rsc} failed or blocked")
         if is_pgsql:
-            status = s.attribute(node, f"{rsc}-status")
+            view = s.pacemaker.agent_view(node)
+            status = view.status if view is not None else None
             if node not in state.active_nodes or status not in params.accepted_standby_status:
                 return Check("verify", False, f"{rsc} on {node}: status {status}")
         elif not state.active_nodes:

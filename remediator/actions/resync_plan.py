@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
 
+from lxml import etree
+from psycopg.conninfo import make_conninfo
+
+from clusterstate.model import ClusterState
 from remediator.actions.base import Context, cleanup_argv
 from remediator.actions.resync_target import PgTarget, ResyncStandbyParams
-from remediator.cluster import ClusterSnapshot
 from remediator.guard import Check
 from remediator.plan import Condition, Outcomes, Plan, Step, WaitCheck, after_ok, all_of
 
@@ -42,14 +44,14 @@ def hold_xml(t: PgTarget, expires: float) -> str:
     """What `crm_resource --ban --lifetime` writes, under an id of our own."""
     hold = t.hold_id
     end = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(expires))
-    location = ET.Element("rsc_location", id=hold, rsc=t.clone, role="Started")
-    rule = ET.SubElement(
+    location = etree.Element("rsc_location", id=hold, rsc=t.clone, role="Started")
+    rule = etree.SubElement(
         location, "rule", {"id": f"{hold}-rule", "score": "-INFINITY", "boolean-op": "and"}
     )
     expression = {"id": f"{hold}-expr", "attribute": "#uname", "operation": "eq"}
-    ET.SubElement(rule, "expression", {**expression, "value": t.node, "type": "string"})
-    ET.SubElement(rule, "date_expression", id=f"{hold}-lifetime", operation="lt", end=end)
-    return ET.tostring(location, encoding="unicode")
+    etree.SubElement(rule, "expression", {**expression, "value": t.node, "type": "string"})
+    etree.SubElement(rule, "date_expression", id=f"{hold}-lifetime", operation="lt", end=end)
+    return etree.tostring(location, encoding="unicode")
 
 
 def rewind_trusted(outcomes: Outcomes) -> bool:
@@ -82,9 +84,9 @@ class ResyncPlanner:
         self.new_dir = f"{t.pgdata}.cfha-new-{short}"
         self.old_dir = f"{t.pgdata}.cfha-old-{short}"
         self.keep_dir = f"{t.pgdata}.cfha-keep-{short}"
-        host = ctx.snapshot.host
-        self.keep = [f for f in params.preserve_files if host and f in host.pgdata_files]
-        self.has_data = bool(host and host.pgdata_has_version)
+        data = ctx.snapshot.data_dir
+        self.keep = [f for f in params.preserve_files if data and f in data.config_files]
+        self.has_data = bool(data and data.has_version)
 
     def plan(self) -> Plan:
         steps = [*self._hold(), *self._keep(), *self._rewind(), *self._basebackup()]
@@ -169,8 +171,8 @@ class ResyncPlanner:
         if not (self.params.rewind and self.has_data):
             return []
         t = self.t
-        source = (
-            f"host={t.host} port={t.port} user={t.repuser} dbname={t.database} connect_timeout=10"
+        source = make_conninfo(
+            host=t.host, port=t.port, user=t.repuser, dbname=t.database, connect_timeout=10
         )
         rewind = (
             f"{t.bin_dir}/pg_rewind",
@@ -212,7 +214,7 @@ class ResyncPlanner:
         t = self.t
         not_rewound = Condition("pg_rewind did not succeed", lambda o, _s: not _ok(o, "rewind"))
         copied = after_ok("basebackup")
-        exists = Condition("pgdata exists", lambda _o, s: bool(s.host and s.host.pgdata_exists))
+        exists = Condition("pgdata exists", lambda _o, s: bool(s.data_dir and s.data_dir.exists))
         owner = ("-o", str(t.uid), "-g", str(t.gid))
         basebackup = (
             f"{t.bin_dir}/pg_basebackup",
@@ -330,11 +332,11 @@ class ResyncPlanner:
 
 
 def stopped(t: PgTarget) -> WaitCheck:
-    def check(s: ClusterSnapshot) -> Check:
-        rsc = s.resource(t.rsc)
-        if rsc is not None and t.node in rsc.active_nodes:
-            return Check("wait_stopped", False, f"{t.rsc} still active on {t.node}")
-        if s.host is None or s.host.postmaster_running is not False:
+    def check(s: ClusterState) -> Check:
+        rsc = s.pacemaker.resource(t.rsc)
+        if rsc is None or t.node in rsc.active_nodes:
+            return Check("wait_stopped", False, f"{t.rsc} still active on {t.node} (or unknown)")
+        if s.data_dir is None or s.data_dir.postmaster_running is not False:
             return Check("wait_stopped", False, "a postmaster may still be running")
         return Check("wait_stopped", True, "stopped")
 
@@ -344,17 +346,18 @@ def stopped(t: PgTarget) -> WaitCheck:
 def streaming(t: PgTarget, params: ResyncStandbyParams) -> WaitCheck:
     """HS:* per the agent, a streaming walsender on the primary, and the same timeline."""
 
-    def check(s: ClusterSnapshot) -> Check:
-        status = s.attribute(t.node, f"{t.rsc}-status")
-        primary, local = s.pg_primary, s.pg_local
+    def check(s: ClusterState) -> Check:
+        view = s.pacemaker.agent_view(t.node)
+        status = view.status if view is not None else None
+        primary, local = s.primary, s.postgres
         problem = None
         if status not in params.accepted_standby_status:
             problem = f"{t.rsc}-status on {t.node} is {status}"
-        elif primary is None or not primary.reachable:
+        elif primary is None or primary.in_recovery is not False:
             problem = "the primary cannot be read"
         elif t.node not in primary.streaming_to:
             problem = f"the primary has no streaming walsender for {t.node}"
-        elif local is None or not local.reachable or local.in_recovery is not True:
+        elif local is None or local.in_recovery is not True:
             problem = "the local server is not a running standby"
         elif primary.timeline is None or (local.received_timeline or local.timeline) != (
             primary.timeline

@@ -24,11 +24,11 @@ the node stays banned, the circuit opens, and humans are paged through the metri
 
 from __future__ import annotations
 
+from clusterstate.model import ClusterState
 from remediator import guard
 from remediator.actions.base import Context, Evaluation, Hints, Scope, cluster_safety, unresolved
 from remediator.actions.resync_plan import ResyncPlanner, streaming
 from remediator.actions.resync_target import ResyncStandbyParams, resolve
-from remediator.cluster import ClusterSnapshot
 from remediator.config import RemediatorConfig
 from remediator.guard import Check
 
@@ -48,14 +48,14 @@ def evaluate(ctx: Context, params: ResyncStandbyParams) -> Evaluation:
     s, config = ctx.snapshot, ctx.config
     key = target_key(ctx.hints)
     node = ctx.hints.node
-    if node is None or s.node(node) is None:
+    if node is None or s.pacemaker.node(node) is None:
         return unresolved(NAME, key, Check(guard.TARGET_UNKNOWN, False, f"no cluster node {key}"))
     t = resolve(ctx, node)
     if isinstance(t, Check):
         return unresolved(NAME, key, t)
     user, resources = t.user, (t.rsc, t.clone)
 
-    def safety(snap: ClusterSnapshot) -> list[Check]:
+    def safety(snap: ClusterState) -> list[Check]:
         return [
             guard.target_is_local(snap, node),
             guard.target_online(snap, node),
@@ -65,8 +65,8 @@ def evaluate(ctx: Context, params: ResyncStandbyParams) -> Evaluation:
         ]
 
     current = streaming(t, params)(s)
-    lock_present = s.host.pgsql_lock_present if s.host else None
-    if current.ok and lock_present is False and not s.failures_of(t.rsc, node):
+    lock_present = s.pgsql_lock.present if s.pgsql_lock else None
+    if current.ok and lock_present is False and not s.pacemaker.failures_of(t.rsc, node):
         needed = Check(guard.NOTHING_TO_DO, False, f"{node} is already streaming")
     else:
         needed = Check(guard.NOTHING_TO_DO, True, current.detail)

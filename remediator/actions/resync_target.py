@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from clusterstate.parsers.pcmk_values import CFHA_HOLD_PREFIX
+from clusterstate.parsers.pgsql_ra import PgsqlStatus
 from remediator import guard
 from remediator.actions.base import Context
 from remediator.config import NAME_PATTERN, StrictModel
@@ -37,7 +39,11 @@ class ResyncStandbyParams(StrictModel):
     verify_timeout_seconds: float = Field(default=900, gt=0)
     disk_headroom_factor: float = Field(default=1.2, ge=1)
     preserve_files: tuple[ConfigFile, ...] = ("postgresql.conf", "pg_hba.conf", "pg_ident.conf")
-    accepted_standby_status: tuple[str, ...] = ("HS:sync", "HS:async", "HS:potential")
+    accepted_standby_status: tuple[PgsqlStatus, ...] = (
+        PgsqlStatus.HS_SYNC,
+        PgsqlStatus.HS_ASYNC,
+        PgsqlStatus.HS_POTENTIAL,
+    )
 
     @model_validator(mode="after")
     def _some_method(self) -> ResyncStandbyParams:
@@ -68,13 +74,13 @@ class PgTarget:
     @property
     def hold_id(self) -> str:
         """Our own constraint id: not `cli-*`, so clear_cli_constraints never removes it."""
-        return f"cfha-hold-{self.clone}-on-{self.node}"
+        return f"{CFHA_HOLD_PREFIX}{self.clone}-on-{self.node}"
 
 
 def resolve(ctx: Context, node: str) -> PgTarget | Check:
     """The target's facts, or the failed check that explains why they cannot be known."""
     pgc = ctx.config.postgres
-    p = ctx.snapshot.pgsql
+    p = ctx.snapshot.pacemaker.pgsql
     if p is None or p.clone is None:
         return Check(guard.TARGET_UNKNOWN, False, "no promotable pgsql resource in the CIB")
     if not p.pgdata or not p.tmpdir:

@@ -79,6 +79,10 @@ SCENARIOS: list[dict[str, Any]] = [
             ("CfHaPgDown", {"node": "hub2"}),
             ("CfHaPgsqlLockStale", {"node": "hub2"}),
             ("CfHaExporterDown", {"node": "hub2", "instance": "hub2:9732"}),
+            (
+                "CfHaPageFeedLost",
+                {"node": "hub2", "instance": "hub2:9732", "service": "cfha-exporter"},
+            ),
             ("CfHaCorosyncLinkFaulty", {"link": "0"}),
             ("CfHaNodeStandby", {"node": "hub1"}),
         ],
@@ -87,6 +91,7 @@ SCENARIOS: list[dict[str, Any]] = [
             ("CfHaPgsqlLockStale", HUMANS),
             ("CfHaPgsqlLockStale", REQUEST),
             ("CfHaExporterDown", HUMANS),
+            ("CfHaPageFeedLost", HUMANS),
             ("CfHaCorosyncLinkFaulty", HUMANS),
         },
     },

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.corosync import CorosyncState
 from clusterstate.tools import CommandError, CommandResult
-from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig, CorosyncFacts
+from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig
 from exporter.scrape import CollectorError
 from servicekit.metrics import MetricWriter, exposition_text
 from tests.support.metrics_text import sample_value
@@ -34,7 +35,7 @@ def runner(scenario: str, *, quorum_rc: int = 0, nodelist: bool = True) -> Scrip
     return scripted
 
 
-def collect(scripted: ScriptedRunner) -> tuple[CorosyncFacts, str]:
+def collect(scripted: ScriptedRunner) -> tuple[CorosyncState, str]:
     out = MetricWriter()
     facts = CorosyncCollector(CorosyncConfig(), "hub1", scripted).collect(out)
     return facts, exposition_text(out, "cfcluster")
@@ -141,7 +142,7 @@ def test_corosync_not_running_gives_explicit_down_series() -> None:
     with pytest.raises(CollectorError) as raised:
         CorosyncCollector(CorosyncConfig(), "hub1", scripted).collect(out)
     assert raised.value.reason == "unavailable"
-    assert isinstance(raised.value.facts, CorosyncFacts) and not raised.value.facts.up
+    assert isinstance(raised.value.facts, CorosyncState) and not raised.value.facts.up
     assert raised.value.partial is not None
     assert series(exposition_text(raised.value.partial, "cfcluster")) == [
         'cfha_corosync_up{cluster="cfcluster",node="hub1"} 0.0'
@@ -161,7 +162,7 @@ def test_a_failing_cfgtool_still_publishes_quorum() -> None:
     assert sample_value(text, "cfha_corosync_quorate", node="hub1") == 1
     assert sample_value(text, "cfha_corosync_faulty_links", node="hub1") is None
     facts = raised.value.facts
-    assert isinstance(facts, CorosyncFacts) and facts.links is None and facts.up
+    assert isinstance(facts, CorosyncState) and facts.links is None and facts.up
 
 
 def test_garbage_is_a_parse_failure() -> None:

@@ -20,12 +20,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.crm_mon_model import PacemakerdState
+from clusterstate.timezone import local_zone
 from clusterstate.tools import CommandResult, CommandRunner, SubprocessRunner
 from exporter.collectors import pacemaker_metrics as pm
 from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig
-from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig, local_zone
-from exporter.collectors.pacemaker_facts import PacemakerFacts
+from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig
 from exporter.config import ConfigError, config_from_mapping
 from exporter.scrape import CollectorError, CollectorResult, ScheduledCollector, Scraper
@@ -138,7 +139,7 @@ def test_garbage_xml_is_a_parse_failure() -> None:
     error = failure(collector(runner))
     assert error.reason == "parse"
     assert written(error).value(pm.UP, node="hub1") == 0
-    assert isinstance(error.facts, PacemakerFacts) and error.facts.down_reason == "parse"
+    assert isinstance(error.facts, PacemakerState) and error.facts.down_reason == "parse"
 
 
 def test_garbage_with_a_failing_exit_code_is_a_command_failure() -> None:
@@ -158,7 +159,7 @@ def test_not_connected_output_means_the_cluster_is_down_here() -> None:
     )
     error = failure(collector(runner))
     assert error.reason == "unavailable"
-    assert isinstance(error.facts, PacemakerFacts) and not error.facts.up
+    assert isinstance(error.facts, PacemakerState) and not error.facts.up
     assert runner.count("cibadmin") == 0
 
 
@@ -167,7 +168,7 @@ def test_a_starting_pacemakerd_is_reported_with_its_state() -> None:
     runner.set("crm_mon", (FIXTURES / "pacemaker" / "live-starting.xml").read_bytes())
     error = failure(collector(runner))
     assert error.reason == "unavailable"
-    assert isinstance(error.facts, PacemakerFacts)
+    assert isinstance(error.facts, PacemakerState)
     assert error.facts.pacemakerd_state is PacemakerdState.RUNNING
     text = exposition_text(written(error), "cfcluster")
     state = "cfha_pacemaker_pacemakerd_state"
@@ -226,7 +227,7 @@ def test_a_failing_cibadmin_still_publishes_crm_mons_view_with_bans(cib_states: 
     error = failure(pacemaker)
     assert error.reason == "unavailable"
     facts = error.facts
-    assert isinstance(facts, PacemakerFacts) and facts.up and facts.cib is None
+    assert isinstance(facts, PacemakerState) and facts.up and facts.cib is None
     assert [c.id for c in facts.cli_constraints] == ["cli-ban-mscfpgsql-on-hub2"]
     out = written(error)
     assert out.value(pm.CLI_CONSTRAINTS, kind="cli-ban") == 1
@@ -245,11 +246,11 @@ def test_after_a_change_a_failing_cibadmin_leaves_only_the_last_known_cib(
     # the configuration did not change: the copy is still current, the refresh failure reported
     error = failure(pacemaker)
     assert error.reason == "unavailable"
-    assert isinstance(error.facts, PacemakerFacts) and error.facts.cib_current
+    assert isinstance(error.facts, PacemakerState) and error.facts.cib_current
     runner.set("crm_mon", crm_mon_xml(cib_states.leftover_ban()))  # the configuration changed
     error = failure(pacemaker)
     facts = error.facts
-    assert isinstance(facts, PacemakerFacts) and not facts.cib_current
+    assert isinstance(facts, PacemakerState) and not facts.cib_current
     assert facts.cib is not None  # last known: still gives the pgsql resource's tmpdir
     assert [c.id for c in facts.location_constraints] == ["cli-ban-mscfpgsql-on-hub2"]  # bans
 

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from clusterstate.pacemaker_state import pacemaker_state
 from clusterstate.parsers.crm_mon import ClusterUnavailableError, parse_crm_mon
-from exporter.collectors.pacemaker_facts import pacemaker_facts
-from exporter.collectors.pacemaker_write import write_facts
+from exporter.collectors.pacemaker_write import write_state
 from servicekit.metrics import MetricWriter, exposition_text
 from tests.support.metrics_text import sample_value
 from tests.support.shared import pacemaker_fixture_dirs
@@ -36,11 +36,11 @@ def crm_mon_documents() -> list[Any]:
 
 def page(path: Path) -> str:
     status = parse_crm_mon(path.read_bytes(), local_tz=UTC)
-    facts = pacemaker_facts(
+    facts = pacemaker_state(
         status, None, local_node="cluster01", database_resource="x", vip_resource="y"
     )
     out = MetricWriter()
-    write_facts(out, facts, now=0.0)
+    write_state(out, facts, now=0.0)
     return exposition_text(out, "test")
 
 

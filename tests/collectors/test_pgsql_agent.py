@@ -8,15 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.host import pgsql_lock
+from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.pgsql_ra import PgsqlStatus, ReplicationState
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
-from exporter.collectors.pacemaker_facts import PacemakerFacts
-from exporter.collectors.pgsql_agent import (
-    PgsqlAgentCollector,
-    PgsqlAgentConfig,
-    PgsqlAgentFacts,
-    check_lock,
-)
+from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig, PgsqlAgentFacts
 from exporter.scrape import CollectorError, CollectorResult
 from lab.offline.cibstates import PCMK_TZ, CibStates
 from servicekit.metrics import MetricWriter, exposition_text
@@ -56,7 +52,7 @@ def test_a_lock_left_behind_is_present_with_its_age(cib_states: CibStates, tmp_p
     # the situation the verdict looks for: a lock on a hub the agent says is stopped
     view = facts.view("hub1")
     assert view is not None and view.status is PgsqlStatus.STOP
-    assert facts.primary_nodes == ("hub2",)
+    assert [v.node for v in facts.views if v.is_primary] == ["hub2"]
 
 
 def test_the_lock_path_comes_from_the_resources_tmpdir(cib_states: CibStates) -> None:
@@ -69,18 +65,20 @@ def test_the_lock_path_comes_from_the_resources_tmpdir(cib_states: CibStates) ->
 
 
 def test_a_missing_directory_means_no_lock_and_a_directory_is_not_a_lock(tmp_path: Path) -> None:
-    assert check_lock(str(tmp_path / "file" / "PGSQL.lock"), NOW).present is False
+    assert pgsql_lock(str(tmp_path / "file" / "PGSQL.lock"), NOW).present is False
     (tmp_path / "file").write_text("")
-    assert check_lock(str(tmp_path / "file" / "PGSQL.lock"), NOW).present is False
+    assert pgsql_lock(str(tmp_path / "file" / "PGSQL.lock"), NOW).present is False
     (tmp_path / "PGSQL.lock").mkdir()
-    odd = check_lock(str(tmp_path / "PGSQL.lock"), NOW)
+    odd = pgsql_lock(str(tmp_path / "PGSQL.lock"), NOW)
     assert odd.present is None and odd.error_reason == "unavailable"
 
 
 def test_without_pacemaker_only_the_lock_is_published(tmp_path: Path) -> None:
     lock = tmp_path / "PGSQL.lock"
     lock.touch()
-    down = PacemakerFacts.down(local_node="hub1", reason="unavailable", message="not running")
+    down = PacemakerState.down(
+        local_node="hub1", reason="unavailable", message="not running", database_resource="cfpgsql"
+    )
     result = CollectorResult("pacemaker", False, 0.0, 0.0, facts=down, reason="unavailable")
     out = MetricWriter()
     with pytest.raises(CollectorError) as raised:
@@ -97,7 +95,9 @@ def test_without_pacemaker_only_the_lock_is_published(tmp_path: Path) -> None:
 
 
 def test_without_any_cib_the_lock_is_unknown_rather_than_guessed() -> None:
-    down = PacemakerFacts.down(local_node="hub1", reason="unavailable", message="not running")
+    down = PacemakerState.down(
+        local_node="hub1", reason="unavailable", message="not running", database_resource="cfpgsql"
+    )
     result = CollectorResult("pacemaker", False, 0.0, 0.0, facts=down, reason="unavailable")
     out = MetricWriter()
     with pytest.raises(CollectorError, match=r"set collectors\.pgsql_agent\.lock_path"):

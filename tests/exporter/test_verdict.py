@@ -9,12 +9,11 @@ import re
 import pytest
 
 from clusterstate.parsers.cfengine_files import HaHub
+from clusterstate.parsers.crm_mon_model import Node
 from clusterstate.postgres import PgFacts
 from exporter.collectors.hub import HubFacts
 from exporter.collectors.verdict import CHECKED, DEGRADED, REASON, inputs_from, write
 from exporter.collectors.verdict_model import (
-    ClusterNode,
-    CorosyncView,
     Thresholds,
     Verdict,
     VerdictInputs,
@@ -22,6 +21,7 @@ from exporter.collectors.verdict_model import (
 from exporter.collectors.verdict_reasons import BY_CODE, CODES, REASONS, render_markdown
 from exporter.collectors.verdict_rules import evaluate
 from exporter.scrape import CollectorResult
+from lab.offline.clusterstates import node
 from servicekit.metrics import MetricWriter
 from tests.conftest import REPO
 from tests.exporter.verdict_facts import (
@@ -29,6 +29,7 @@ from tests.exporter.verdict_facts import (
     SHA,
     cluster,
     collectors,
+    corosync,
     files,
     healthy,
     hub_facts,
@@ -100,7 +101,8 @@ def test_a_failing_collector_makes_the_verdict_degraded() -> None:
     assert verdict.degraded
     assert [f.code for f in verdict.holding] == ["collector_failed"]
     assert "pacemaker: timeout: pacemaker broke" in verdict.finding("collector_failed").details
-    assert verdict.finding("quorum_lost").status == "clear"  # corosync still says quorate
+    # corosync still says quorate, but one unknown source is not quorate (the one quorum rule)
+    assert verdict.finding("quorum_lost").status == "unknown"
     assert verdict.finding("node_unclean").status == "unknown"
 
 
@@ -225,15 +227,16 @@ def test_pgsql_lock_on_standby() -> None:
 
 # -- pacemaker and corosync --------------------------------------------------------------------
 @pytest.mark.parametrize(
-    ("node", "code"),
+    ("peer", "code"),
     [
-        (ClusterNode("hub2", online=False), "node_offline"),
-        (ClusterNode("hub2", online=True, standby=True), "node_standby"),
-        (ClusterNode("hub2", online=False, unclean=True), "node_unclean"),
+        (node("hub2", online=False), "node_offline"),
+        (node("hub2", standby=True), "node_standby"),
+        (node("hub2", standby_onfail=True), "node_standby"),
+        (node("hub2", online=False, unclean=True), "node_unclean"),
     ],
 )
-def test_node_states(node: ClusterNode, code: str) -> None:
-    inputs = healthy(cluster=cluster(nodes=(ClusterNode("hub1", online=True), node)))
+def test_node_states(peer: Node, code: str) -> None:
+    inputs = healthy(cluster=cluster(nodes=(node("hub1"), peer)))
     verdict = judge(inputs)
     assert verdict.finding(code).status == "holds"
     assert verdict.finding(code).details == ("hub2",)
@@ -243,15 +246,18 @@ def test_node_states(node: ClusterNode, code: str) -> None:
 
 def test_quorum_lost() -> None:
     assert status(healthy(cluster=cluster(quorate=False)), "quorum_lost") == "holds"
-    assert status(healthy(corosync=CorosyncView(quorate=False, links_down=())), "quorum_lost") == (
-        "holds"
-    )
-    neither = healthy(cluster=cluster(quorate=None), corosync=CorosyncView(links_down=()))
+    assert status(healthy(corosync=corosync(quorate=False)), "quorum_lost") == "holds"
+    neither = healthy(cluster=cluster(quorate=None), corosync=corosync(quorate=None))
     assert status(neither, "quorum_lost") == "unknown"
+    # One quorum rule: one unknown source is not quorate (the remediator refuses on it too).
+    one_unknown = healthy(corosync=corosync(quorate=None))
+    assert status(one_unknown, "quorum_lost") == "unknown"
+    # A disabled corosync collector is not a source.
+    assert status(healthy(corosync=None), "quorum_lost") == "clear"
 
 
 def test_failed_actions_and_cli_constraints() -> None:
-    failed = healthy(cluster=cluster(failed_actions=("cfpgsql monitor on hub2: not running",)))
+    failed = healthy(cluster=cluster(failed_actions=(("cfpgsql", "monitor", "hub2", "gone"),)))
     assert status(failed, "failed_actions") == "holds"
     assert "cfpgsql monitor on hub2" in details(failed, "failed_actions")
     banned = healthy(cluster=cluster(cli_constraints=("cli-ban-mscfpgsql-on-hub2",)))
@@ -261,16 +267,17 @@ def test_failed_actions_and_cli_constraints() -> None:
 
 def test_maintenance_mode() -> None:
     assert status(healthy(cluster=cluster(maintenance_mode=True)), "maintenance_mode") == "holds"
-    nodes = (ClusterNode("hub1", online=True), ClusterNode("hub2", online=True, maintenance=True))
+    nodes = (node("hub1"), node("hub2", maintenance=True))
     node_maint = healthy(cluster=cluster(nodes=nodes))
     assert "node hub2 is in maintenance" in details(node_maint, "maintenance_mode")
     assert status(healthy(cluster=cluster(maintenance_mode=None)), "maintenance_mode") == "unknown"
 
 
 def test_corosync_link_down() -> None:
-    down = healthy(corosync=CorosyncView(quorate=True, links_down=("hub2 link 0",)))
+    down = healthy(corosync=corosync(links_down=("hub2",)))
     assert status(down, "corosync_link_down") == "holds"
-    assert status(healthy(corosync=CorosyncView(quorate=True)), "corosync_link_down") == "unknown"
+    assert "link 0 to hub2 is disconnected" in details(down, "corosync_link_down")
+    assert status(healthy(corosync=corosync(links_down=None)), "corosync_link_down") == "unknown"
 
 
 # -- CFEngine ----------------------------------------------------------------------------------
@@ -379,9 +386,7 @@ def test_hubs_listed_from_cfdb_pacemaker_and_self() -> None:
     inputs = healthy(
         "hub1",
         hub=hub_facts(member("hub1")),
-        cluster=cluster(
-            nodes=(ClusterNode("hub1", online=True), ClusterNode("hub2", online=False))
-        ),
+        cluster=cluster(nodes=(node("hub1"), node("hub2", online=False))),
     )
     hubs = judge(inputs).hubs
     assert [h.node for h in hubs] == ["hub1", "hub2"]

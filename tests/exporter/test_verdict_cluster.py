@@ -13,15 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig, CorosyncFacts
+from clusterstate.corosync import CorosyncState
+from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig
 from exporter.collectors.verdict import VerdictCollector, VerdictConfig
-from exporter.collectors.verdict_inputs import corosync_view
-from exporter.collectors.verdict_model import Verdict
+from exporter.collectors.verdict_model import Thresholds, Verdict
+from exporter.collectors.verdict_rules import evaluate
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
 from lab.offline.cibstates import PCMK_TZ, CibStates
 from servicekit.metrics import MetricWriter
+from tests.exporter.verdict_facts import healthy
 from tests.support.golden import NOW
 from tests.support.runners import CibFileRunner, ScriptedRunner
 
@@ -106,9 +108,10 @@ def test_corosync_links_down(scenario: str, links_down: tuple[str, ...]) -> None
     facts = CorosyncCollector(CorosyncConfig(), "hub1", corosync_captured(scenario)).collect(
         MetricWriter()
     )
-    view = corosync_view(facts)
-    assert view is not None and view.quorate is True  # two_node keeps a lone hub quorate
-    assert view.links_down == links_down
+    assert facts.quorate is True  # two_node keeps a lone hub quorate
+    finding = evaluate(healthy(corosync=facts), Thresholds()).finding("corosync_link_down")
+    assert finding.details == links_down
+    assert finding.status == ("holds" if links_down else "clear")
 
 
 def test_corosync_not_running_is_unknown_not_fine() -> None:
@@ -118,6 +121,7 @@ def test_corosync_not_running_is_unknown_not_fine() -> None:
     with pytest.raises(CollectorError) as raised:
         CorosyncCollector(CorosyncConfig(), "hub1", scripted).collect(MetricWriter())
     down = raised.value.facts
-    assert isinstance(down, CorosyncFacts) and not down.up
-    assert corosync_view(down) is None
-    assert corosync_view(None) is None
+    assert isinstance(down, CorosyncState) and not down.up
+    verdict = evaluate(healthy(corosync=down), Thresholds())
+    assert verdict.finding("corosync_link_down").status == "unknown"
+    assert verdict.finding("quorum_lost").status == "unknown"

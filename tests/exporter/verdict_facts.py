@@ -1,21 +1,27 @@
-"""Hand-made facts for the verdict's unit tests: a healthy pair as hub1 sees it, and variations."""
+"""Hand-made facts for the verdict's unit tests: a healthy pair as hub1 sees it, and variations.
+
+Pacemaker and corosync are the shared model's own states (`clusterstate`), sketched here in the
+terms the verdict's tests speak (who is promoted, the agent's words, the VIP's nodes).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from clusterstate.corosync import CorosyncState, PeerLink
+from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.cfengine_files import HaHub
+from clusterstate.parsers.corosync import CorosyncLinks, LinkState
+from clusterstate.parsers.crm_mon_model import Node
 from clusterstate.postgres import PgFacts, StandbyLink, WalReceiver
 from exporter.collectors.cfengine import CfengineFacts
 from exporter.collectors.hub import HubFacts, HubMember
-from exporter.collectors.verdict_model import (
-    ClusterNode,
-    ClusterView,
-    CollectorStatus,
-    CorosyncView,
-    VerdictInputs,
-)
+from exporter.collectors.verdict_model import CollectorStatus, VerdictInputs
+from lab.offline import clusterstates as states
+from lab.offline.clusterstates import node
 
 NOW = 1_800_000_000.0
 IP = {"hub1": "10.250.5.1", "hub2": "10.250.5.2"}
@@ -101,18 +107,66 @@ def files(
     )
 
 
-def cluster(**changes: Any) -> ClusterView:
-    healthy = ClusterView(
-        nodes=(ClusterNode("hub1", online=True), ClusterNode("hub2", online=True)),
-        quorate=True,
-        maintenance_mode=False,
-        promoted=("hub1",),
-        vip_nodes=("hub1",),
-        agent_status={"hub1": "PRI", "hub2": "HS:async"},
-        agent_data_status={"hub1": "LATEST", "hub2": "STREAMING|ASYNC"},
-        pgsql_lock_local=True,
+@dataclass(frozen=True)
+class ClusterSketch:
+    """What a test says about pacemaker; `pacemaker()` makes the real state of it."""
+
+    nodes: tuple[Node, ...] = (node("hub1"), node("hub2"))
+    quorate: bool | None = True
+    maintenance_mode: bool | None = False
+    promoted: tuple[str, ...] | None = ("hub1",)
+    """None: the database resource was not seen."""
+    vip_nodes: tuple[str, ...] | None = ("hub1",)
+    agent_status: Mapping[str, str] = field(
+        default_factory=lambda: {"hub1": "PRI", "hub2": "HS:async"}
     )
-    return dataclasses.replace(healthy, **changes)
+    agent_data_status: Mapping[str, str] = field(
+        default_factory=lambda: {"hub1": "LATEST", "hub2": "STREAMING|ASYNC"}
+    )
+    failed_actions: tuple[tuple[str, str, str, str], ...] = ()
+    """(resource, task, node, reason)."""
+    cli_constraints: tuple[str, ...] = ()
+    pgsql_lock_local: bool | None = True
+
+    def pacemaker(self, local: str) -> PacemakerState:
+        names = sorted(set(self.agent_status) | set(self.agent_data_status))
+        database = (
+            None
+            if self.promoted is None
+            else states.placement("cfpgsql", self.promoted, self.promoted, clone="mscfpgsql")
+        )
+        vip = None if self.vip_nodes is None else states.placement("cfvirtip", self.vip_nodes)
+        state = states.pacemaker(
+            local,
+            nodes=self.nodes,
+            quorate=self.quorate,
+            maintenance_mode=self.maintenance_mode,
+            agent_views=tuple(
+                states.agent(n, self.agent_status.get(n), self.agent_data_status.get(n))
+                for n in names
+            ),
+            failed_actions=tuple(
+                states.failure(rsc, on, task, reason, None)
+                for rsc, task, on, reason in self.failed_actions
+            ),
+            location_constraints=tuple(states.location(c) for c in self.cli_constraints),
+        )
+        resources = tuple(r for r in (database, vip) if r is not None)
+        return dataclasses.replace(state, database=database, vip=vip, resources=resources)
+
+
+def cluster(**changes: Any) -> ClusterSketch:
+    return ClusterSketch(**changes)
+
+
+def corosync(quorate: bool | None = True, links_down: tuple[str, ...] | None = ()) -> CorosyncState:
+    """Corosync's view; `links_down`: peers with link 0 down (None: links not read)."""
+    state = states.corosync("hub1", quorate)
+    if links_down is None:
+        return state
+    links = CorosyncLinks(local_nodeid=1, transport="knet", links=())
+    peers = tuple(PeerLink(0, peer, None, LinkState.DISCONNECTED) for peer in links_down)
+    return dataclasses.replace(state, links=links, peer_links=peers)
 
 
 def collectors(*failed: tuple[str, str]) -> tuple[CollectorStatus, ...]:
@@ -125,15 +179,18 @@ def collectors(*failed: tuple[str, str]) -> tuple[CollectorStatus, ...]:
     )
 
 
-def healthy(node: str = "hub1", **changes: Any) -> VerdictInputs:
-    """The pair with hub1 primary, everything observed, as `node` sees it."""
+def healthy(local: str = "hub1", **changes: Any) -> VerdictInputs:
+    """The pair with hub1 primary, everything observed, as `local` sees it. `cluster=` takes a
+    `ClusterSketch` (None: pacemaker not observed)."""
+    sketch = changes.pop("cluster", cluster(pgsql_lock_local=local == "hub1"))
     base = VerdictInputs(
-        node=node,
+        node=local,
         collectors=collectors(),
-        pg=pg_primary() if node == "hub1" else pg_standby(),
+        pg=pg_primary() if local == "hub1" else pg_standby(),
         hub=hub_facts(),
-        files=files(local=IP[node]),
-        cluster=cluster(pgsql_lock_local=node == "hub1"),
-        corosync=CorosyncView(quorate=True, links_down=()),
+        files=files(local=IP[local]),
+        pacemaker=sketch.pacemaker(local) if sketch is not None else None,
+        pgsql_lock_local=sketch.pgsql_lock_local if sketch is not None else None,
+        corosync=corosync(),
     )
     return dataclasses.replace(base, **changes)

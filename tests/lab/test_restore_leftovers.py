@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.pacemaker_state import LOCK_SET_ID
 from clusterstate.parsers.cib import CibParseError
 from clusterstate.tools import CommandResult
 from lab.cib_leftovers import Leftover, find_leftovers
@@ -24,7 +25,7 @@ from lab.cluster import Lab
 from lab.offline.cibstates import CibStates, cibadmin_query, run_tool
 from remediator.actions.resync_plan import hold_xml
 from remediator.actions.resync_target import PgTarget
-from remediator.lock import LOCK_SET_ID, ClusterLock
+from remediator.lock import ClusterLock
 from tests.support.runners import CibFileRunner
 
 HOUR = 3600.0

@@ -10,11 +10,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from clusterstate.pacemaker_state import pgsql_params
 from clusterstate.parsers.cib import CibParseError, parse_cib
 from clusterstate.parsers.cib_model import LocationConstraint
 from clusterstate.parsers.crm_mon import parse_crm_mon
-from clusterstate.parsers.pcmk_values import Role
-from clusterstate.parsers.pgsql_ra import pgsql_lock_path
+from clusterstate.parsers.pcmk_values import ConstraintKind, Role
 from lab.offline.cibstates import (
     BASE_AT,
     INCIDENT_AT,
@@ -57,7 +57,8 @@ def test_healthy_configuration(cib_states: CibStates) -> None:
     assert params["rep_mode"] == "async"
     monitors = {(op.interval_seconds, op.role) for op in cfpgsql.operations if op.name == "monitor"}
     assert monitors == {(4.0, None), (3.0, Role.PROMOTED)}
-    assert pgsql_lock_path(config) == "/var/cfengine/state/pg/tmp/PGSQL.lock"
+    pgsql = pgsql_params(config, "cfpgsql")
+    assert pgsql is not None and pgsql.lock_path == "/var/cfengine/state/pg/tmp/PGSQL.lock"
 
     (clone,) = config.clones
     assert (clone.id, clone.promotable, clone.child_id) == ("mscfpgsql", True, "cfpgsql")
@@ -109,7 +110,7 @@ def test_leftover_ban(cib_states: CibStates) -> None:
         ),
     )
     assert config.cli_constraints() == config.locations
-    assert config.locations[0].is_cli_ban and not config.locations[0].is_cli_prefer
+    assert config.locations[0].kind is ConstraintKind.CLI_BAN and config.locations[0].is_cli
 
 
 def test_maintenance_and_fencing_properties(cib_states: CibStates) -> None:
@@ -158,7 +159,7 @@ def test_lifetime_bans_and_moves_expire(cib_states: CibStates, tmp_path: Path) -
     )
     assert ban.expires_at is not None and before + 3600 <= ban.expires_at <= after + 3600
     move = by_id["cli-prefer-cfengine"]
-    assert (move.node, move.score, move.is_cli_prefer) == ("hub2", math.inf, True)
+    assert (move.node, move.score, move.kind) == ("hub2", math.inf, ConstraintKind.CLI_PREFER)
     assert move.expires_at is not None and before + 86400 <= move.expires_at <= after + 86400
     pcs_ban = by_id["cli-ban-cfvirtip-on-hub1"]
     assert pcs_ban.expires_at is not None and before + 1800 <= pcs_ban.expires_at <= after + 1800

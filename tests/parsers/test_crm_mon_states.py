@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from clusterstate.pacemaker_state import agent_views
 from clusterstate.parsers.crm_mon import ClusterStatus, parse_crm_mon
 from clusterstate.parsers.crm_mon_model import (
     Ban,
@@ -30,7 +31,6 @@ from clusterstate.parsers.pgsql_ra import (
     ReceiverStatus,
     ReplicationState,
     SyncState,
-    pgsql_agent_views,
 )
 from lab.offline.cibstates import (
     BASE_AT,
@@ -169,7 +169,7 @@ def agent_view(status: ClusterStatus) -> dict[str, tuple[object, ...]]:
             view.promotion_score,
             view.master_baseline_lsn,
         )
-        for view in pgsql_agent_views(status)
+        for view in agent_views(status, None, "cfpgsql")
     }
 
 

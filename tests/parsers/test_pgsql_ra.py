@@ -6,6 +6,7 @@ import math
 
 import pytest
 
+from clusterstate.pacemaker_state import pgsql_params
 from clusterstate.parsers.cib import parse_cib
 from clusterstate.parsers.pgsql_ra import (
     DEFAULT_PGSQL_TMPDIR,
@@ -16,7 +17,6 @@ from clusterstate.parsers.pgsql_ra import (
     SyncState,
     decode_pgsql_attributes,
     parse_pgsql_lsn,
-    pgsql_lock_path,
 )
 
 
@@ -144,7 +144,8 @@ def test_lock_path() -> None:
         name="tmpdir" value="/var/cfengine/state/pg/tmp"/></instance_attributes></primitive>
         <primitive id="other" class="ocf" provider="heartbeat" type="pgsql"/>
         </resources></configuration>""")
-    assert pgsql_lock_path(cib) == "/var/cfengine/state/pg/tmp/PGSQL.lock"
-    assert pgsql_lock_path(cib, "other") == f"{DEFAULT_PGSQL_TMPDIR}/PGSQL.lock"
-    assert pgsql_lock_path(None) == f"{DEFAULT_PGSQL_TMPDIR}/PGSQL.lock"
-    assert pgsql_lock_path(cib, override="/srv/cfpg/tmp/PGSQL.lock") == "/srv/cfpg/tmp/PGSQL.lock"
+    params = pgsql_params(cib, "cfpgsql")
+    assert params is not None and params.lock_path == "/var/cfengine/state/pg/tmp/PGSQL.lock"
+    other = pgsql_params(cib, "other")
+    assert other is not None and other.lock_path == f"{DEFAULT_PGSQL_TMPDIR}/PGSQL.lock"
+    assert pgsql_params(None, "cfpgsql") is None

@@ -17,16 +17,20 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from clusterstate.errors import ReadError
+from clusterstate.host import DataDir, PgsqlLock
+from clusterstate.model import ClusterState
+from clusterstate.pacemaker_state import LockState
+from clusterstate.parsers.pgsql_ra import PgsqlStatus
+from clusterstate.postgres import PgFacts, StandbyLink
 from clusterstate.tools import CommandResult
-from remediator.cluster import (
-    ClusterSnapshot,
-    FailCount,
-    LocalHost,
-    LocationConstraint,
-    LockState,
-    PgView,
-    ResourceFailure,
-    SnapshotError,
+from lab.offline.clusterstates import (
+    failure,
+    history,
+    location,
+    pg_down,
+    pg_standby,
+    with_pacemaker,
 )
 from remediator.lock import LockOutcome, holder_value
 from remediator.services import Services
@@ -63,11 +67,24 @@ class Call:
     env: dict[str, str] | None
 
 
+@dataclass(frozen=True)
+class LocalFacts:
+    """What only a hub itself can read: its own PostgreSQL and files."""
+
+    postgres: PgFacts | None
+    data_dir: DataDir | None
+    pgsql_lock: PgsqlLock | None
+
+    @classmethod
+    def of(cls, s: ClusterState) -> LocalFacts:
+        return cls(s.postgres, s.data_dir, s.pgsql_lock)
+
+
 @dataclass
 class World:
     clock: FakeClock = field(default_factory=FakeClock)
-    base: ClusterSnapshot = field(default_factory=lambda: healthy("hub2"))
-    local: dict[str, tuple[PgView | None, LocalHost | None]] = field(default_factory=dict)
+    base: ClusterState = field(default_factory=lambda: healthy("hub2"))
+    local: dict[str, LocalFacts] = field(default_factory=dict)
     lock: LockState = field(default_factory=LockState)
     calls: list[Call] = field(default_factory=list)
     failing: dict[str, int] = field(default_factory=dict)
@@ -83,25 +100,41 @@ class World:
 
     def __post_init__(self) -> None:
         for node in ("hub1", "hub2"):
-            view = healthy(node, self.base.taken_at)
-            self.local.setdefault(node, (view.pg_local, view.host))
+            self.local.setdefault(node, LocalFacts.of(healthy(node, self.base.taken_at)))
 
     # -- what each hub sees ----------------------------------------------------------------------
-    def snapshot(self, node: str) -> ClusterSnapshot:
-        pg_local, host = self.local[node]
+    def snapshot(self, node: str) -> ClusterState:
+        local = self.local[node]
+        pacemaker = replace(
+            self.base.pacemaker, local_node=node, local_is_dc=self.base.pacemaker.dc == node
+        )
         return replace(
             self.base,
             taken_at=self.clock.time(),
             local_node=node,
-            pg_local=pg_local,
-            host=host,
-            lock=self.lock,
+            pacemaker=replace(pacemaker, lock=self.lock),
+            postgres=local.postgres,
+            data_dir=local.data_dir,
+            pgsql_lock=local.pgsql_lock,
         )
 
-    def set(self, snapshot: ClusterSnapshot) -> None:
+    def set(self, snapshot: ClusterState) -> None:
         """Adopt a (hand-made) snapshot, including its local facts for its own node."""
         self.base = snapshot
-        self.local[snapshot.local_node] = (snapshot.pg_local, snapshot.host)
+        self.local[snapshot.local_node] = LocalFacts.of(snapshot)
+
+    def update_local(self, node: str, **changes: object) -> None:
+        """Change a hub's own facts: `data_dir` / `pgsql_lock` fields, or `postgres`."""
+        local = self.local[node]
+        data = {k: v for k, v in changes.items() if k in DataDir.__dataclass_fields__}
+        lock = changes.get("pgsql_lock_present", "unchanged")
+        self.local[node] = LocalFacts(
+            changes.get("postgres", local.postgres),  # type: ignore[arg-type]
+            replace(local.data_dir, **data) if local.data_dir and data else local.data_dir,  # type: ignore[arg-type]
+            replace(local.pgsql_lock, present=lock)  # type: ignore[arg-type]
+            if local.pgsql_lock and lock != "unchanged"
+            else local.pgsql_lock,
+        )
 
     def commands(self, node: str | None = None) -> list[tuple[str, ...]]:
         return [c.argv for c in self.calls if node is None or c.node == node]
@@ -153,65 +186,61 @@ class World:
             if found:
                 self._drop_constraint(found.group(1))
         elif program == "rm" and argv[-1].endswith("/PGSQL.lock"):
-            pg, host = self.local[call.node]
-            self.local[call.node] = (pg, replace(host, pgsql_lock_present=False) if host else None)
-        elif program == "mv" and argv[-1] == (self.base.pgsql.pgdata if self.base.pgsql else ""):
-            pg, host = self.local[call.node]
-            self.local[call.node] = (pg, replace(host, pgdata_has_version=True) if host else None)
+            self.update_local(call.node, pgsql_lock_present=False)
+        elif program == "mv" and argv[-1] == (
+            pgsql.pgdata if (pgsql := self.base.pacemaker.pgsql) else ""
+        ):
+            self.update_local(call.node, has_version=True)
         return 0
 
     def _drop_constraint(self, cid: str) -> None:
-        self.base = replace(
-            self.base, constraints=tuple(c for c in self.base.constraints if c.id != cid)
+        constraints = self.base.pacemaker.location_constraints
+        self.base = with_pacemaker(
+            self.base, location_constraints=tuple(c for c in constraints if c.id != cid)
         )
 
     def _set_pgsql(self, node: str, running: bool) -> None:
-        s = self.base
-        resources = []
-        for r in s.resources:
-            active = set(r.active_nodes) | {node} if running else set(r.active_nodes) - {node}
-            resources.append(
-                replace(r, active_nodes=tuple(sorted(active))) if r.id == "cfpgsql" else r
-            )
-        status = "HS:sync" if running else "STOP"
-        attrs = {
-            **s.node_attributes,
-            node: {**s.node_attributes.get(node, {}), "cfpgsql-status": status},
-        }
-        primary = s.pg_primary
+        p = self.base.pacemaker
+        assert p.database is not None
+        active = set(p.database.active_nodes)
+        active = active | {node} if running else active - {node}
+        database = replace(p.database, active_nodes=tuple(sorted(active)))
+        status = PgsqlStatus.HS_SYNC if running else PgsqlStatus.STOP
+        views = tuple(replace(v, status=status) if v.node == node else v for v in p.agent_views)
+        primary = self.base.primary
         if primary is not None:
-            streaming = (
-                set(primary.streaming_to) | {node}
-                if running
-                else set(primary.streaming_to) - {node}
-            )
-            primary = replace(primary, streaming_to=tuple(sorted(streaming)))
+            others = tuple(x for x in primary.standbys if x.name != node)
+            streaming = (*others, *pg_primary_link(node)) if running else others
+            primary = replace(primary, standbys=streaming)
+        resources = tuple(database if r.primitive == "cfpgsql" else r for r in p.resources)
         self.base = replace(
-            s, resources=tuple(resources), node_attributes=attrs, pg_primary=primary
+            with_pacemaker(self.base, database=database, resources=resources, agent_views=views),
+            primary=primary,
         )
-        _, host = self.local[node]
-        view = (
-            PgView(True, in_recovery=True, timeline=1, received_timeline=1)
-            if running
-            else (PgView(False, error="connection refused"))
+        self.update_local(
+            node,
+            postgres=pg_standby() if running else pg_down(),
+            postmaster_running=running,
         )
-        self.local[node] = (view, replace(host, postmaster_running=running) if host else None)
 
     def _cleanup(self, rsc: str, node: str) -> None:
-        s = self.base
-        self.base = replace(
-            s,
-            failures=tuple(f for f in s.failures if not (f.resource == rsc and f.node == node)),
-            fail_counts=tuple(
-                c for c in s.fail_counts if not (c.resource == rsc and c.node == node)
+        p = self.base.pacemaker
+        self.base = with_pacemaker(
+            self.base,
+            failed_actions=tuple(
+                f for f in p.failed_actions if not (f.resource_id == rsc and f.node == node)
             ),
+            history=tuple(h for h in p.history if not (h.resource_id == rsc and h.node == node)),
         )
-        held = any(c.id.startswith("cfha-hold-") and c.node == node for c in self.base.constraints)
+        held = any(
+            c.id.startswith("cfha-hold-") and c.node == node
+            for c in self.base.pacemaker.location_constraints
+        )
         if node in self.cause_present:
-            self.base = replace(
+            self.base = with_pacemaker(
                 self.base,
-                failures=(ResourceFailure(rsc, node, "start", "failed again", self.clock.time()),),
-                fail_counts=(FailCount(rsc, node, float("inf"), 1),),
+                failed_actions=(failure(rsc, node, "start", "failed again", self.clock.time()),),
+                history=(history(rsc, node, float("inf"), 1),),
             )
         elif rsc == "cfpgsql" and not held:
             self._set_pgsql(node, running=True)
@@ -223,9 +252,14 @@ class World:
         end = re.search(r'end="([^"]+)"', xml)
         assert cid and rsc and node and end
         self._drop_constraint(cid.group(1))
-        constraint = LocationConstraint(cid.group(1), rsc.group(1), node.group(1), "-INFINITY")
-        self.base = replace(self.base, constraints=(*self.base.constraints, constraint))
+        constraint = location(cid.group(1), resource=rsc.group(1), on=node.group(1))
+        constraints = (*self.base.pacemaker.location_constraints, constraint)
+        self.base = with_pacemaker(self.base, location_constraints=constraints)
         self._set_pgsql(node.group(1), running=False)
+
+
+def pg_primary_link(node: str) -> tuple[StandbyLink, ...]:
+    return (StandbyLink(node, "streaming", "async"),)
 
 
 _PROGRAMS = {"pcs", "cibadmin", "pg_rewind", "pg_basebackup", "mv", "rm", "cp", "install"}
@@ -266,9 +300,9 @@ class FakeReader:
         self.world = world
         self.node = node
 
-    def snapshot(self) -> ClusterSnapshot:
+    def read(self) -> ClusterState:
         if not self.world.readable:
-            raise SnapshotError("crm_mon: connection refused")
+            raise ReadError("unavailable", "crm_mon: connection refused")
         return self.world.snapshot(self.node)
 
 

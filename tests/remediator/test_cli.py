@@ -77,6 +77,24 @@ def test_plan_command(
     assert main(["--config.file", str(config_file), "plan", str(body)], services) == 2  # type: ignore[arg-type]
 
 
+def test_snapshot_prints_what_every_decision_reads(
+    config_file: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+
+    def services(config: RemediatorConfig) -> object:
+        return world.services(config.node_name)
+
+    assert main(["--config.file", str(config_file), "snapshot"], services) == 0  # type: ignore[arg-type]
+    out = json.loads(capsys.readouterr().out)
+    assert out["promoted"] == ["hub1"] and out["quorate"] is True
+    assert out["agent_status"] == {"hub1": "PRI", "hub2": "STOP"}
+    assert out["failures"][0]["node"] == "hub2" and world.calls == []
+    world.readable = False
+    assert main(["--config.file", str(config_file), "snapshot"], services) == 1  # type: ignore[arg-type]
+    assert "cannot read the cluster: unavailable" in capsys.readouterr().err
+
+
 def test_killswitch_works_without_the_service(
     config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

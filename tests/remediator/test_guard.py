@@ -1,4 +1,4 @@
-"""Each precondition on hand-made snapshots: what passes, what refuses, and why."""
+"""Each precondition on hand-made states: what passes, what refuses, and why."""
 
 from __future__ import annotations
 
@@ -6,17 +6,21 @@ from dataclasses import replace
 
 import pytest
 
+from clusterstate.model import ClusterState
+from clusterstate.pacemaker_state import LockState, ResourcePlacement
+from lab.offline.clusterstates import agent, corosync, node, pg_down, pg_primary, pg_standby
+from lab.offline.clusterstates import with_pacemaker as pacemaker_with
 from remediator import guard
-from remediator.cluster import ClusterSnapshot, LockState, NodeState, PgView, ResourceState
 
 from .snapshots import NOW, PGSQL, healthy, host
 
 
-def with_resource(s: ClusterSnapshot, rid: str, **kw: object) -> ClusterSnapshot:
-    return replace(
-        s,
-        resources=tuple(replace(r, **kw) if r.id == rid else r for r in s.resources),  # type: ignore[arg-type]
-    )
+def with_resource(s: ClusterState, rid: str, **kw: object) -> ClusterState:
+    """``s`` with the database (``cfpgsql``) or the VIP (``cfvirtip``) placed otherwise."""
+    field = "database" if rid == "cfpgsql" else "vip"
+    changed = replace(getattr(s.pacemaker, field), **kw)
+    resources = tuple(changed if r.primitive == rid else r for r in s.pacemaker.resources)
+    return pacemaker_with(s, **{field: changed, "resources": resources})
 
 
 def test_healthy_pair_passes_everything() -> None:
@@ -39,38 +43,36 @@ def test_healthy_pair_passes_everything() -> None:
 @pytest.mark.parametrize(
     ("snapshot", "expected"),
     [
-        (replace(healthy(), quorate=False), "no quorum"),
-        (replace(healthy(), quorate=None), "could not be read"),
+        (pacemaker_with(healthy(), quorate=False), "no quorum"),
+        (replace(healthy(), corosync=corosync("hub2", quorate=False)), "no quorum"),
+        (pacemaker_with(healthy(), quorate=None), "could not be read from pacemaker"),
+        (replace(healthy(), corosync=corosync("hub2", quorate=None)), "read from corosync"),
     ],
+    ids=["pacemaker-says-no", "corosync-says-no", "pacemaker-unknown", "corosync-unknown"],
 )
-def test_quorum(snapshot: ClusterSnapshot, expected: str) -> None:
+def test_quorum_needs_every_source(snapshot: ClusterState, expected: str) -> None:
+    """One quorum rule: any source saying no is no; one unknown source is not quorate."""
     check = guard.quorate(snapshot)
     assert not check.ok and expected in check.detail
 
 
 def test_fencing_is_required_unless_configured_off() -> None:
-    s = replace(healthy(), fencing_enabled=False)
+    s = pacemaker_with(healthy(), fencing_enabled=False)
     assert not guard.fencing(s, required=True).ok
     assert guard.fencing(s, required=False).ok
 
 
 def test_unclean_or_pending_node() -> None:
-    unclean = replace(
-        healthy(), nodes=(NodeState("hub1", False, unclean=True), NodeState("hub2", True))
-    )
-    pending = replace(
-        healthy(), nodes=(NodeState("hub1", True, pending=True), NodeState("hub2", True))
-    )
+    unclean = pacemaker_with(healthy(), nodes=(node("hub1", False, unclean=True), node("hub2")))
+    pending = pacemaker_with(healthy(), nodes=(node("hub1", pending=True), node("hub2")))
     assert "hub1" in guard.no_unclean_node(unclean).detail
     assert not guard.no_unclean_node(pending).ok
 
 
 def test_maintenance_in_any_form() -> None:
-    assert not guard.not_maintenance(replace(healthy(), maintenance_mode=True), ()).ok
-    assert not guard.not_maintenance(replace(healthy(), maintenance_mode=None), ()).ok
-    node_maint = replace(
-        healthy(), nodes=(NodeState("hub1", True, maintenance=True), NodeState("hub2", True))
-    )
+    assert not guard.not_maintenance(pacemaker_with(healthy(), maintenance_mode=True), ()).ok
+    assert not guard.not_maintenance(pacemaker_with(healthy(), maintenance_mode=None), ()).ok
+    node_maint = pacemaker_with(healthy(), nodes=(node("hub1", maintenance=True), node("hub2")))
     assert not guard.not_maintenance(node_maint, ()).ok
     unmanaged = with_resource(healthy(), "cfpgsql", managed=False)
     assert not guard.not_maintenance(unmanaged, ("cfpgsql",)).ok
@@ -83,46 +85,39 @@ def test_maintenance_in_any_form() -> None:
         (with_resource(healthy(), "cfpgsql", promoted_nodes=("hub1", "hub2")), "need exactly one"),
         (with_resource(healthy(), "cfpgsql", promoted_nodes=()), "need exactly one"),
         (
-            replace(
-                healthy(),
-                node_attributes={
-                    "hub1": {"cfpgsql-status": "PRI"},
-                    "hub2": {"cfpgsql-status": "PRI"},
-                },
-            ),
-            "cfpgsql-status=PRI on [hub1, hub2]",
+            pacemaker_with(healthy(), agent_views=(agent("hub1", "PRI"), agent("hub2", "PRI"))),
+            "reports PRI on [hub1, hub2]",
         ),
-        (replace(healthy("hub2"), pg_local=PgView(True, in_recovery=False)), "writable"),
+        (replace(healthy("hub2"), postgres=pg_primary()), "writable"),
         (
-            replace(healthy("hub1"), pg_local=PgView(True, in_recovery=True)),
-            "not a readable primary",
+            replace(healthy("hub2"), postgres=pg_down(), data_dir=host(postmaster_running=None)),
+            "could not be read",
         ),
+        (replace(healthy("hub1"), postgres=pg_standby()), "not a readable primary"),
         (with_resource(healthy(), "cfvirtip", active_nodes=("hub2",)), "VIP cfvirtip on hub2"),
-        (
-            replace(healthy(), pg_primary=PgView(True, in_recovery=True)),
-            "reaches a server in recovery",
-        ),
-        (replace(healthy(), pgsql=None), "pgsql resource not found"),
+        (replace(healthy(), primary=pg_standby()), "reaches a server in recovery"),
+        (pacemaker_with(healthy(), database=None), "pgsql resource not found"),
     ],
     ids=[
         "two-promoted",
         "none-promoted",
         "agent-two-pri",
         "local-writable-standby",
+        "local-unreadable-but-running",
         "primary-in-recovery",
         "vip-elsewhere",
         "vip-reaches-standby",
         "no-pgsql",
     ],
 )
-def test_single_primary_refuses_any_disagreement(snapshot: ClusterSnapshot, expected: str) -> None:
+def test_single_primary_refuses_any_disagreement(snapshot: ClusterState, expected: str) -> None:
     check = guard.single_primary(snapshot, "cfvirtip", require_vip=False)
     assert not check.ok
     assert expected in check.detail
 
 
 def test_vip_is_only_required_for_resync() -> None:
-    no_vip = with_resource(replace(healthy(), pg_primary=None), "cfvirtip", active_nodes=())
+    no_vip = with_resource(replace(healthy(), primary=None), "cfvirtip", active_nodes=())
     assert guard.single_primary(no_vip, "cfvirtip", require_vip=False).ok
     assert not guard.single_primary(no_vip, "cfvirtip", require_vip=True).ok
 
@@ -130,37 +125,49 @@ def test_vip_is_only_required_for_resync() -> None:
 def test_target_not_primary() -> None:
     s = healthy("hub1")
     assert "promoted" in guard.target_not_primary(s, "hub1", "cfvirtip").detail
-    demoted_but_vip = with_resource(s, "cfpgsql", promoted_nodes=())
-    assert (
-        "VIP"
-        in guard.target_not_primary(
-            replace(demoted_but_vip, node_attributes={}), "hub1", "cfvirtip"
-        ).detail
+    demoted_but_vip = pacemaker_with(with_resource(s, "cfpgsql", promoted_nodes=()), agent_views=())
+    assert "VIP" in guard.target_not_primary(demoted_but_vip, "hub1", "cfvirtip").detail
+
+
+def test_target_whose_local_role_cannot_be_read_is_not_taken_for_a_standby() -> None:
+    """Unknown is not "not primary": a running server that does not answer may be writable."""
+    s = replace(
+        healthy("hub2"), postgres=pg_down("timeout"), data_dir=host(postmaster_running=True)
     )
+    check = guard.target_not_primary(s, "hub2", "cfvirtip")
+    assert not check.ok and "could not be read" in check.detail
+    stopped = replace(s, data_dir=host(postmaster_running=False))
+    assert guard.target_not_primary(stopped, "hub2", "cfvirtip").ok
+
+
+def test_standby_on_fail_is_not_online() -> None:
+    """The one standby rule: a node put in standby by a failure (on-fail=standby) is too."""
+    s = pacemaker_with(healthy(), nodes=(node("hub1"), node("hub2", standby_onfail=True)))
+    check = guard.target_online(s, "hub2")
+    assert not check.ok and "on-fail=standby" in check.detail
 
 
 def test_recent_failover_and_unknown_promotion_time() -> None:
-    assert not guard.no_recent_failover(replace(healthy(), last_promotion=NOW - 60), 900).ok
-    assert guard.no_recent_failover(replace(healthy(), last_promotion=NOW - 901), 900).ok
-    assert not guard.no_recent_failover(replace(healthy(), last_promotion=None), 900).ok
+    assert not guard.no_recent_failover(pacemaker_with(healthy(), last_promotion=NOW - 60), 900).ok
+    assert guard.no_recent_failover(pacemaker_with(healthy(), last_promotion=NOW - 901), 900).ok
+    assert not guard.no_recent_failover(pacemaker_with(healthy(), last_promotion=None), 900).ok
 
 
 def test_cluster_lock_states() -> None:
     other = LockState("hub1", "theirs", NOW + 60, "owner=hub1;job=theirs")
-    assert not guard.cluster_lock(replace(healthy(), lock=other), "mine").ok
-    assert guard.cluster_lock(replace(healthy(), lock=other), "theirs").ok
+    assert not guard.cluster_lock(pacemaker_with(healthy(), lock=other), "mine").ok
+    assert guard.cluster_lock(pacemaker_with(healthy(), lock=other), "theirs").ok
     expired = replace(other, expires=NOW - 1)
-    assert guard.cluster_lock(replace(healthy(), lock=expired), "mine").ok
+    assert guard.cluster_lock(pacemaker_with(healthy(), lock=expired), "mine").ok
     malformed = LockState(None, None, None, "garbage")
-    assert not guard.cluster_lock(replace(healthy(), lock=malformed), "mine").ok
+    assert not guard.cluster_lock(pacemaker_with(healthy(), lock=malformed), "mine").ok
+    assert not guard.cluster_lock(pacemaker_with(healthy(), lock=None), "mine").ok
 
 
 def test_disk_room_needs_both_facts() -> None:
-    assert not guard.disk_room(
-        replace(healthy(), pg_primary=PgView(True, in_recovery=False)), 1.2
-    ).ok
-    assert not guard.disk_room(replace(healthy(), host=host(free_bytes=None)), 1.2).ok
-    tight = replace(healthy(), host=host(free_bytes=int(1.1 * 1024**3)))
+    assert not guard.disk_room(replace(healthy(), primary_database_bytes=None), 1.2).ok
+    assert not guard.disk_room(replace(healthy(), data_dir=host(free_bytes=None)), 1.2).ok
+    tight = replace(healthy(), data_dir=host(free_bytes=int(1.1 * 1024**3)))
     assert not guard.disk_room(tight, 1.2).ok and guard.disk_room(tight, 1.0).ok
 
 
@@ -176,12 +183,12 @@ def test_disk_room_needs_both_facts() -> None:
     ],
 )
 def test_pgdata_sanity(pgdata: str, tmpdir: str, ok: bool) -> None:
-    s = replace(healthy(), pgsql=replace(PGSQL, pgdata=pgdata, tmpdir=tmpdir))
+    s = pacemaker_with(healthy(), pgsql=replace(PGSQL, pgdata=pgdata, tmpdir=tmpdir))
     assert guard.pgdata_sane(s, "postgres").ok is ok
 
 
 def test_resource_lookup_by_clone_id() -> None:
-    s = healthy()
-    assert s.resource("mscfpgsql") == s.resource("cfpgsql")
-    assert isinstance(s.resource("cfpgsql"), ResourceState)
-    assert s.resource("nope") is None
+    p = healthy().pacemaker
+    assert p.resource("mscfpgsql") == p.resource("cfpgsql")
+    assert isinstance(p.resource("cfpgsql"), ResourcePlacement)
+    assert p.resource("nope") is None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
+from clusterstate.host import pgsql_lock, probe_data_dir
+from clusterstate.pacemaker_state import PgsqlParams
+from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
 from lab.offline.pgpair import PgPair
-from remediator.cluster import PgsqlParams
-from remediator.config import PostgresConfig
-from remediator.live_host import probe_host
-from remediator.live_pg import PgReader
 
 
 def params(pair: PgPair, port: int) -> PgsqlParams:
@@ -19,55 +19,60 @@ def params(pair: PgPair, port: int) -> PgsqlParams:
         tmpdir=str(pair.base / "tmp"),
         pgdba="postgres",
         pgctl="/usr/lib/postgresql/15/bin/pg_ctl",
+        psql=None,
         master_ip="127.0.0.1",
         repuser="postgres",
         pgport=port,
         socketdir=str(pair.base),
+        logfile=None,
+        agent="ocf:heartbeat:pgsql",
     )
 
 
 def test_primary_and_standby_views(pg_pair: PgPair) -> None:
-    reader = PgReader(PostgresConfig())
+    reader = PgsqlConnections(ConnectionSettings())
     try:
-        primary = reader.primary(params(pg_pair, pg_pair.primary.port))
-        assert primary.reachable and primary.in_recovery is False
+        primary, database_bytes = reader.primary(params(pg_pair, pg_pair.primary.port))
+        assert primary.up and primary.in_recovery is False
         assert primary.timeline == 1
         assert primary.streaming_to == ("hub2",)
-        assert primary.database_bytes is not None and primary.database_bytes > 1_000_000
+        assert database_bytes is not None and database_bytes > 1_000_000
         local = reader.local(params(pg_pair, pg_pair.standby.port))
-        assert local.reachable and local.in_recovery is True
-        assert local.received_timeline == 1 and local.receiver_status == "streaming"
-        nowhere = reader.primary(replace(params(pg_pair, 1), master_ip="127.0.0.1"))
-        assert not nowhere.reachable and nowhere.error
-        no_vip = reader.primary(replace(params(pg_pair, 1), master_ip=None))
-        assert not no_vip.reachable
+        assert local.up and local.in_recovery is True
+        assert local.received_timeline == 1
+        assert local.receiver is not None and local.receiver.status == "streaming"
+        nowhere, no_size = reader.primary(replace(params(pg_pair, 1), master_ip="127.0.0.1"))
+        assert not nowhere.up and nowhere.error and no_size is None
+        no_vip, _ = reader.primary(replace(params(pg_pair, 1), master_ip=None))
+        assert not no_vip.up and no_vip.in_recovery is None
     finally:
         reader.close()
 
 
 def test_stopped_standby_is_unreachable_and_its_files_say_so(pg_pair: PgPair) -> None:
     p = params(pg_pair, pg_pair.standby.port)
-    running = probe_host(p.pgdata or "", p.tmpdir or "")
-    assert running.pgdata_exists and not running.pgdata_is_symlink
-    assert running.pgdata_owner == "postgres" and running.pgdata_has_version
-    assert running.postmaster_running is True and running.pgsql_lock_present is False
+    running = probe_data_dir(p.pgdata or "")
+    assert running.exists and not running.is_symlink
+    assert running.owner == "postgres" and running.has_version
+    assert running.postmaster_running is True
+    assert pgsql_lock(p.lock_path, time.time()).present is False
     assert running.free_bytes and running.free_bytes > 0
-    assert {"postgresql.conf", "pg_hba.conf"} <= running.pgdata_files
-    reader = PgReader(PostgresConfig())
+    assert {"postgresql.conf", "pg_hba.conf"} <= running.config_files
+    reader = PgsqlConnections(ConnectionSettings())
     pg_pair.stop_standby()
     try:
-        assert not reader.local(p).reachable
-        stopped = probe_host(p.pgdata or "", p.tmpdir or "")
-        assert stopped.postmaster_running is False
+        assert not reader.local(p).up
+        assert probe_data_dir(p.pgdata or "").postmaster_running is False
         (pg_pair.base / "tmp").mkdir(exist_ok=True)
         (pg_pair.base / "tmp" / "PGSQL.lock").touch()
-        assert probe_host(p.pgdata or "", p.tmpdir or "").pgsql_lock_present is True
+        assert pgsql_lock(p.lock_path, time.time()).present is True
     finally:
         reader.close()
         pg_pair.start_standby()
 
 
 def test_missing_data_directory(tmp_path: object) -> None:
-    missing = probe_host(f"{tmp_path}/data", f"{tmp_path}/tmp")
-    assert missing.pgdata_exists is False and missing.pgdata_has_version is False
-    assert missing.postmaster_running is False and missing.pgsql_lock_present is False
+    missing = probe_data_dir(f"{tmp_path}/data")
+    assert missing.exists is False and missing.has_version is False
+    assert missing.postmaster_running is False
+    assert pgsql_lock(f"{tmp_path}/tmp/PGSQL.lock", time.time()).present is False

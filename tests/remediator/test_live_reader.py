@@ -1,37 +1,44 @@
-"""The live reader and the guard on real offline pacemaker states (`lab.offline.cibstates`).
+"""The remediator's reading and its checks on real offline pacemaker states (cibstates).
 
-crm_mon, cibadmin and pcs run for real on copies of saved CIBs (`CIB_file`). Only PostgreSQL
-and the local files are stand-ins: the saved states have no database, so each test says what
-PostgreSQL would answer in that state (the PostgreSQL readers are tested on a real pair in
-test_live_pg). corosync is not running offline, so quorum comes from pacemaker's DC.
+crm_mon, cibadmin and pcs run for real on copies of saved CIBs (`CIB_file`), read by the shared
+readers exactly as the remediator wires them (`remediator.live`). Stand-ins, and why: PostgreSQL
+and the local files (the saved states have no database: each test says what PostgreSQL would
+answer in that state; the PostgreSQL readers are tested on a real pair in test_live_pg), and
+corosync (not running offline: captured outputs of a real two-node cluster).
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from clusterstate.corosync import CorosyncReader, CorosyncSettings
+from clusterstate.host import DataDir
+from clusterstate.model import ClusterState
+from clusterstate.pacemaker import PacemakerReader
+from clusterstate.pacemaker_state import PgsqlParams
+from clusterstate.postgres import PgFacts
+from clusterstate.read import ClusterStateReader
 from clusterstate.tools import SubprocessRunner
 from lab.offline.cibstates import HEALTHY_AT, INCIDENT_AT, PCMK_TZ, CibStates
+from lab.offline.clusterstates import GiB, lock_file, pg_primary, pg_standby
 from remediator import guard
 from remediator.actions.base import Context, Hints
 from remediator.actions.clear_cli_constraints import ClearCliConstraintsParams
 from remediator.actions.clear_cli_constraints import evaluate as evaluate_clear
 from remediator.actions.resource_cleanup import ResourceCleanupParams
 from remediator.actions.resource_cleanup import evaluate as evaluate_cleanup
-from remediator.cluster import ClusterSnapshot, LocalHost, PgsqlParams, PgView
 from remediator.config import RemediatorConfig, config_from_mapping
-from remediator.live import LiveClusterReader
+from remediator.live import pacemaker_settings
 from remediator.lock import ClusterLock
 from remediator.simulate import removal_is_quiet
+from tests.support.runners import OfflineRunner
 
 from .snapshots import host
-
-ZONE = ZoneInfo(PCMK_TZ)
 
 
 class StatePg:
@@ -40,22 +47,11 @@ class StatePg:
     def __init__(self, primary: str, local: str, streaming_to: tuple[str, ...] = ()) -> None:
         self.primary_node, self.local_node, self.streaming_to = primary, local, streaming_to
 
-    def local(self, _p: PgsqlParams) -> PgView:
-        return PgView(
-            True,
-            in_recovery=self.local_node != self.primary_node,
-            timeline=1,
-            received_timeline=None if self.local_node == self.primary_node else 1,
-        )
+    def local(self, _p: PgsqlParams) -> PgFacts:
+        return pg_primary(()) if self.local_node == self.primary_node else pg_standby()
 
-    def primary(self, _p: PgsqlParams) -> PgView:
-        return PgView(
-            True,
-            in_recovery=False,
-            timeline=1,
-            streaming_to=self.streaming_to,
-            database_bytes=10**9,
-        )
+    def primary(self, _p: PgsqlParams) -> tuple[PgFacts, int | None]:
+        return pg_primary(self.streaming_to), GiB
 
 
 def config(node: str, **guard_overrides: object) -> RemediatorConfig:
@@ -71,8 +67,8 @@ def config(node: str, **guard_overrides: object) -> RemediatorConfig:
 @pytest.fixture
 def read(
     cib_states: CibStates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., ClusterSnapshot]:
-    """read(state, node, pg, at) -> the snapshot hub `node` takes of a copy of that state."""
+) -> Callable[..., ClusterState]:
+    """read(state, node, pg, at) -> what hub `node` reads of a copy of that state."""
     monkeypatch.setenv("TZ", PCMK_TZ)  # crm_mon prints local times in its own zone
 
     def read_state(
@@ -80,45 +76,51 @@ def read(
         node: str = "hub2",
         pg: StatePg | None = None,
         at: float = INCIDENT_AT + 600,
-        local: LocalHost | None = None,
-    ) -> ClusterSnapshot:
+        local: DataDir | None = None,
+    ) -> ClusterState:
         copy = tmp_path / f"{state}.xml"
         if not copy.exists():
             shutil.copyfile(getattr(cib_states, state)(), copy)
-        monkeypatch.setenv("CIB_file", str(copy))
-        reader = LiveClusterReader(
-            config(node),
-            SubprocessRunner(),
-            pg or StatePg("hub1", node, ("hub2",)),  # type: ignore[arg-type]
-            local_tz=ZONE,
-            host_probe=lambda _d, _t: local or host(),
+        monkeypatch.setenv("CIB_file", str(copy))  # for the lock and commands run for real
+        runner = OfflineRunner(copy)
+        reader = ClusterStateReader(
+            PacemakerReader(pacemaker_settings(config(node)), node, runner, clock=lambda: at),
+            local_node=node,
+            corosync=CorosyncReader(CorosyncSettings(), node, runner),
+            postgres=pg or StatePg("hub1", node, ("hub2",)),
+            data_dir_probe=lambda _d: local or host(),
+            lock_probe=lambda _path, _now: lock_file(False),
             clock=lambda: at,
         )
-        return reader.snapshot()
+        return reader.read()
 
     return read_state
 
 
-def test_healthy_state_is_read_completely(read: Callable[..., ClusterSnapshot]) -> None:
+def test_healthy_state_is_read_completely(read: Callable[..., ClusterState]) -> None:
     s = read("healthy")
-    assert [(n.name, n.online) for n in s.nodes] == [("hub1", True), ("hub2", True)]
-    pgsql = s.resource("cfpgsql")
+    p = s.pacemaker
+    assert [(n.name, n.online) for n in p.nodes] == [("hub1", True), ("hub2", True)]
+    pgsql = p.resource("cfpgsql")
     assert pgsql is not None and pgsql.clone == "mscfpgsql"
     assert (pgsql.promoted_nodes, pgsql.active_nodes) == (("hub1",), ("hub1", "hub2"))
-    assert s.resource("cfvirtip") is not None and s.resource("cfvirtip").active_nodes == ("hub1",)  # type: ignore[union-attr]
-    assert s.pgsql is not None
-    assert (s.pgsql.pgdata, s.pgsql.tmpdir, s.pgsql.pgdba, s.pgsql.master_ip) == (
+    vip = p.resource("cfvirtip")
+    assert vip is not None and vip.active_nodes == ("hub1",)
+    assert p.pgsql is not None
+    assert (p.pgsql.pgdata, p.pgsql.tmpdir, p.pgsql.pgdba, p.pgsql.master_ip) == (
         "/var/cfengine/state/pg/data",
         "/var/cfengine/state/pg/tmp",
         "cfpostgres",
         "192.168.100.100",
     )
-    assert s.last_promotion == HEALTHY_AT
-    assert (s.quorate, s.maintenance_mode, s.fencing_enabled) == (True, False, False)
-    assert s.attribute("hub1", "cfpgsql-status") == "PRI"
-    assert s.attribute("hub2", "cfpgsql-data-status") is not None
-    assert not s.failures and not s.fail_counts and not s.lock.held
-    assert any("corosync" in e for e in s.errors)  # offline: no corosync, pacemaker's view used
+    assert p.last_promotion == HEALTHY_AT
+    assert (s.quorate, p.maintenance_mode, p.fencing_enabled) == (True, False, False)
+    assert p.agent_primaries == ("hub1",)
+    hub2 = p.agent_view("hub2")
+    assert hub2 is not None and hub2.replication_state is not None
+    assert not p.failed_actions and p.fail_count("cfpgsql", "hub2") == 0
+    assert p.lock is not None and not p.lock.held
+    assert s.corosync is not None and s.corosync.quorate and not s.errors
     for check in (
         guard.quorate(s),
         guard.no_unclean_node(s),
@@ -131,11 +133,15 @@ def test_healthy_state_is_read_completely(read: Callable[..., ClusterSnapshot]) 
     assert not guard.fencing(s, required=True).ok  # the states run without stonith
 
 
-def test_failed_standby_monitor_can_be_cleaned_up(read: Callable[..., ClusterSnapshot]) -> None:
+def test_failed_standby_monitor_can_be_cleaned_up(read: Callable[..., ClusterState]) -> None:
     s = read("failed_standby_monitor", pg=StatePg("hub1", "hub2"))
-    [failure] = s.failures
-    assert (failure.resource, failure.node, failure.at) == ("cfpgsql", "hub2", INCIDENT_AT)
-    assert s.fail_count("cfpgsql", "hub2") == 1
+    [failure] = s.pacemaker.failed_actions
+    assert (failure.resource_id, failure.node, failure.last_rc_change) == (
+        "cfpgsql",
+        "hub2",
+        INCIDENT_AT,
+    )
+    assert s.pacemaker.fail_count("cfpgsql", "hub2") == 1
     ctx = Context(s, config("hub2"), "job1", Hints(node="hub2", resource="cfpgsql"))
     evaluation = evaluate_cleanup(ctx, ResourceCleanupParams())
     assert evaluation.refusal is None, evaluation.refusal
@@ -161,7 +167,7 @@ def test_failed_standby_monitor_can_be_cleaned_up(read: Callable[..., ClusterSna
     ],
 )
 def test_states_refuse_with_the_right_reason(
-    read: Callable[..., ClusterSnapshot], case: tuple[str, str, StatePg, str, bool]
+    read: Callable[..., ClusterState], case: tuple[str, str, StatePg, str, bool]
 ) -> None:
     state, node, pg, check, expected = case
     s = read(state, node=node, pg=pg, at=INCIDENT_AT + 60)
@@ -178,24 +184,25 @@ def test_states_refuse_with_the_right_reason(
     assert result.ok is expected, result
 
 
-def test_failover_promotion_time_is_live(read: Callable[..., ClusterSnapshot]) -> None:
+def test_failover_promotion_time_is_live(read: Callable[..., ClusterState]) -> None:
     s = read("failover", node="hub1", pg=StatePg("hub2", "hub1"))
-    assert s.resource("cfpgsql").promoted_nodes == ("hub2",)  # type: ignore[union-attr]
-    assert s.last_promotion == INCIDENT_AT
+    assert s.promoted_node == "hub2"
+    assert s.pacemaker.last_promotion == INCIDENT_AT
 
 
 def test_leftover_ban_is_cleared_with_the_real_tools(
-    read: Callable[..., ClusterSnapshot], tmp_path: Path
+    read: Callable[..., ClusterState], tmp_path: Path
 ) -> None:
     s = read("leftover_ban", pg=StatePg("hub1", "hub2"), at=INCIDENT_AT + 7200)
-    [ban] = [c for c in s.constraints if c.cli_kind]
-    assert (ban.id, ban.resource, ban.node, ban.score) == (
+    [ban] = s.pacemaker.cli_constraints
+    assert (ban.id, ban.resource, ban.node, ban.score, ban.kind.value) == (
         "cli-ban-mscfpgsql-on-hub2",
         "mscfpgsql",
         "hub2",
-        "-INFINITY",
+        -math.inf,
+        "cli-ban",
     )
-    assert s.cib_last_written == INCIDENT_AT
+    assert s.pacemaker.last_change == INCIDENT_AT
     ctx = Context(s, config("hub2"), "job1", Hints(constraint=ban.id))
     evaluation = evaluate_clear(ctx, ClearCliConstraintsParams(min_age_seconds=3600))
     assert evaluation.refusal is None, evaluation.refusal
@@ -210,16 +217,17 @@ def test_leftover_ban_is_cleared_with_the_real_tools(
     # The lock and the deletion, for real, on the saved CIB.
     lock = ClusterLock(SubprocessRunner(), "cibadmin", "hub2", timeout=30)
     assert lock.acquire("job1", INCIDENT_AT + 7200, 600).acquired
-    assert read("leftover_ban", at=INCIDENT_AT + 7200).lock.job_id == "job1"
+    locked = read("leftover_ban", at=INCIDENT_AT + 7200).pacemaker.lock
+    assert locked is not None and locked.job_id == "job1"
     result = SubprocessRunner().run(delete, timeout=60)
     assert result.ok, result.stderr_tail()
     assert lock.release("job1")
-    after = read("leftover_ban", at=INCIDENT_AT + 7200)
-    assert not any(c.cli_kind for c in after.constraints) and not after.lock.held
+    after = read("leftover_ban", at=INCIDENT_AT + 7200).pacemaker
+    assert not after.cli_constraints and after.lock is not None and not after.lock.held
 
 
 def test_removal_is_simulated_with_pacemakers_scheduler(
-    read: Callable[..., ClusterSnapshot], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    read: Callable[..., ClusterState], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tools = config("hub2").tools
     read("leftover_ban")  # puts CIB_file on a copy of that state

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.pacemaker_state import LOCK_SET_ID
 from clusterstate.tools import SubprocessRunner
-from remediator.lock import LOCK_SET_ID, ClusterLock, LockError, parse_lock
+from remediator.lock import ClusterLock, LockError, parse_lock
 
 pytestmark = pytest.mark.skipif(shutil.which("cibadmin") is None, reason="cibadmin not installed")
 

@@ -9,7 +9,8 @@ from dataclasses import replace
 import pytest
 from flask import Flask
 
-from remediator.cluster import NodeState, PgView
+from clusterstate.host import DataDir
+from lab.offline.clusterstates import agent, node, pg_down, pg_primary, with_pacemaker
 
 from .conftest import AppFactory, circuit_of, core, job_of, resync_alert
 from .fakeworld import World
@@ -86,7 +87,7 @@ def test_rewind_path(broken_standby: World, app: Flask) -> None:
     hold = commands[0][-1]
     assert 'id="cfha-hold-mscfpgsql-on-hub2" rsc="mscfpgsql" role="Started"' in hold
     assert 'score="-INFINITY"' in hold and 'value="hub2"' in hold and 'operation="lt"' in hold
-    assert not world.base.constraints and not world.lock.held
+    assert not world.base.pacemaker.location_constraints and not world.lock.held
     steps = core(app).journal.steps(job_id)
     skipped = [s["name"] for s in steps if s["outcome"] == "skipped"]
     assert skipped == ["prepare_new", "basebackup", "set_aside", "swap_in"]
@@ -139,7 +140,8 @@ def test_a_failed_rebuild_stays_banned_and_opens_the_circuit(
         "--",
         f"{PGDATA}.cfha-new-{job_id[:12]}",
     )
-    assert [c.id for c in world.base.constraints] == ["cfha-hold-mscfpgsql-on-hub2"]
+    constraints = world.base.pacemaker.location_constraints
+    assert [c.id for c in constraints] == ["cfha-hold-mscfpgsql-on-hub2"]
     assert circuit_of(app, "resync_standby", "hub2")["open"] == 1
     assert not any(a[:2] == ("mv", "-T") for a in world.commands())
     assert not world.lock.held
@@ -149,9 +151,7 @@ def test_wiped_data_directory_goes_straight_to_basebackup(
     broken_standby: World, app: Flask
 ) -> None:
     world = broken_standby
-    pg, h = world.local["hub2"]
-    assert h is not None
-    world.local["hub2"] = (pg, replace(h, pgdata_has_version=False, pgdata_files=frozenset()))
+    world.update_local("hub2", has_version=False, config_files=frozenset())
     send(app, resync_alert())
     run(app)
     assert names(world)[:3] == ["cibadmin --modify", "install -d", "pg_basebackup"]
@@ -182,18 +182,17 @@ def refused_by(app: Flask, world: World, alert: dict[str, object]) -> str:
 def test_refuses_to_resync_the_primary(make_app: AppFactory, world: World) -> None:
     hub1 = make_app("hub1")
     world.set(healthy("hub1"))
-    pg, h = world.local["hub1"]
-    world.local["hub1"] = (pg, replace(h, pgsql_lock_present=True) if h else None)
+    world.update_local("hub1", pgsql_lock_present=True)
     assert refused_by(hub1, world, resync_alert(node="hub1")).startswith("target_not_primary")
 
 
 def test_refuses_when_two_servers_are_writable(broken_standby: World, app: Flask) -> None:
     world = broken_standby
-    world.local["hub2"] = (PgView(True, in_recovery=False, timeline=2), world.local["hub2"][1])
+    world.update_local("hub2", postgres=pg_primary(timeline=2))
     assert refused_by(app, world, resync_alert()).startswith("target_not_primary")
-    world.local["hub2"] = (PgView(False), world.local["hub2"][1])
-    attrs = {**world.base.node_attributes, "hub2": {"cfpgsql-status": "PRI"}}
-    world.base = replace(world.base, node_attributes=attrs)
+    world.update_local("hub2", postgres=pg_down())
+    views = (agent("hub1", "PRI", "LATEST"), agent("hub2", "PRI"))
+    world.base = with_pacemaker(world.base, agent_views=views)
     send(app, resync_alert(starts_at="2027-02-01T00:00:00Z"))
     assert run(app)[0]["refused_by"] == "target_not_primary"
 
@@ -205,19 +204,11 @@ def test_refuses_when_two_servers_are_writable(broken_standby: World, app: Flask
         ({"maintenance_mode": True}, "not_maintenance"),
         ({"fencing_enabled": False}, "fencing"),
         ({"last_promotion": "recent"}, "no_recent_failover"),
-        (
-            {
-                "nodes": (
-                    NodeState("hub1", online=False, unclean=True),
-                    NodeState("hub2", online=True),
-                )
-            },
-            "no_unclean_node",
-        ),
-        ({"pg_primary": PgView(False, error="timeout")}, "single_primary"),
-        ({"host": host(free_bytes=10)}, "disk_room"),
-        ({"host": host(pgdata_is_symlink=True, postmaster_running=False)}, "pgdata_sane"),
-        ({"host": host(pgdata_owner="root", postmaster_running=False)}, "pgdata_sane"),
+        ({"nodes": (node("hub1", False, unclean=True), node("hub2"))}, "no_unclean_node"),
+        ({"primary": pg_down("timeout")}, "single_primary"),
+        ({"data_dir": host(free_bytes=10, postmaster_running=False)}, "disk_room"),
+        ({"data_dir": host(is_symlink=True, postmaster_running=False)}, "pgdata_sane"),
+        ({"data_dir": host(owner="root", postmaster_running=False)}, "pgdata_sane"),
     ],
 )
 def test_refusals(
@@ -226,7 +217,11 @@ def test_refusals(
     world = broken_standby
     if change.get("last_promotion") == "recent":
         change = {"last_promotion": world.clock.time() - 60}
-    if "host" in change:
-        world.local["hub2"] = (world.local["hub2"][0], change.pop("host"))  # type: ignore[assignment]
-    world.base = replace(world.base, **change)  # type: ignore[arg-type]
+    if "data_dir" in change:
+        data_dir = change.pop("data_dir")
+        assert isinstance(data_dir, DataDir)
+        world.local["hub2"] = replace(world.local["hub2"], data_dir=data_dir)
+    if "primary" in change:
+        world.base = replace(world.base, primary=change.pop("primary"))  # type: ignore[arg-type]
+    world.base = with_pacemaker(world.base, **change)
     assert refused_by(app, world, resync_alert()).startswith(precondition)

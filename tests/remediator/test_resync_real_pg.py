@@ -56,7 +56,7 @@ def setup(pair: PgPair, tmp_path: Path) -> Iterator[tuple[Flask, PacemakerStandI
             "guard": {"require_fencing": False, "poll_interval_seconds": 0.2},
         }
     )
-    services = Services(runner=stand_in, reader=stand_in, lock=stand_in, clock=SystemClock())
+    services = Services(runner=stand_in, reader=stand_in, lock=stand_in.lock, clock=SystemClock())
     app = create_app(config, services, start_worker=False)
     try:
         yield app, stand_in
@@ -124,7 +124,7 @@ def test_unreachable_primary_fails_safely(
     config = core(app).config.model_copy(
         update={"postgres": core(app).config.postgres.model_copy(update={"port": 1})}
     )
-    services = Services(runner=stand_in, reader=stand_in, lock=stand_in, clock=SystemClock())
+    services = Services(runner=stand_in, reader=stand_in, lock=stand_in.lock, clock=SystemClock())
     app = create_app(config, services, start_worker=False)
     try:
         stand_in.stop_standby()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
-from remediator.cluster import LocationConstraint
+from lab.offline.clusterstates import location, with_pacemaker
 from remediator.journal import JournalError
 from remediator.policy import Policy, load_policy, policy_from_mapping
 
@@ -167,9 +166,7 @@ def test_a_decision_and_its_audit_record_commit_together(
 
 def test_pgsql_lock_means_resync_not_cleanup(world: World, app: Flask) -> None:
     fail_standby(world)
-    pg, host = world.local["hub2"]
-    assert host is not None
-    world.local["hub2"] = (pg, replace(host, pgsql_lock_present=True))
+    world.update_local("hub2", pgsql_lock_present=True)
     send(app, cleanup_alert())
     job = run(app)[0]
     assert job["refused_by"] == "cause_gone" and "PGSQL.lock" in job["detail"]
@@ -238,7 +235,7 @@ def test_kill_switch_stops_a_running_job_between_steps(
     job = run(app)[0]
     assert job["state"] == "interrupted" and job["refused_by"] == "kill_switch"
     assert [c[1] for c in world.commands()] == ["--modify"]  # only the hold ran
-    assert any(c.id.startswith("cfha-hold-") for c in world.base.constraints)
+    assert any(c.id.startswith("cfha-hold-") for c in world.base.pacemaker.location_constraints)
     assert not world.lock.held
 
 
@@ -305,12 +302,10 @@ def test_interrupted_job_is_marked_and_redecided_after_restart(
 # -- two hubs, one cluster -----------------------------------------------------------------------
 def aged_ban(world: World) -> None:
     s = world.snapshot("hub1")
-    world.base = replace(
+    world.base = with_pacemaker(
         s,
-        constraints=(
-            LocationConstraint("cli-ban-mscfpgsql-on-hub2", "mscfpgsql", "hub2", "-INFINITY"),
-        ),
-        cib_last_written=s.taken_at - 7200,
+        location_constraints=(location("cli-ban-mscfpgsql-on-hub2"),),
+        last_change=s.taken_at - 7200,
     )
 
 
@@ -351,12 +346,10 @@ def test_the_other_hub_waits_for_the_lock_then_gives_up(world: World, make_app: 
 def test_a_young_constraint_waits(world: World, make_app: AppFactory) -> None:
     app = make_app("hub2", redecide_after_seconds=60)
     s = world.snapshot("hub2")
-    world.base = replace(
+    world.base = with_pacemaker(
         s,
-        constraints=(
-            LocationConstraint("cli-ban-mscfpgsql-on-hub2", "mscfpgsql", "hub2", "-INFINITY"),
-        ),
-        cib_last_written=s.taken_at - 10,
+        location_constraints=(location("cli-ban-mscfpgsql-on-hub2"),),
+        last_change=s.taken_at - 10,
     )
     alert = ban_alert()
     send(app, alert)

@@ -24,17 +24,7 @@ from tests.support.metrics_text import scrape_text
 from tests.support.runners import CibFileRunner
 
 GOLDEN_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "golden"
-STATES = (
-    "healthy",
-    "failed_standby_monitor",
-    "failover",
-    "node_down",
-    "unclean_node",
-    "leftover_ban",
-    "maintenance_mode",
-    "node_standby",
-    "vip_multi_active",
-)
+STATES = CibStates.NAMES
 NOW = float(INCIDENT_AT + 600)
 """The scrape's clock: ten minutes after each state's incident."""
 PREFIXES = ("cfha_pacemaker_", "cfha_pgsql_")

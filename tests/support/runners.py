@@ -38,6 +38,53 @@ class CibFileRunner:
         return self._real.run(argv, timeout=timeout, env=merged, input_bytes=input_bytes)
 
 
+COROSYNC_CAPTURES = Path(__file__).parents[1] / "fixtures" / "corosync"
+
+
+class OfflineRunner:
+    """A saved CIB read with the real pacemaker tools (``CIB_file``), or a saved crm_mon
+    document; corosync answers with captured outputs of a real cluster (a saved CIB has no
+    corosync, and quorum needs both views). ``corosync=None``: corosync is not running."""
+
+    def __init__(
+        self,
+        cib: Path,
+        *,
+        crm_mon: bytes | None = None,
+        corosync: str | None = "two-node-healthy.hub1",
+        tz: str = PCMK_TZ,
+    ) -> None:
+        self.cib, self.crm_mon, self.tz = cib, crm_mon, tz
+        self.calls: list[tuple[str, ...]] = []
+        self._real = SubprocessRunner()
+        self._corosync: dict[str, CommandResult] = {}
+        if corosync is not None:
+            for tool, capture in (("corosync-quorumtool", "quorumtool-ps"),
+                                  ("corosync-cfgtool", "cfgtool-s")):  # fmt: skip
+                text = (COROSYNC_CAPTURES / f"{corosync}.{capture}.txt").read_bytes()
+                self._corosync[tool] = CommandResult((tool,), 0, text, b"", 0.0)
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        input_bytes: bytes | None = None,
+    ) -> CommandResult:
+        self.calls.append(tuple(argv))
+        tool = Path(argv[0]).name
+        if tool.startswith("corosync-"):
+            answer = self._corosync.get(tool)
+            if answer is None:
+                raise CommandError("unavailable", argv, "corosync is not running (offline)")
+            return CommandResult(tuple(argv), 0, answer.stdout, b"", 0.0)
+        if tool == "crm_mon" and self.crm_mon is not None:
+            return CommandResult(tuple(argv), 0, self.crm_mon, b"", 0.0)
+        merged = {"CIB_file": str(self.cib), "TZ": self.tz, **(env or {})}
+        return self._real.run(argv, timeout=timeout, env=merged, input_bytes=input_bytes)
+
+
 Answer = CommandResult | CommandError | Callable[[], CommandResult]
 
 
