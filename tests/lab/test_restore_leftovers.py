@@ -19,9 +19,10 @@ import pytest
 
 from clusterstate.pacemaker_state import LOCK_SET_ID
 from clusterstate.parsers.cib import CibParseError
-from clusterstate.tools import CommandResult
+from clusterstate.tools import CommandResult, SubprocessRunner
 from lab.cib_leftovers import Leftover, find_leftovers
 from lab.cluster import Lab
+from lab.node import enter_argv
 from lab.offline.cibstates import CibStates, cibadmin_query, run_tool
 from remediator.actions.resync_plan import hold_xml
 from remediator.actions.resync_target import PgTarget
@@ -58,10 +59,10 @@ def place_hold_argv(node: str, vip: str) -> list[str]:
 
 
 class NodeCommandRunner:
-    """The real cibadmin, inside a lab node."""
+    """The real tools inside a lab node (its namespaces, entered with nsenter)."""
 
     def __init__(self, lab: Lab, node: str) -> None:
-        self.lab, self.node = lab, node
+        self.enter = enter_argv(lab.runner(node).holder.pid)
 
     def run(
         self,
@@ -71,14 +72,8 @@ class NodeCommandRunner:
         env: Mapping[str, str] | None = None,
         input_bytes: bytes | None = None,
     ) -> CommandResult:
-        started = time.monotonic()
-        done = self.lab.run(self.node, argv, timeout, env=env)
-        return CommandResult(
-            tuple(argv),
-            done.returncode,
-            done.stdout.encode(),
-            done.stderr.encode(),
-            time.monotonic() - started,
+        return SubprocessRunner().run(
+            [*self.enter, *argv], timeout=timeout, env=env, input_bytes=input_bytes
         )
 
 
