@@ -43,7 +43,8 @@ class Lab:
         self.config = LabConfig.for_id(chosen, base)
         self.store = StateStore(self.config.state_file, self.config.lock_file)
         self.nodes = LabNodes(self.config, self.store)
-        self.last_down: teardown.DownReport | None = None  # set by down(), also after a failed up
+        # The last teardown that found something to stop: by down(), also inside a failed up.
+        self.last_down: teardown.DownReport | None = None
 
     def __repr__(self) -> str:
         return f"Lab({self.config.lab_id}, root={self.config.root})"
@@ -116,7 +117,8 @@ class Lab:
         return self._record_down(teardown.down(self.config, self.store))
 
     def _record_down(self, report: teardown.DownReport) -> teardown.DownReport:
-        self.last_down = report
+        if report.existed:
+            self.last_down = report
         return report
 
     # -- observing ---------------------------------------------------------------------------
