@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from lab.offline.cibstates import CibStates, missing_pacemaker_tools
+from lab.offline.cibstates import CibStates
 from lab.offline.pgpair import PgPair
 from tests.support.lab_fixtures import healthy_lab, lab_cluster  # noqa: F401  (for every package)
+from tests.support.pacemaker_tools import require_pacemaker_tools
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -17,9 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="session")
 def pacemaker_tools() -> None:
     """Skips the test when pacemaker's command-line tools are not installed."""
-    missing = missing_pacemaker_tools()
-    if missing:
-        pytest.skip(f"pacemaker tools not installed: {', '.join(missing)} (scripts/ensure-debs)")
+    require_pacemaker_tools()
 
 
 @pytest.fixture(scope="session")
