@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from tests.support.pginstall import MAJORS, PgInstall, pg_install
+from lab.offline.pginstall import MAJORS, PgInstall, pg_install
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 

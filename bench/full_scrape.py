@@ -39,8 +39,7 @@ from bench.common import argument_parser, quantile, save
 from lab import render
 from lab.cfdb import seed
 from lab.cfdb_plan import hubs_from_ha_info
-from lab.cluster import Lab
-from lab.testing import claim_free_lab
+from lab.cluster import Lab, claim_free_lab
 
 REPO = Path(__file__).resolve().parents[1]
 CFHA, HCE, PGE = "cfha-exporter", "ha_cluster_exporter", "prometheus-postgres-exporter"

@@ -1,6 +1,6 @@
 """The hub-report collector's time at 1,000 / 10,000 / 100,000 hosts (goal <= 50 ms at 100,000).
 
-Real PostgreSQL, 15 and 18 by default (primary + hot standby, tests.support.pgpair), with cfdb
+Real PostgreSQL, 15 and 18 by default (primary + hot standby, lab.offline.pgpair), with cfdb
 seeded by `lab.cfdb` (the lab's documented tables, indexes and deterministic data), vacuumed and
 analysed as a live cfdb would be. Measured per major and size, in the same run:
 
@@ -28,10 +28,11 @@ import psycopg
 from bench.common import add_pg_argument, argument_parser, measure, pg_installs, save
 from exporter.collectors import hub_sql
 from exporter.collectors.hub import HubCollector, HubConfig
+from lab.cfdb_plan import ha_info_text
+from lab.offline.hubdata import HUBS, create_cfdb
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 from servicekit.metrics import MetricWriter
-from tests.support.hubenv import HUBS, create_cfdb, ha_info_text
-from tests.support.pginstall import PgInstall
-from tests.support.pgpair import PgPair
 
 SIZES = (1_000, 10_000, 100_000)
 GOAL_SECONDS = 0.050
@@ -99,7 +100,7 @@ def run(sizes: tuple[int, ...], installs: list[PgInstall]) -> dict[str, Any]:
     for install in installs:
         with PgPair(install) as pair, tempfile.TemporaryDirectory() as tmp:
             ha_info = Path(tmp) / "ha_info.json"
-            ha_info.write_text(ha_info_text())
+            ha_info.write_text(ha_info_text(HUBS))
             results += [bench_size(pair, hosts, ha_info) for hosts in sizes]
     result: dict[str, Any] = {
         "goal_seconds_at_100000": GOAL_SECONDS,

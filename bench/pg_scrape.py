@@ -32,8 +32,9 @@ from bench.common import (
 )
 from clusterstate.postgres import STATEMENT
 from exporter.registry import COLLECTORS, DERIVED
-from tests.support.pginstall import PgInstall
-from tests.support.pgpair import PgPair, free_port
+from lab.loopback import free_port
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 
 RUNS = 300
 

@@ -1,6 +1,6 @@
 """The remediator's re-sync of a standby against a bare `pg_basebackup` + start, same database size.
 
-A real PostgreSQL pair on loopback (`tests.support.pgpair`), on each major (15 and 18 by
+A real PostgreSQL pair on loopback (`lab.offline.pgpair`), on each major (15 and 18 by
 default), the primary's database filled to
 the size (100 MB and 1 GB of table data by default, `pg_database_size`), the standby streaming.
 Each round starts from the lab's `stop-standby` state: the standby's postmaster died (`pg_ctl
@@ -13,7 +13,7 @@ re-clones, which is the data path this compares. Then, interleaved (the order al
   the primary's `pg_stat_replication` shows it `streaming` (polled every 20 ms);
 - **remediator**: a `resync_standby` alert posted to the real remediator app (journal,
   decision with every check, the real plan and executor, argv through `setpriv` as the
-  PostgreSQL user), pacemaker stood in for by `tests/remediator/pg_standin.py` (the hold stops,
+  PostgreSQL user), pacemaker stood in for by `lab/offline/pacemaker_standin.py` (the hold stops,
   the cleanup starts the standby as the agent does), until the job is `succeeded` (its verify
   step saw the standby streaming on the primary's timeline). The steps: hold, wait_stopped,
   keep_config, controldata, rewind_dry_run, prepare_new, basebackup into a fresh directory,
@@ -43,14 +43,14 @@ from typing import Any
 import psycopg
 
 from bench.common import add_pg_argument, argument_parser, pg_installs, save
+from lab.offline.pacemaker_standin import PacemakerStandIn
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 from remediator.app import close_app, create_app
 from remediator.clock import SystemClock
 from remediator.config import GuardConfig, config_from_mapping
 from remediator.service import Remediator
 from remediator.services import Services
-from tests.remediator.pg_standin import PacemakerStandIn
-from tests.support.pginstall import PgInstall
-from tests.support.pgpair import PgPair
 
 SIZES_MB = (100, 1000)
 GOAL_RATIO = 1.2

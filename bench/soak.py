@@ -4,7 +4,7 @@ connections held open against none, in the same run.
 Offline, as issue 19's reliability test ran it: a real PostgreSQL pair on loopback (the newest
 tested major, 18: what is measured is the exporter, not the server; postgres collector, primary
 with its expected standby), pacemaker on a saved CIB (`CIB_file`, the healthy
-CFEngine pair of tests/support/cibstates), and the collectors that fail here failing on every
+CFEngine pair of lab/offline/cibstates), and the collectors that fail here failing on every
 scrape (corosync: not running; hub: no cfdb tables; cfengine: no /var/cfengine), so the failure
 paths soak too. Every scrape collects (`--scrape.reuse-seconds 0`).
 
@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import argument_parser, http_get, rss_bytes, save, stop, wait_http
-from tests.support.cibstates import PCMK_TZ, CibStates
-from tests.support.pginstall import MAJORS, pg_install
-from tests.support.pgpair import PgPair, free_port
+from lab.loopback import free_port
+from lab.offline.cibstates import PCMK_TZ, CibStates
+from lab.offline.pginstall import MAJORS, pg_install
+from lab.offline.pgpair import PgPair
 
 GOAL_GROWTH_KIB = 100.0
 IDLE = 1000

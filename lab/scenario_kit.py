@@ -5,26 +5,25 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from lab import postgres
+from lab import postgres, settle
 from lab.config import PG_BIN, PG_OS_USER, PGDATA
-from lab.errors import LabError
+from lab.nodes import LabNodes
 from lab.procs import ProcRef, exe_of, netns_inode, start_time
+from lab.settle import Check, promoted_node
 from lab.status import LabStatus
 
-if TYPE_CHECKING:
-    from lab.cluster import Lab
 
-
-class ScenarioError(LabError):
+class ScenarioError(settle.NotSettledError):
     """The scenario could not be applied, or its expected state did not appear in time."""
+
+    def __init__(self, message: str, last: LabStatus | None = None) -> None:
+        super().__init__(message, last)
 
 
 SETTLE_TIMEOUT_S = 45.0
-Check = Callable[[LabStatus], list[str]]
 
 
 @dataclass(frozen=True)
@@ -53,9 +52,11 @@ class Target:
     primary: str
 
 
-def resolve_target(lab: Lab, node: str | None, default: str, allowed: tuple[str, ...]) -> Target:
+def resolve_target(
+    lab: LabNodes, node: str | None, default: str, allowed: tuple[str, ...]
+) -> Target:
     """Resolve the node a scenario hits; `default` and `allowed` are roles: primary/standby."""
-    primary = lab.primary()
+    primary = promoted_node(lab)
     standby = lab.other(primary)
     role_of = {primary: "primary", standby: "standby"}
     chosen = node if node is not None else (primary if default == "primary" else standby)
@@ -65,17 +66,11 @@ def resolve_target(lab: Lab, node: str | None, default: str, allowed: tuple[str,
     return Target(node=chosen, other=lab.other(chosen), primary=primary)
 
 
-def wait_for(lab: Lab, check: Check, what: str, timeout: float = SETTLE_TIMEOUT_S) -> LabStatus:
-    """Poll the lab until `check` finds nothing missing; raise with what was still missing."""
-    deadline = time.monotonic() + timeout
-    while True:
-        current = lab.status()
-        missing = check(current)
-        if not missing:
-            return current
-        if time.monotonic() >= deadline:
-            raise ScenarioError(f"{what}: not reached after {timeout:.0f}s: {'; '.join(missing)}")
-        time.sleep(0.3)
+def wait_for(
+    lab: LabNodes, check: Check, what: str, timeout: float = SETTLE_TIMEOUT_S
+) -> LabStatus:
+    """Poll the lab until `check` finds nothing missing; ScenarioError with what still was."""
+    return settle.wait_for(lab, check, what, timeout, error=ScenarioError)
 
 
 # -- expected states (pure checks on a LabStatus) --------------------------------------------
@@ -118,7 +113,7 @@ def standby_gone(s: LabStatus, primary: str, node: str) -> list[str]:
 # -- helpers that act ------------------------------------------------------------------------
 
 
-def postmaster(lab: Lab, node: str) -> ProcRef:
+def postmaster(lab: LabNodes, node: str) -> ProcRef:
     """The node's postmaster, checked to be PostgreSQL inside this node before we signal it."""
     spec = lab.node(node)
     pid = postgres.postmaster_pid(spec)
@@ -132,7 +127,7 @@ def postmaster(lab: Lab, node: str) -> ProcRef:
     return ProcRef(pid, start)
 
 
-def kill9_postgres(lab: Lab, node: str) -> int:
+def kill9_postgres(lab: LabNodes, node: str) -> int:
     ref = postmaster(lab, node)
     os.kill(ref.pid, signal.SIGKILL)
     inode = lab.load_state().node(node).netns_inode
@@ -142,11 +137,11 @@ def kill9_postgres(lab: Lab, node: str) -> int:
     return ref.pid
 
 
-def crm(lab: Lab, node: str, *argv: str) -> None:
+def crm(lab: LabNodes, node: str, *argv: str) -> None:
     lab.run(node, list(argv), timeout=30, check=True)
 
 
-def pg_ctl(lab: Lab, node: str, *args: str) -> None:
+def pg_ctl(lab: LabNodes, node: str, *args: str) -> None:
     lab.run(
         node,
         [str(PG_BIN / "pg_ctl"), "-D", str(PGDATA), *args],

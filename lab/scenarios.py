@@ -10,13 +10,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from lab import postgres
 from lab.config import PG_LOGFILE, PG_PORT, PGDATA
 from lab.lifecycle import kill_stack
+from lab.nodes import LabNodes
 from lab.scenario_kit import (
-    Check,
     ScenarioError,
     ScenarioResult,
     Target,
@@ -30,10 +29,8 @@ from lab.scenario_kit import (
     standby_gone,
     wait_for,
 )
-from lab.status import LabStatus
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
+from lab.settle import Check, promoted_node
+from lab.status import LabStatus, gather
 
 __all__ = ["SCENARIOS", "ScenarioError", "ScenarioResult", "inject", "wait_for"]
 
@@ -41,7 +38,7 @@ __all__ = ["SCENARIOS", "ScenarioError", "ScenarioResult", "inject", "wait_for"]
 # -- the scenarios ---------------------------------------------------------------------------
 
 
-def stop_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
+def stop_standby(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """kill -9 the standby's postmaster.
 
     Leaves: the standby's monitor failed ('not running'), fail-count=1, so cfpgsql stays Stopped
@@ -70,7 +67,7 @@ def stop_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def wipe_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
+def wipe_standby(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """The standby's data directory is destroyed.
 
     Made as stop-standby; once pacemaker has stopped the instance, /var/cfengine/state/pg/data
@@ -104,7 +101,7 @@ def wipe_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def kill_primary(lab: Lab, node: str | None = None) -> ScenarioResult:
+def kill_primary(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """kill -9 the primary's postmaster: pacemaker fails over.
 
     Leaves: the other node promoted (PRI, LATEST), the VIP on it; the old primary's cfpgsql
@@ -137,7 +134,7 @@ def kill_primary(lab: Lab, node: str | None = None) -> ScenarioResult:
 DIVERGED_ROWS = 5
 
 
-def diverge(lab: Lab, node: str | None = None) -> ScenarioResult:
+def diverge(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """The old primary took writes the new primary never saw.
 
     Made as kill-primary, then, after the failover, the old primary's PostgreSQL is started by
@@ -164,7 +161,7 @@ def diverge(lab: Lab, node: str | None = None) -> ScenarioResult:
         lsn = postgres.query(spec, "SELECT pg_current_wal_lsn()::text")[0][0]
     finally:
         pg_ctl(lab, old, "-m", "fast", "-w", "-t", "30", "stop")
-    new_baseline = lab.status().crm
+    new_baseline = gather(lab).crm
     baseline = new_baseline.attr(first.other, "cfpgsql-master-baseline") if new_baseline else None
     t = Target(node=old, other=first.other, primary=first.primary_before)
     return result(
@@ -184,7 +181,7 @@ def diverge(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def fail_monitor(lab: Lab, node: str | None = None) -> ScenarioResult:
+def fail_monitor(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """A real monitor failure whose cause is then gone: a cleanup alone heals it.
 
     The node's PostgreSQL socket is renamed, so the agent's monitor (psql over that socket)
@@ -218,7 +215,7 @@ def fail_monitor(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def ban(lab: Lab, node: str | None = None) -> ScenarioResult:
+def ban(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """A leftover `cli-ban`: `crm_resource --ban --resource mscfpgsql --node NODE`.
 
     Leaves: location constraint cli-ban-mscfpgsql-on-NODE (-INFINITY), cfpgsql cleanly Stopped
@@ -248,14 +245,14 @@ def ban(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def maintenance(lab: Lab, node: str | None = None) -> ScenarioResult:
+def maintenance(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """maintenance-mode=true for the whole cluster.
 
     Leaves: every resource unmanaged and no monitors; PostgreSQL, replication and the VIP keep
     running exactly as they were (healthy except for the flag).
     """
     started = time.monotonic()
-    primary = lab.primary()
+    primary = promoted_node(lab)
     t = Target(node=primary, other=lab.other(primary), primary=primary)
     crm(
         lab,
@@ -284,7 +281,7 @@ def maintenance(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def node_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
+def node_standby(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Node standby: `crm_attribute --node NODE --name standby --update on`.
 
     Leaves: NODE in standby, cfpgsql Stopped there (no failure). Putting the primary in standby
@@ -312,7 +309,7 @@ def node_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def stop_node(lab: Lab, node: str | None = None) -> ScenarioResult:
+def stop_node(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """corosync and all pacemaker daemons of a node die (SIGKILL); default: the standby.
 
     Leaves: the node OFFLINE for the survivor (stonith is disabled, so its resources count as
@@ -343,7 +340,7 @@ def stop_node(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def two_primaries(lab: Lab, node: str | None = None) -> ScenarioResult:
+def two_primaries(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Both PostgreSQL writable: the standby promoted by hand outside pacemaker's control.
 
     How it stays: the node is first put into node-level maintenance (`crm_attribute --node NODE
@@ -395,7 +392,7 @@ def two_primaries(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-SCENARIOS: dict[str, Callable[[Lab, str | None], ScenarioResult]] = {
+SCENARIOS: dict[str, Callable[[LabNodes, str | None], ScenarioResult]] = {
     "stop-standby": stop_standby,
     "wipe-standby": wipe_standby,
     "kill-primary": kill_primary,
@@ -409,7 +406,7 @@ SCENARIOS: dict[str, Callable[[Lab, str | None], ScenarioResult]] = {
 }
 
 
-def inject(lab: Lab, name: str, node: str | None = None) -> ScenarioResult:
+def inject(lab: LabNodes, name: str, node: str | None = None) -> ScenarioResult:
     try:
         scenario = SCENARIOS[name]
     except KeyError:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from lab import crm, postgres
 from lab.config import MASTER_HUB_DAT
 from lab.crm import CrmView
+from lab.nodes import LabNodes
 from lab.postgres import PgFacts
 from lab.state import Tracked
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
 
 AGENT_ATTRIBUTES = (
     "cfpgsql-status",
@@ -180,7 +177,7 @@ def health_problems(
     return tuple(problems)
 
 
-def crm_view(lab: Lab) -> tuple[CrmView | None, str | None]:
+def crm_view(lab: LabNodes) -> tuple[CrmView | None, str | None]:
     """crm_mon XML from a node whose pacemaker runs, preferring one that sees a DC.
 
     A node whose pacemaker is still starting answers with a partial view (no DC, nodes missing).
@@ -205,7 +202,7 @@ def crm_view(lab: Lab) -> tuple[CrmView | None, str | None]:
     return (partial, None) if partial is not None else (None, error)
 
 
-def gather(lab: Lab) -> LabStatus:
+def gather(lab: LabNodes) -> LabStatus:
     state = lab.load_state()
     nodes = {}
     for spec in lab.config.nodes:

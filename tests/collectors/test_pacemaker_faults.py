@@ -31,10 +31,9 @@ from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig
 from exporter.config import ConfigError, config_from_mapping
 from exporter.scrape import CollectorError, CollectorResult, ScheduledCollector, Scraper
-from servicekit.metrics import MetricWriter
+from lab.offline.cibstates import BASE_AT, PCMK_TZ, CibStates, cibadmin_query, crm_mon_xml
+from servicekit.metrics import MetricWriter, exposition_text
 from tests.parsers.test_parsers_fuzz import CIB_SEEDS, CRM_MON_SEEDS, FUZZ, mutated
-from tests.support.cibstates import BASE_AT, PCMK_TZ, CibStates, cibadmin_query, crm_mon_xml
-from tests.support.exposition import writer_text
 from tests.support.metrics_text import sample_value, scrape_text
 from tests.support.runners import CibFileRunner, ScriptedRunner
 
@@ -172,7 +171,7 @@ def test_a_starting_pacemakerd_is_reported_with_its_state() -> None:
     assert error.reason == "unavailable"
     assert isinstance(error.facts, PacemakerState)
     assert error.facts.pacemakerd_state is PacemakerdState.RUNNING
-    text = writer_text(written(error))
+    text = exposition_text(written(error), "cfcluster")
     state = "cfha_pacemaker_pacemakerd_state"
     assert sample_value(text, state, node="hub1", state="running") == 1
     assert sample_value(text, state, node="hub1", state="shutting_down") == 0

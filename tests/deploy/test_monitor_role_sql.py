@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from exporter.collectors.hub_sql import CANDIDATES
+from lab.offline.pgpair import PgPair
 from tests.deploy.units import DEPLOY
-from tests.support.pgpair import PgPair
 
 SQL = DEPLOY / "cfengine/sql/monitor-role.sql"
 HUB_TABLES = sorted({name for names in CANDIDATES.values() for name in names})

@@ -22,7 +22,7 @@ from typing import Any
 from lab import postgres
 from lab.cluster import Lab
 from lab.errors import LabError
-from lab.stack import ProductStack, StackError
+from lab.product.stack import ProductStack, StackError
 from tests.e2e.matrix import ROUTE_LABEL, Key
 
 Delivery = tuple[str, str, str, str, str]  # (receiver, alertname, node, route, status)

@@ -23,9 +23,9 @@ import psycopg
 
 from lab.cluster import Lab
 from lab.errors import LabError
-from lab.stack import ProductStack, StackError
-from lab.stackconfig import REMEDIATOR_RECEIVER
-from lab.waiting import wait_until
+from lab.product.stack import ProductStack, StackError
+from lab.product.stackconfig import REMEDIATOR_RECEIVER
+from lab.product.waiting import wait_until
 from tests.e2e import checks
 from tests.e2e.matrix import ANY_SCENARIO, BASELINE, REQUEST, Scenario
 from tests.e2e.observe import Sampler, Timeline, alert_key, deliveries
@@ -82,6 +82,8 @@ def prepare(stack: ProductStack, name: str) -> None:
     lab = stack.lab
     if not lab.status().healthy:
         lab.restore_healthy()
+    if stack.lost_hubs():  # a restore that had to rebuild the lab took cfha's processes with it
+        stack.bring_back_hubs()
     wait_for(lambda: quiet(stack), QUIET_TIMEOUT, "only the baseline alerts")
     stack.restart_remediators(name)
 

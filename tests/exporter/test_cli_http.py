@@ -21,8 +21,10 @@ from exporter.registry import metrics_registry
 from exporter.scrape import ScheduledCollector, Scraper
 from exporter.web.app import create_app
 from exporter.web.wsgi import WSGIApp
-from tests.support.pginstall import PgInstall, newest_pg
-from tests.support.pgpair import PgPair, free_port
+from lab.loopback import free_port
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
+from tests.support.pgskip import newest_pg
 
 
 @pytest.fixture(scope="module")

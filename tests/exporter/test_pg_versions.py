@@ -18,10 +18,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from clusterstate.postgres import PgFacts
 from exporter.collectors.postgres import PostgresCollector, PostgresConfig
 from exporter.scrape import ScheduledCollector, Scraper
-from tests.support.hubenv import create_cfdb, hub_scraper, write_workdir
+from lab.offline.hubdata import create_cfdb, write_workdir
+from lab.offline.pginstall import MAJORS, PgInstall, PgUnavailable, pg_install
+from lab.offline.pgpair import PgPair
+from tests.support.hubscrape import hub_scraper
 from tests.support.metrics_text import sample_value, scrape_text
-from tests.support.pginstall import MAJORS, PgInstall, PgUnavailable, pg_install
-from tests.support.pgpair import PgPair
 
 # Label values that name the installation or a random port, not the shape of what is published.
 VARYING_LABELS = frozenset({"version", "sender_port"})

@@ -14,9 +14,10 @@ from clusterstate.pg import PgSession, PgSettings
 from clusterstate.postgres import PgFacts
 from exporter.collectors.postgres import PostgresCollector, PostgresConfig
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
+from lab.loopback import free_port
+from lab.offline.pgpair import MONITOR_ROLE, SECRET_PASSWORD, SECRET_ROLE, PgPair
 from servicekit.metrics import MetricWriter
 from tests.support.metrics_text import sample_value, scrape_text
-from tests.support.pgpair import MONITOR_ROLE, SECRET_PASSWORD, SECRET_ROLE, PgPair, free_port
 
 
 def collector(pair: PgPair, node: str, **overrides: object) -> PostgresCollector:

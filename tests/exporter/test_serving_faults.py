@@ -24,11 +24,13 @@ from pathlib import Path
 import pytest
 
 from exporter.registry import COLLECTORS, DERIVED
+from lab.loopback import free_port
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 from tests.deploy.units import UNITS, unit_settings
 from tests.support.daemons import Daemon, wait_for
 from tests.support.metrics_text import sample_value
-from tests.support.pginstall import PgInstall, newest_pg
-from tests.support.pgpair import PgPair, free_port
+from tests.support.pgskip import newest_pg
 
 IDLE_CONNECTIONS = 1000
 BURST = 20

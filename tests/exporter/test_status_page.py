@@ -29,10 +29,13 @@ from exporter.server import bind
 from exporter.web.app import create_app
 from exporter.web.filters import ago, size, utc
 from exporter.web.wsgi import WSGIApp
+from lab.loopback import free_port
+from lab.offline.hubdata import HUBS, create_cfdb, write_workdir
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 from tests.support import browser
-from tests.support.hubenv import HUBS, create_cfdb, hub_scraper, write_workdir
-from tests.support.pginstall import PgInstall, newest_pg
-from tests.support.pgpair import PgPair, free_port
+from tests.support.hubscrape import hub_scraper
+from tests.support.pgskip import newest_pg
 
 STATUS_KEYS = {
     "schema", "cluster", "node", "version", "observed_at", "observed_age_seconds", "status",

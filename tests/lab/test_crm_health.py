@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -11,20 +10,11 @@ import pytest
 from lab import crm
 from lab.postgres import PgFacts, ReplicationRow, WalReceiverRow
 from lab.status import NodeRuntime, health_problems
+from tests.support.shared import not_found, pacemaker_fixture_dirs
 
 # crm_mon --output-as=xml --include=all of a lab after stop-standby plus a ban on hub2
 # (pacemaker 2.1.5, captured from the lab itself).
 STOPPED_STANDBY_XML = (Path(__file__).parent / "data/crm_mon_stopped_standby.xml").read_text()
-
-
-def _shared_fixtures() -> Path:
-    env = os.environ.get("CFHA_SHARED_DIR")
-    repo = Path(__file__).resolve().parents[2]
-    candidates = [Path(env)] if env else [repo / "../shared", repo / "../../shared"]
-    for base in candidates:
-        if (base / "fixtures/pacemaker").exists():
-            return base / "fixtures/pacemaker"
-    return candidates[0] / "fixtures/pacemaker"
 
 
 def healthy_xml() -> str:
@@ -76,10 +66,9 @@ def test_bad_xml_is_a_parse_error(bad):
 
 
 def test_parses_every_shared_pacemaker_fixture():
-    base = _shared_fixtures()
-    files = sorted(base.glob("*/xml-output*.xml")) if base.exists() else []
+    files = sorted(p for d in pacemaker_fixture_dirs() for p in d.glob("xml-output*.xml"))
     if not files:
-        pytest.skip(f"shared pacemaker fixtures not found at {base}")
+        not_found("the shared pacemaker fixtures (xml-output*.xml)")
     for path in files:
         raw = path.read_bytes()
         view = crm.parse(raw)

@@ -17,12 +17,12 @@ import psycopg
 import pytest
 
 from lab import cfdb
-from lab.cluster import Lab, LabNotHealthyError
+from lab.cluster import Lab, LabNotHealthyError, claim_free_lab
 from lab.config import MASTER_HUB_DAT
+from lab.lifecycle import unavailable_reason
 from lab.scenarios import SCENARIOS, ScenarioResult
 from lab.status import LabStatus
 from lab.teardown import leftovers
-from lab.testing import claim_free_lab, lab_unavailable_reason
 
 pytestmark = pytest.mark.lab
 
@@ -293,7 +293,9 @@ def test_scenario_state_is_stable_and_restore_keeps_rows(healthy_lab, lab_timing
     time.sleep(STABLE_S)
     EXPECT[name](lab, lab.status(), result)
 
-    lab_timings[f"restore after {name} (s)"] = lab.restore_healthy()
+    report = lab.restore_healthy()
+    assert report.rebuilt is None, report.rebuilt  # repaired by hand
+    lab_timings[f"restore after {name} (s)"] = report.seconds
     st = lab.status()
     assert st.healthy, st.problems
     for node in lab.node_names:  # rows written before the scenario survive on both hubs
@@ -316,7 +318,9 @@ def test_scenario_on_the_primary_fails_over(healthy_lab, lab_timings, name):
     assert st.crm is not None and st.crm.promoted_nodes() == [result.other]
     assert st.crm.role_on(primary) == "Stopped"
     assert st.nodes[primary].lock_present  # demoted with a standby present: the lock stays
-    lab_timings[f"restore after {name} on the primary (s)"] = lab.restore_healthy()
+    report = lab.restore_healthy()
+    assert report.rebuilt is None, report.rebuilt
+    lab_timings[f"restore after {name} on the primary (s)"] = report.seconds
     assert lab.status().healthy
 
 
@@ -359,8 +363,8 @@ def test_a_second_lab_runs_beside_and_down_leaves_nothing(lab_cluster, lab_timin
 
 
 def test_a_failed_start_leaves_nothing():
-    if lab_unavailable_reason():
-        pytest.skip(lab_unavailable_reason() or "")
+    if unavailable_reason():
+        pytest.skip(unavailable_reason() or "")
     lab = claim_free_lab()
     try:
         with pytest.raises(LabNotHealthyError):
@@ -373,8 +377,8 @@ def test_a_failed_start_leaves_nothing():
 
 
 def test_down_without_a_state_file_still_finds_the_nodes(monkeypatch):
-    if lab_unavailable_reason():
-        pytest.skip(lab_unavailable_reason() or "")
+    if unavailable_reason():
+        pytest.skip(unavailable_reason() or "")
     monkeypatch.setenv("CFHA_LAB_KEEP_ON_FAILURE", "1")  # a failed start that stays in place
     lab = claim_free_lab()
     try:

@@ -22,6 +22,8 @@ import pytest
 from clusterstate.corosync import CorosyncReader, CorosyncSettings
 from clusterstate.pacemaker import PacemakerReader
 from clusterstate.read import ClusterStateReader
+from lab.offline.cibstates import INCIDENT_AT, PCMK_TZ, CibStates, run_tool
+from lab.offline.clusterstates import location, lock_file, with_pacemaker
 from remediator import guard
 from remediator.actions.base import Hints
 from remediator.decide import Decider
@@ -32,9 +34,7 @@ from remediator.live import pacemaker_settings
 from remediator.lock import ClusterLock
 from remediator.policy import load_policy
 from remediator.services import Services
-from tests.support.cibstates import INCIDENT_AT, PCMK_TZ, CibStates, run_tool
 from tests.support.runners import OfflineRunner
-from tests.support.states import location, lock_file, with_pacemaker
 
 from .conftest import AppFactory, ban_alert
 from .fakeworld import FakeClock, World

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from lab.cluster import Lab
-from lab.stackconfig import CLUSTER, lab_policy
+from lab.product.stackconfig import CLUSTER, lab_policy
 
 from .conftest import TOKEN, alert, ban_alert, cleanup_alert, payload, resync_alert
 from .snapshots import cleanup_argv

@@ -9,7 +9,7 @@ from dataclasses import replace
 from clusterstate.host import pgsql_lock, probe_data_dir
 from clusterstate.pacemaker_state import PgsqlParams
 from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
-from tests.support.pgpair import PgPair
+from lab.offline.pgpair import PgPair
 
 
 def params(pair: PgPair, port: int) -> PgsqlParams:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from tests.support.states import location, with_pacemaker
+from lab.offline.clusterstates import location, with_pacemaker
 
 from .conftest import AppFactory, ban_alert, circuit_of, cleanup_alert, core, job_of
 from .fakeworld import World

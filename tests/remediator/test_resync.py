@@ -10,8 +10,7 @@ import pytest
 from flask import Flask
 
 from clusterstate.host import DataDir
-from tests.remediator.snapshots import cleanup_argv
-from tests.support.states import (
+from lab.offline.clusterstates import (
     agent,
     failure,
     history,
@@ -20,6 +19,7 @@ from tests.support.states import (
     pg_primary,
     with_pacemaker,
 )
+from tests.remediator.snapshots import cleanup_argv
 
 from .conftest import AppFactory, circuit_of, core, job_of, resync_alert
 from .fakeworld import Call, World

@@ -19,15 +19,15 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from lab.offline.pacemaker_standin import PacemakerStandIn
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 from remediator.app import close_app, create_app
 from remediator.clock import SystemClock
 from remediator.config import config_from_mapping
 from remediator.services import Services
-from tests.support.pginstall import PgInstall
-from tests.support.pgpair import PgPair
 
 from .conftest import TOKEN, auth, circuit_of, core, job_of, payload, resync_alert
-from .pg_standin import PacemakerStandIn
 
 
 @pytest.fixture

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from lab.offline.clusterstates import location, with_pacemaker
 from remediator.journal import JournalError
 from remediator.policy import Policy, load_policy, policy_from_mapping
 from tests.remediator.snapshots import cleanup_argv
-from tests.support.states import location, with_pacemaker
 
 from .conftest import (
     AppFactory,

@@ -1,4 +1,4 @@
-"""tests/support/pginstall.py: every tested major's tools run as the database user, and the wheel's
+"""lab/offline/pginstall.py: every tested major's tools run as the database user, and the wheel's
 PostgreSQL 18 runs from its cache when the venv is out of that user's reach (a venv under /root)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.pginstall import (
+from lab.offline.pginstall import (
     DB_OS_USER,
     TOOLS,
     PgInstall,

@@ -1,7 +1,7 @@
 """A real PostgreSQL primary + streaming standby on free loopback ports, in a temporary dir.
 
 Used by tests and benchmarks that need real replication but not the whole lab cluster, on any
-installation of `tests.support.pginstall` (Debian's 15, the wheel's 18). Runs the servers as the
+installation of `lab.offline.pginstall` (Debian's 15, the wheel's 18). Runs the servers as the
 `postgres` OS user when started as root (initdb refuses root). Every server is stopped by its
 postmaster PID through pg_ctl, and the directory removed, in `close()`.
 """
@@ -12,7 +12,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,17 +19,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.pginstall import PgInstall, db_user_ids
+from lab.loopback import free_port
+from lab.offline.pginstall import PgInstall, db_user_ids
 
 MONITOR_ROLE = "cfha_monitor"  # a pg_monitor member, as the exporter runs in production
-SECRET_ROLE = "cfha_secret"  # a role that must authenticate with a password
-SECRET_PASSWORD = "s3cret-not-logged"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+# A role that must authenticate with a password (the exporter's password_file path), on a
+# throwaway server that listens on 127.0.0.1 only.
+SECRET_ROLE = "cfha_secret"  # noqa: S105
+SECRET_PASSWORD = "s3cret-not-logged"  # noqa: S105
 
 
 @dataclass
@@ -219,7 +215,7 @@ class PgPair:
         while time.monotonic() < deadline:
             done = self.psql(
                 self.primary,
-                "SELECT coalesce(bool_and(replay_lsn >= "
+                "SELECT coalesce(bool_and(replay_lsn >= "  # noqa: S608 - the LSN is the server's
                 f"'{target}'::pg_lsn), false) FROM pg_stat_replication "
                 "WHERE application_name = 'hub2'",
             )

@@ -1,12 +1,10 @@
-"""Polling with a deadline, and the error of the loopback test stack."""
+"""Polling with a deadline, and the error of the product stack on 127.0.0.1."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from typing import Any
-
-LOOPBACK = "127.0.0.1"
 
 
 class StackError(RuntimeError):

