@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 
 from clusterstate.parsers.cib import CibParseError
-from lab import lifecycle, postgres, teardown
+from lab import lifecycle, pglayout, postgres, teardown
 from lab.cib_leftovers import find_leftovers
 from lab.config import MASTER_HUB_DAT, PGDATA
 from lab.errors import LabError
@@ -85,7 +85,7 @@ def revive_stack(lab: LabNodes, node: str) -> None:
     lifecycle.kill_stack(lab, node)
     inode = lab.load_state().node(node).netns_inode
     assert inode is not None
-    postgres.force_stop(lab.runner(node), inode)
+    postgres.force_stop(lab.runner(node), lab.postgres(), lab.node(node), inode)
     drop_stray_vip(lab, node)
     lifecycle.start_stack(lab, node)
 
@@ -148,9 +148,10 @@ def reclone(lab: LabNodes, primary: str, node: str, deadline: float) -> None:
     runner = lab.runner(node)
     inode = lab.load_state().node(node).netns_inode
     assert inode is not None
-    postgres.force_stop(runner, inode)
+    pg = lab.postgres()
+    postgres.force_stop(runner, pg, lab.node(node), inode)
     runner.run(["rm", "-rf", "--one-file-system", str(PGDATA)], check=True)
-    postgres.basebackup(runner, lab.node(primary))
+    postgres.basebackup(runner, pg, lab.node(primary))
     lab.node(node).lock_host.unlink(missing_ok=True)
 
 
@@ -228,7 +229,14 @@ def restore_healthy(lab: LabNodes, timeout: float) -> RestoreReport:
     started = time.monotonic()
     deadline = started + timeout
     if not lab.store.exists():
-        lifecycle.up(lab, timeout, seed_hosts=50, rng_seed=1, replace_existing=False)
+        lifecycle.up(
+            lab,
+            timeout,
+            seed_hosts=50,
+            rng_seed=1,
+            replace_existing=False,
+            pg_major=pglayout.major_from_env(),
+        )
         return RestoreReport(time.monotonic() - started, ("the lab was not up: started it",))
     actions: list[str] = []
     if not gather(lab).healthy:
@@ -244,6 +252,7 @@ def restore_healthy(lab: LabNodes, timeout: float) -> RestoreReport:
                 seed_hosts=state.seed_hosts,
                 rng_seed=state.seed_rng,
                 replace_existing=False,
+                pg_major=state.pg_major,
             )
             return RestoreReport(time.monotonic() - started, rebuilt=f"repair failed: {err}")
     refresh_master_hub(lab)
