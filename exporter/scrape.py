@@ -97,6 +97,17 @@ class CollectorResult:
 FactsT = TypeVar("FactsT")
 
 
+def facts_of(
+    results: Mapping[str, CollectorResult], name: str, kind: type[FactsT]
+) -> FactsT | None:
+    """A collector's facts, also those a failed collector returned about its failure (what a
+    derived collector reads; None when disabled or of another type)."""
+    result = results.get(name)
+    if result is None or not isinstance(result.facts, kind):
+        return None
+    return result.facts
+
+
 @dataclass(frozen=True)
 class Scrape:
     """Everything one scrape observed."""
@@ -110,10 +121,7 @@ class Scrape:
     def facts(self, name: str, kind: type[FactsT]) -> FactsT | None:
         """The typed facts of collector `name`: None when disabled or when it failed without
         telling what it saw (a failed collector may still return facts such as "down")."""
-        result = self.results.get(name)
-        if result is None or not isinstance(result.facts, kind):
-            return None
-        return result.facts
+        return facts_of(self.results, name, kind)
 
     @property
     def failed(self) -> list[CollectorResult]:

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from exporter.collectors.hub_sql import CANDIDATES
+from clusterstate.cfdb_schema import CANDIDATES
 from tests.deploy.units import DEPLOY
 from tests.support.pgpair import PG_BIN, PgPair
 

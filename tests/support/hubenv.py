@@ -10,8 +10,16 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from exporter.collectors.cfengine import HA_ENABLED, HA_INFO, MASTER_HUB
+from clusterstate.cfengine import (
+    HA_CFG,
+    HA_ENABLED,
+    HA_INFO,
+    HA_INFO_MASTERFILES,
+    MASTER_HUB,
+    POLICY_HUB_MARKER,
+)
 from lab import cfdb
+from lab.render import HA_CFG_TEXT
 from tests.support.pgpair import MONITOR_ROLE, PgPair
 
 HUBS = (
@@ -43,11 +51,15 @@ def ha_info_text(hubs: tuple[cfdb.Hub, ...] = HUBS) -> str:
 
 
 def write_workdir(base: Path, master_ip: str | None = HUBS[0].ip) -> Path:
-    """A CFEngine work directory with ha_info.json, master_hub.dat and the ha_enabled marker."""
+    """A CFEngine work directory with the HA files as a hub has them: ha_info.json (inputs and
+    masterfiles), master_hub.dat, ha.cfg and the markers ha_enabled and am_policy_hub."""
     for relative, text in (
         (HA_INFO, ha_info_text()),
+        (HA_INFO_MASTERFILES, ha_info_text()),
         (MASTER_HUB, None if master_ip is None else master_ip + "\n"),
         (HA_ENABLED, ""),
+        (HA_CFG, HA_CFG_TEXT),
+        (POLICY_HUB_MARKER, ""),
     ):
         path = base / relative
         path.parent.mkdir(parents=True, exist_ok=True)
