@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clusterstate.corosync import CorosyncState
+from clusterstate.disk import CloneSize
 from clusterstate.host import DataDir, PgsqlLock
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.postgres import PgFacts
@@ -42,7 +43,8 @@ class ClusterState:
     """This hub's own server (through its socket)."""
     primary: PgFacts | None = None
     """The primary, through the pgsql resource's master_ip (normally the floating IP)."""
-    primary_database_bytes: int | None = None
+    primary_clone_size: CloneSize | None = None
+    """What a re-clone of the primary copies (databases, pg_wal, WAL archive)."""
     data_dir: DataDir | None = None
     pgsql_lock: PgsqlLock | None = None
     errors: tuple[str, ...] = ()

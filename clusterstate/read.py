@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from clusterstate.corosync import CorosyncDown, CorosyncReader, CorosyncState
+from clusterstate.disk import CloneSize
 from clusterstate.errors import ReadError
 from clusterstate.host import DataDir, PgsqlLock, pgsql_lock, probe_data_dir
 from clusterstate.model import ClusterState
@@ -30,7 +31,7 @@ class PostgresAccess(Protocol):
 
     def local(self, p: PgsqlParams) -> PgFacts: ...
 
-    def primary(self, p: PgsqlParams) -> tuple[PgFacts, int | None]: ...
+    def primary(self, p: PgsqlParams) -> tuple[PgFacts, CloneSize | None]: ...
 
 
 class ClusterStateReader:
@@ -65,10 +66,10 @@ class ClusterStateReader:
         p = pacemaker.pgsql
         if p is None:
             errors.append(f"no primitive {self._pacemaker.settings.database_resource} in the CIB")
-        postgres = primary = primary_bytes = None
+        postgres = primary = clone_size = None
         if p is not None and self._postgres is not None:
             postgres = self._postgres.local(p)
-            primary, primary_bytes = self._postgres.primary(p)
+            primary, clone_size = self._postgres.primary(p)
             errors += [f"{what}: {f.error}" for what, f in (("local PostgreSQL", postgres),
                        ("the primary", primary)) if not f.up and f.error]  # fmt: skip
         data_dir = self._data_dir(p.pgdata) if p is not None and p.pgdata else None
@@ -80,7 +81,7 @@ class ClusterStateReader:
             corosync=corosync,
             postgres=postgres,
             primary=primary,
-            primary_database_bytes=primary_bytes,
+            primary_clone_size=clone_size,
             data_dir=data_dir,
             pgsql_lock=lock,
             errors=tuple(errors),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
+from clusterstate.disk import reclone_room
 from clusterstate.model import ClusterState
 
 # Decided before the cluster is read.
@@ -286,14 +287,17 @@ def cluster_lock(s: ClusterState, job_id: str) -> Check:
 
 
 def disk_room(s: ClusterState, factor: float) -> Check:
-    free = s.data_dir.free_bytes if s.data_dir else None
-    size = s.primary_database_bytes
-    if free is None or size is None:
-        return _fail(DISK_ROOM, "free space or the primary's database size could not be read")
-    needed = int(size * factor)
-    if free < needed:
-        return _fail(DISK_ROOM, f"{free} bytes free, a re-clone needs {needed}")
-    return _pass(DISK_ROOM, f"{free} bytes free, a re-clone needs {needed}")
+    """The one re-clone rule (clusterstate.disk.reclone_room) on the primary's sizes."""
+    room = reclone_room(s.data_dir.free_bytes if s.data_dir else None, s.primary_clone_size, factor)
+    if room.fits is None:
+        why = (s.primary_clone_size.archive_error if s.primary_clone_size else None) or ""
+        return _fail(
+            DISK_ROOM,
+            "free space or the primary's size (databases, pg_wal, archive) could not be read"
+            + (f": {why}" if why else ""),
+        )
+    detail = f"{room.free_bytes} bytes free, a re-clone needs {room.needed_bytes}"
+    return _pass(DISK_ROOM, detail) if room.fits else _fail(DISK_ROOM, detail)
 
 
 def pgdata_sane(s: ClusterState, user: str) -> Check:

@@ -116,7 +116,7 @@ class PacemakerStandIn:
     def read(self) -> ClusterState:
         now = time.time()
         data = probe_data_dir(self.params.pgdata or "")
-        primary, database_bytes = self.pg.primary(self.params)
+        primary, clone_size = self.pg.primary(self.params)
         local = self.pg.local(replace(self.params, pgport=self.pair.standby.port))
         running = bool(data.postmaster_running)
         streaming = running and "hub2" in primary.streaming_to
@@ -140,7 +140,7 @@ class PacemakerStandIn:
             state,
             postgres=local,
             primary=primary,
-            primary_database_bytes=database_bytes,
+            primary_clone_size=clone_size,
             data_dir=data,
             pgsql_lock=pgsql_lock(self.params.lock_path, now),
         )
