@@ -124,6 +124,20 @@ def hub_scrape(r: dict[str, Any]) -> list[Row]:
     return rows  # fmt: skip
 
 
+def readiness_scrape(r: dict[str, Any]) -> list[Row]:
+    parts = ", ".join(f"{k} {ms(v)}" for k, v in r["collector_median_seconds"].items())
+    return [
+        Row(
+            f"full scrape with failover readiness, {r['client_keys']:,} client keys",
+            f"{ms(r['after_median_seconds'])} (+{ms(r['added_median_seconds'])}; {parts})",
+            f"without it {ms(r['before_median_seconds'])}",
+            f"{r['after_median_seconds'] / r['before_median_seconds']:.2f}",
+            f"< +{ms(r['goal_seconds'])}",
+            judged(r["added_median_seconds"], r["goal_seconds"]),
+        )
+    ]
+
+
 def webhook_load(r: dict[str, Any]) -> list[Row]:
     rows = []
     floor = r["open_loop"]["healthz (baseline)"]
@@ -209,6 +223,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "full_scrape": full_scrape,
     "pacemaker_scale": pacemaker_scale,
     "hub_scrape": hub_scrape,
+    "readiness_scrape": readiness_scrape,
     "webhook_load": webhook_load,
     "resync": resync,
     "pg_scrape": pg_scrape,

@@ -88,6 +88,18 @@ def test_hub_scrape_goal_at_its_limit(collector: float, verdict: str, results_di
     assert summary.hub_scrape(result)[2].verdict == verdict
 
 
+@pytest.mark.parametrize(
+    ("added", "verdict"), [(0.0033, "met"), (0.0049, "met"), (0.0051, "missed")]
+)
+def test_readiness_scrape_row(added: float, verdict: str, results_dir: Path) -> None:
+    result = saved("readiness_scrape", results.readiness_scrape_result(added), results_dir)
+    (row,) = summary.readiness_scrape(result)
+    assert row.figure == "full scrape with failover readiness, 10,047 client keys"
+    assert row.baseline == "without it 18.0 ms" and row.goal == "< +5.0 ms"
+    assert row.value.startswith(f"{(0.018 + added) * 1e3:.1f} ms (+{added * 1e3:.1f} ms; keys")
+    assert row.verdict == verdict
+
+
 def test_webhook_load_rows(results_dir: Path) -> None:
     rows = summary.webhook_load(saved("webhook_load", results.webhook_load_result(), results_dir))
     floor = "GET /healthz 2.6 ms / 15.9 ms; fsync'd commit 0.2 ms"
@@ -187,7 +199,7 @@ def test_main_prints_and_writes_the_table_of_every_result(
     lines = printed.splitlines()
     assert lines[:2] == ["| figure | cfha | baseline (same run) | ratio | goal | |",
                          "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    assert len(lines) == 2 + 6 + 4 + 4 + 6 + 2 + 1 + 1
+    assert len(lines) == 2 + 6 + 4 + 4 + 1 + 6 + 2 + 1 + 1
     assert all(line.count("|") == 7 for line in lines)
     assert lines[2].startswith("| full scrape vs the two peer exporters, primary (hub1)")
     assert lines[-1].startswith("| offline healthy CIB")
