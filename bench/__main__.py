@@ -19,6 +19,7 @@ from bench import (
     pg_scrape,
     readiness_scrape,
     resync,
+    soak,
     summary,
     webhook_load,
 )
@@ -31,6 +32,7 @@ BENCHMARKS: dict[str, Callable[[], int]] = {
     "webhook_load": lambda: webhook_load.main([]),
     "resync": lambda: resync.main([]),
     "pg_scrape": pg_scrape.main,
+    "soak": lambda: soak.main([]),
     "compare_ha_cluster_exporter": lambda: compare_ha_cluster_exporter.main(["--no-doc"]),
 }
 

@@ -15,7 +15,7 @@ Plan (`resync_plan`; each destructive step re-reads the guard live first):
    directory at all), pg_basebackup into a fresh directory beside pgdata, move the old pgdata
    aside (`<pgdata>.cfha-old-<job>`, kept for forensics of any divergent WAL), move the new one in;
 4. restore the kept files; remove `<tmpdir>/PGSQL.lock` on this hub only; delete the hold;
-   `pcs resource cleanup <rsc> node=<node>`;
+   `crm_resource --cleanup --resource <rsc> --node <node>`;
 5. verify before a deadline: the agent reports HS:*, the primary has a `streaming` walsender
    for this node, and both are on the same timeline.
 On failure after anything was changed, a partial copy is removed and the hold is (re-)asserted:
@@ -66,7 +66,9 @@ def evaluate(ctx: Context, params: ResyncStandbyParams) -> Evaluation:
 
     current = streaming(t, params)(s)
     lock_present = s.pgsql_lock.present if s.pgsql_lock else None
-    if current.ok and lock_present is False and not s.pacemaker.failures_of(t.rsc, node):
+    if current.ok and lock_present is False:
+        # Streaming now is the cure already: old failure records are resource_cleanup's matter,
+        # never a reason to rebuild a standby that follows its primary.
         needed = Check(guard.NOTHING_TO_DO, False, f"{node} is already streaming")
     else:
         needed = Check(guard.NOTHING_TO_DO, True, current.detail)

@@ -22,7 +22,7 @@ from exporter.collectors.readiness import ReadinessCollector, ReadinessConfig
 from exporter.collectors.verdict import VerdictCollector, VerdictConfig
 from exporter.registry import metrics_registry
 from exporter.scrape import Collector, DerivedCollector, ScheduledCollector, Scraper
-from exporter.server import serve
+from exporter.server import bind
 from exporter.web.app import create_app
 from tests.support import browser
 from tests.support.cibstates import PCMK_TZ, CibStates, run_tool
@@ -76,8 +76,8 @@ def page(cib_states: CibStates, tmp_path: Path) -> Iterator[tuple[str, Client]]:
     )
     app = create_app(scraper, metrics_registry(scraper))
     port = free_port()
-    server = serve(app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = bind("127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, args=(app,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{port}/", Client(app)
