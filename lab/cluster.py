@@ -12,15 +12,17 @@ Every method works from any process: what is running is read from the lab's stat
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lab import cfengine_side, lifecycle, postgres, restore, scenarios, teardown, tracked
 from lab import config as lab_config
-from lab import lifecycle, postgres, restore, scenarios, teardown, tracked
 from lab import status as lab_status
+from lab.cfdb_plan import ha_inventory
 from lab.config import (
     MASTER_HUB_DAT,
     LabConfig,
@@ -234,3 +236,19 @@ class Lab:
             path = spec.host_path(MASTER_HUB_DAT)
             path.write_text(active + "\n")
         return active
+
+    def refresh_ha_inventory(self) -> None:
+        """Each hub's HA inventory in cfdb, as its agent reports it and cf-hub collects it:
+        the promoted hub active (PRI), the other passive, the active hub's address as HA
+        master IP; a hub named in the lab's inventory override reports that instead."""
+        primary = self.primary()
+        active = self.node(primary).address
+        override = cfengine_side.inventory_override(self)
+        for spec in self.config.nodes:
+            reported = ha_inventory(spec.name, spec.name == primary, active)
+            reported.update(override.get(spec.name, {}))
+            self.psql(
+                primary,
+                'UPDATE __inventory SET "values" = "values" || %s::jsonb WHERE hostkey = %s',
+                (json.dumps(reported), spec.hostkey),
+            )

@@ -11,20 +11,22 @@ Order of the repair:
    goes. A re-clone, not pg_rewind: with restart_on_promote=true a promotion keeps the timeline,
    so pg_rewind cannot see a divergence;
 5. node standby/maintenance flags cleared, failures cleaned up, wait until healthy;
-6. master_hub.dat refreshed on both hubs, as cf-agent would.
+6. the faults above the database undone (the CFEngine files as rendered, cf-hub running, the
+   archive's small filesystem gone), master_hub.dat refreshed on both hubs, as cf-agent would.
 If that does not reach healthy in time, the lab is rebuilt (down + up, the seed is the same but
 rows written since are lost) and a warning is logged.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import TYPE_CHECKING
 
 from clusterstate.parsers.cib import parse_cib
 from clusterstate.parsers.pcmk_values import is_cli_constraint
-from lab import lifecycle, postgres
+from lab import cfengine_side, lifecycle, postgres, scenarios_readiness
 from lab.config import PGDATA
 from lab.errors import LabError
 from lab.node import NodeCommandError
@@ -209,5 +211,15 @@ def restore_healthy(lab: Lab, timeout: float) -> float:
             lab.down()
             lab.up(max(timeout, 120.0), seed_hosts=state.seed_hosts, rng_seed=state.seed_rng)
             return time.monotonic() - started
+    undo_readiness_faults(lab)
     lab.refresh_master_hub()
     return time.monotonic() - started
+
+
+def undo_readiness_faults(lab: Lab) -> None:
+    """The faults above the database leave the cluster healthy: undo them always (the files
+    as rendered, no flag, cf-hub running, the archive's small filesystem gone)."""
+    scenarios_readiness.undo_archive_fill(lab)
+    cfengine_side.undo_faults(lab)
+    with contextlib.suppress(LabError, postgres.PgError):  # the next stand-in run does it too
+        lab.refresh_ha_inventory()

@@ -30,6 +30,7 @@ from lab.scenario_kit import (
     standby_gone,
     wait_for,
 )
+from lab.scenarios_readiness import SCENARIOS as READINESS_SCENARIOS
 from lab.status import LabStatus
 
 if TYPE_CHECKING:
@@ -406,6 +407,7 @@ SCENARIOS: dict[str, Callable[[Lab, str | None], ScenarioResult]] = {
     "node-standby": node_standby,
     "stop-node": stop_node,
     "two-primaries": two_primaries,
+    **READINESS_SCENARIOS,
 }
 
 

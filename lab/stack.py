@@ -5,11 +5,13 @@
         stack.remediator("hub2").jobs()        # the remediator's API, with the bearer token
         stack.prometheus.alerts(); stack.alertmanager.alerts(); stack.sink.received()
 
-Inside each hub (`Lab.spawn`, reached through `Lab.forward` on 127.0.0.1): cfha-exporter,
-cfha-remediator (lab policy and guard, `lab.stackconfig`) and the cf-hub stand-in. A cf-agent
+Inside each hub (`Lab.spawn`, reached through `Lab.forward` on 127.0.0.1): cfha-exporter and
+cfha-remediator (lab policy and guard, `lab.stackconfig`); the lab itself runs the stand-ins of
+cf-hub and cf-serverd (`lab.cfhub`, `lab.cfserverd`). A cf-agent
 stand-in (a thread) writes the active hub's address into both hubs' master_hub.dat every 10 s,
 as CFEngine's HA policy does at each agent run (every 5 minutes; lab time runs 30 times
-faster): without it the verdict stays DEGRADED after a failover. On the host,
+faster), and each hub's HA inventory into cfdb, as the hubs' agents report it and cf-hub
+collects it: without it the verdict stays DEGRADED after a failover. On the host,
 bound to 127.0.0.1: Prometheus with the lab copy of `alerts/rules/` scraping both exporters
 (job `cfha`) and both remediators (job `cfha-remediator`), Alertmanager with the example
 routing tuned for the lab (remediation requests to both remediators, human receivers to a
@@ -31,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 
 from lab import stackconfig
@@ -50,7 +53,6 @@ from lab.promstack import (
 REPO = Path(__file__).resolve().parents[1]
 EXPORTER_PORT = 9732  # inside each hub, on the hub's own 127.0.0.1
 REMEDIATOR_PORT = 9735
-CFHUB_INTERVAL_SECONDS = 60.0
 CFAGENT_INTERVAL_SECONDS = 10.0
 READY_TIMEOUT = 60.0
 
@@ -87,7 +89,6 @@ class Hub:
     remediator_url: str
     exporter_pid: int
     remediator_pid: int
-    cfhub_pid: int
     remediator_generation: int = 0
 
 
@@ -209,7 +210,6 @@ class ProductStack:
             for pid, grace in (
                 (hub.remediator_pid, 40.0),  # lets a running step finish (graceful_timeout)
                 (hub.exporter_pid, 5.0),
-                (hub.cfhub_pid, 5.0),
             ):
                 with contextlib.suppress(Exception):  # the lab may already be gone
                     self.lab.stop_spawned(pid, timeout=grace)
@@ -282,11 +282,6 @@ class ProductStack:
         )
         # The ids are recorded in the lab's state file at once, so `lab down` stops them
         # even if this process dies before it could.
-        cfhub = self._spawn(
-            node,
-            "cf-hub-stand-in",
-            ["-m", "lab.cfhub", "--dsn", spec.pg_dsn(), "--interval", str(CFHUB_INTERVAL_SECONDS)],
-        )
         exporter = self._spawn(node, "exporter", ["-m", "exporter", "--config.file", str(config)])
         remediator = self._spawn_remediator(node, "0")
         return Hub(
@@ -295,15 +290,15 @@ class ProductStack:
             remediator_url=self._forward(node, REMEDIATOR_PORT, "remediator"),
             exporter_pid=exporter,
             remediator_pid=remediator,
-            cfhub_pid=cfhub,
         )
 
     def _start_agent_stand_in(self) -> None:
         def loop() -> None:
             while not self._stop_agent.wait(CFAGENT_INTERVAL_SECONDS):
                 # no single primary (mid-failover) or the lab going down: the next run retries
-                with contextlib.suppress(LabError, OSError):
+                with contextlib.suppress(LabError, OSError, psycopg.Error):
                     self.lab.refresh_master_hub()
+                    self.lab.refresh_ha_inventory()
 
         self._stop_agent.clear()
         self._agent = threading.Thread(target=loop, name="cf-agent-stand-in", daemon=True)

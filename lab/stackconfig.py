@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import amconfig
+from lab.config import NOTIFICATION_SCRIPTS
 from remediator.policy import load_policy
 
 CLUSTER = "cfcluster"
@@ -42,7 +43,13 @@ def exporter_config(node: str, other: str, dsn: str, port: int) -> dict[str, Any
         "cluster": CLUSTER,
         "node": node,
         "web": {"listen_address": f"127.0.0.1:{port}"},
-        "collectors": {"postgres": {"conninfo": dsn, "expected_standbys": [other]}},
+        "collectors": {
+            "postgres": {"conninfo": dsn, "expected_standbys": [other]},
+            # /opt is the host's in a lab node: the scripts live under the node's /var/cfengine
+            "mission_portal": {"notification_scripts": str(NOTIFICATION_SCRIPTS)},
+            # one agent run of the lab's cf-agent stand-in (lab time runs 30 times faster)
+            "verdict": {"inventory_settle_seconds": 10},
+        },
     }
 
 

@@ -56,12 +56,20 @@ class VerdictConfig(CollectorSettings):
         "blueHostHorizon where it can be read, else collectors.hub.horizon_seconds).",
     )
 
+    inventory_settle_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="A hub's HA inventory collected this soon after a promotion may predate it: "
+        "a disagreement in it is not judged (one agent run).",
+    )
+
     @property
     def thresholds(self) -> Thresholds:
         return Thresholds(
             max_lag_bytes=float(self.max_lag_bytes),
             max_lag_seconds=self.max_lag_seconds,
             hub_report_stale_seconds=self.hub_report_stale_seconds,
+            inventory_settle_seconds=self.inventory_settle_seconds,
         )
 
 

@@ -45,6 +45,9 @@ class Thresholds:
     max_lag_seconds: float = 60.0
     hub_report_stale_seconds: float | None = None
     """None: the hub collector's horizon (Mission Portal's blueHostHorizon where read)."""
+    inventory_settle_seconds: float = 300.0
+    """A hub's report collected this soon after a promotion may hold the HA inventory its agent
+    gathered before it: a disagreement in it is not judged (one agent run: 5 minutes)."""
 
 
 @dataclass(frozen=True)

@@ -166,7 +166,9 @@ REASONS: tuple[Reason, ...] = (
         "differ from the cluster.",
         "hub collector (each HA hub's inventory attributes, by name), pacemaker (promoted node, "
         "the agent's status, the last promotion), cfengine collector (master_hub.dat), the "
-        "pgsql resource's master_ip. An inventory older than the last promotion is not judged.",
+        "pgsql resource's master_ip. A disagreeing report collected within 5 minutes of the "
+        "last promotion is not judged (it may predate it).",
+        "`collectors.verdict.inventory_settle_seconds` (default 300: one agent run).",
     ),
     Reason(
         "hub_keys_missing",

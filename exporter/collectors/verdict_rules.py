@@ -58,7 +58,7 @@ def evaluate(i: VerdictInputs, t: Thresholds) -> Verdict:
         "cfengine_ha_config": cfe.ha_config,
         "ha_cfg_invalid": cfe.ha_cfg,
         "ha_info_drift": cfe.ha_info_drift,
-        "ha_inventory_mismatch": cfe.inventory,
+        "ha_inventory_mismatch": lambda i: cfe.inventory(i, t),
         "hub_keys_missing": cfe.hub_keys,
         "mission_portal_config": cfe.mission_portal_config,
         "policy_hub_marker_missing": cfe.policy_hub_marker,

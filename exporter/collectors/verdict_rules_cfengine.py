@@ -5,6 +5,7 @@ database (keys, Mission Portal's files, the daemons, room for a re-clone). Pure,
 
 from __future__ import annotations
 
+from clusterstate.cfdb_sql import HaInventory
 from clusterstate.mission_portal import CONFIG_FILES
 from clusterstate.parsers.cfengine_files import documented_ha_cfg, ha_cfg_deviations
 from clusterstate.parsers.pgsql_ra import DEFAULT_PGSQL_RESOURCE, PgsqlStatus
@@ -13,9 +14,6 @@ from .verdict_model import Status, Thresholds, VerdictInputs
 from .verdict_primary import holds_if, primary_known_elsewhere, primary_node, promoted
 
 Result = tuple[Status, tuple[str, ...]]
-INVENTORY_SETTLE_SECONDS = 300.0
-"""A hub's report collected this soon after a promotion may hold the inventory its agent
-gathered before it (an agent run is 5 minutes apart): it is not judged."""
 _LABEL = {"mission_portal": "Mission Portal's blueHostHorizon", "configured": "configured"}
 
 
@@ -147,43 +145,46 @@ def ha_info_drift(i: VerdictInputs) -> Result:
     return "holds", ("inputs/…/ha_info.json differs from masterfiles/…/ha_info.json",)
 
 
-def inventory(i: VerdictInputs) -> Result:
-    """Each hub's reported HA state against the cluster, once its report is recent enough."""
+def inventory(i: VerdictInputs, t: Thresholds) -> Result:
+    """Each hub's reported HA state against the cluster. A report that agrees is fine at any age;
+    one that disagrees counts only once it is recent enough not to predate the last promotion."""
     hub, p, nodes = i.hub, i.pacemaker, promoted(i)
     if hub is None or not hub.up or hub.members is None or p is None or nodes is None:
         return "unknown", ()
     if len(nodes) != 1:
         return "unknown", ()  # no_primary / two_primaries say why
     primary = nodes[0]
-    since = (p.last_promotion or 0.0) + INVENTORY_SETTLE_SECONDS
-    masters = {
-        ip
-        for ip in (
-            i.files.master_hub_ip if i.files else None,
-            p.pgsql.master_ip if p.pgsql else None,
-            ip_of(i, primary),
-        )
-        if ip
-    }
+    since = (p.last_promotion or 0.0) + t.inventory_settle_seconds
+    masters = {ip for ip in (i.files.master_hub_ip if i.files else None,
+                             p.pgsql.master_ip if p.pgsql else None,
+                             ip_of(i, primary)) if ip}  # fmt: skip
     details: list[str] = []
-    judged = False
+    judged = unsure = False
     for m in hub.members:
-        inv = m.inventory
-        if not m.is_in_cluster or inv is None or (m.last_report_time or 0.0) < since:
+        if not m.is_in_cluster or m.inventory is None:
+            continue
+        found = _inventory_problems(m.name, m.inventory, primary, masters)
+        if found and (m.last_report_time or 0.0) < since:
+            unsure = True  # it may have been gathered before the promotion
             continue
         judged = True
-        role = "active" if m.name == primary else "passive"
-        if inv.state and inv.state.lower() != role:
-            details.append(
-                f"{m.name} reports HA node state {inv.state}, pacemaker promoted {primary}"
-            )
-        extended_primary = inv.state_extended == PgsqlStatus.PRI.value
-        if inv.state_extended and extended_primary != (role == "active"):
-            details.append(f"{m.name} reports HA node state extended {inv.state_extended}")
-        if inv.master_ip and masters and inv.master_ip not in masters:
-            shown = ", ".join(sorted(masters))
-            details.append(f"{m.name} reports HA master IP {inv.master_ip}, not {shown}")
-    return holds_if(details) if judged else ("unknown", ())
+        details += found
+    if details:
+        return "holds", tuple(details)
+    return ("clear", ()) if judged and not unsure else ("unknown", ())
+
+
+def _inventory_problems(name: str, inv: HaInventory, primary: str, masters: set[str]) -> list[str]:
+    role = "active" if name == primary else "passive"
+    out = []
+    if inv.state and inv.state.lower() != role:
+        out.append(f"{name} reports HA node state {inv.state}, pacemaker promoted {primary}")
+    extended_primary = inv.state_extended == PgsqlStatus.PRI.value
+    if inv.state_extended and extended_primary != (role == "active"):
+        out.append(f"{name} reports HA node state extended {inv.state_extended}")
+    if inv.master_ip and masters and inv.master_ip not in masters:
+        out.append(f"{name} reports HA master IP {inv.master_ip}, not {', '.join(sorted(masters))}")
+    return out
 
 
 # -- failover readiness ------------------------------------------------------------------------

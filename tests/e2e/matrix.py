@@ -309,4 +309,59 @@ MATRIX: tuple[Scenario, ...] = (
     ),
 )
 
+# Above the database (issue 20): the cluster stays healthy, the remediator does nothing (no job
+# at all: none of these is a database action), each fault's own alert reaches a human. The four
+# file faults of the passive hub run as one scenario: each is seen by its own reader (keys,
+# the marker, ha.cfg, Mission Portal's files) and raises its own alert, so their union is still
+# "the right alerts and no other" at the cost of one run (~2 min) instead of four.
+READINESS: tuple[Scenario, ...] = (
+    Scenario(
+        name="passive-hub-files",
+        inject=("passive-hub-files",),
+        target="standby",
+        alerts=(
+            alert("CfHaHubKeysMissing", "T", TICKET),
+            alert("CfHaPolicyHubMarkerMissing", "T", TICKET),
+            alert("CfHaHaCfgInvalid", "T", TICKET),
+            alert("CfHaHaFilesDiffer", "", TICKET),
+            alert("CfHaMissionPortalConfigDiffers", "", TICKET),
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        heals=False,
+    ),
+    Scenario(
+        name="cf-hub-both",
+        inject=("cf-hub-both",),
+        target="standby",
+        alerts=(alert("CfHaCfHubOnPassive", "T", TICKET), alert("CfHaDegraded", "", TICKET)),
+        heals=False,
+    ),
+    Scenario(
+        # issue 20 item 6: the active hub's collection stops; one alert names it, the passive
+        # hub (whose own report ages like everything else) is not blamed
+        name="freeze-cf-hub",
+        inject=("freeze-cf-hub",),
+        target="primary",
+        alerts=(alert("CfHaHubReportsStale", "", TICKET), alert("CfHaDegraded", "", TICKET)),
+        heals=False,
+    ),
+    Scenario(
+        name="inventory-wrong",
+        inject=("inventory-wrong",),
+        target="standby",
+        alerts=(alert("CfHaHaInventoryMismatch", "", TICKET), alert("CfHaDegraded", "", TICKET)),
+        heals=False,
+    ),
+    Scenario(
+        name="archive-filling",
+        inject=("archive-filling",),
+        target="primary",
+        alerts=(alert("CfHaDiskFullSoon", "T", PAGER),),
+        # after the writer stops, the 24-hour prediction still sees the slope for a while
+        tolerated=(alert("CfHaDiskFillingUp", "T", TICKET),),
+        heals=False,
+    ),
+)
+
+MATRIX = (*MATRIX, *READINESS)
 SCENARIOS = {s.name: s for s in MATRIX}

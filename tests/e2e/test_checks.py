@@ -42,7 +42,12 @@ def test_the_matrix_covers_the_issue() -> None:
     assert [s.name for s in MATRIX] == [
         *("stop-standby", "wipe-standby", "kill-primary", "diverge", "fail-monitor", "ban"),
         *("maintenance", "two-primaries", "stop-node"),
+        # issue 20: above the database (one scenario for the four file faults of the passive hub)
+        *("passive-hub-files", "cf-hub-both", "freeze-cf-hub", "inventory-wrong"),
+        "archive-filling",
     ]
+    for scenario in MATRIX[9:]:  # none of these is a database action: no job at all
+        assert not scenario.jobs and not scenario.tolerated_jobs and not scenario.gated
     two = SCENARIOS["two-primaries"]
     assert any(a.alertname == "CfHaTwoWritableDatabases" and "cfha-pager" in a.receivers
                for a in two.alerts)  # fmt: skip
