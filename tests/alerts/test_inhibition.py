@@ -101,8 +101,15 @@ SCENARIOS: list[dict[str, Any]] = [
             ("CfHaTwoWritableDatabases", {}),
             ("CfHaPrimaryMismatch", {"source": "postgres"}),
             ("CfHaPgsqlLockStale", {"node": "hub2"}),
+            ("CfHaCfHubOnPassive", {"node": "hub2"}),
+            ("CfHaMissionPortalDisagrees", {}),
         ],
-        "muted": {("CfHaPrimaryMismatch", HUMANS), ("CfHaPgsqlLockStale", REQUEST)},
+        "muted": {
+            ("CfHaPrimaryMismatch", HUMANS),
+            ("CfHaPgsqlLockStale", REQUEST),
+            ("CfHaCfHubOnPassive", HUMANS),
+            ("CfHaMissionPortalDisagrees", HUMANS),
+        },
     },
     {
         "cluster": "fencing",
