@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 
 from clusterstate.parsers.cib import CibParseError
+from clusterstate.parsers.pcmk_values import Role
 from lab import lifecycle, postgres, teardown
 from lab.cib_leftovers import find_leftovers
 from lab.config import MASTER_HUB_DAT, PGDATA
@@ -108,8 +109,7 @@ def needs_reclone(status: LabStatus, node: str) -> list[str]:
         reasons.append("PGSQL.lock present (it was a primary)")
     if not runtime.pgdata_present:
         reasons.append("no data directory")
-    pg = status.pg[node]
-    if pg.reachable and pg.in_recovery is False:
+    if status.pg[node].writable:
         reasons.append("its PostgreSQL is writable")
     return reasons
 
@@ -141,7 +141,7 @@ def reclone(lab: LabNodes, primary: str, node: str, deadline: float) -> None:
     )
     wait_for(
         lab,
-        lambda s: [] if s.crm and s.crm.role_on(node) == "Stopped" else [f"{node} still active"],
+        lambda s: [] if s.role_on(node) is Role.STOPPED else [f"{node} still active"],
         f"pacemaker stops {node}",
         timeout=_remaining(deadline),
     )
@@ -163,14 +163,14 @@ def _repair(lab: LabNodes, deadline: float) -> list[str]:
             actions.append(f"restarted the cluster stack of {node}")
 
     def both_online(s: LabStatus) -> list[str]:
-        if s.crm is None:
-            return [f"crm_mon: {s.crm_error}"]
-        return [f"{n} offline" for n in lab.node_names if not s.crm.online(n)]
+        if s.pacemaker is None:
+            return [f"crm_mon: {s.pacemaker_error}"]
+        return [f"{n} offline" for n in lab.node_names if n not in s.pacemaker.online_nodes]
 
     current = wait_for(lab, both_online, "both nodes online", timeout=_remaining(deadline))
-    assert current.crm is not None
+    assert current.pacemaker is not None
     anchor = lab.node_names[0]
-    if current.crm.maintenance_mode:
+    if current.pacemaker.maintenance_mode is not False:
         _crm(
             lab,
             anchor,
@@ -234,7 +234,7 @@ def restore_healthy(lab: LabNodes, timeout: float) -> RestoreReport:
     if not gather(lab).healthy:
         try:
             actions = _repair(lab, deadline)
-        except (LabError, NodeCommandError, postgres.PgError, ProcError, CibParseError) as err:
+        except (LabError, NodeCommandError, postgres.PgSetupError, ProcError, CibParseError) as err:
             log.warning("restore: repair failed (%s); rebuilding lab %s", err, lab.lab_id)
             state = lab.load_state()
             teardown.down(lab.config, lab.store)

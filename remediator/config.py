@@ -95,7 +95,7 @@ class GuardConfig(StrictModel):
         return value
 
 
-class PostgresConfig(StrictModel):
+class PgsqlOverrides(StrictModel):
     """Overrides of what the CIB's pgsql resource says; leave unset to use the CIB."""
 
     user: str | None = Field(default=None, description="OS user owning the data (CIB: pgdba)")
@@ -169,7 +169,7 @@ class RemediatorConfig(StrictModel):
     )
     web: WebConfig = Field(default_factory=WebConfig)
     guard: GuardConfig = Field(default_factory=GuardConfig)
-    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    postgres: PgsqlOverrides = Field(default_factory=PgsqlOverrides)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
 
     @field_validator("cluster", "node")

@@ -56,7 +56,7 @@ CFAGENT_INTERVAL_SECONDS = 10.0
 READY_TIMEOUT = 60.0
 
 __all__ = [
-    "Hub",
+    "HubProcesses",
     "ProductStack",
     "RemediatorClient",
     "StackError",
@@ -80,7 +80,7 @@ class StackSettings:
 
 
 @dataclass
-class Hub:
+class HubProcesses:
     """What runs in one hub and where it is reached from the host."""
 
     node: str
@@ -106,7 +106,7 @@ class ProductStack:
         self.token = secrets.token_hex(24)
         self.token_file = self.workdir / "remediator.token"
         self.policy_file = self.workdir / "remediator-policy.yml"
-        self.hubs: dict[str, Hub] = {}
+        self.hubs: dict[str, HubProcesses] = {}
         self._promstack: PromStack | None = None
         self._prometheus: Prometheus | None = None
         self._alertmanager: Alertmanager | None = None
@@ -275,7 +275,7 @@ class ProductStack:
 
     def _start_hub(
         self, node: str, journal_tag: str, exporter_port: int, remediator_port: int
-    ) -> Hub:
+    ) -> HubProcesses:
         spec = self.lab.node(node)
         config = self._hub_dir(node) / "exporter.yml"
         config.write_text(
@@ -294,7 +294,7 @@ class ProductStack:
         )
         exporter = self._spawn(node, "exporter", ["-m", "exporter", "--config.file", str(config)])
         remediator = self._spawn_remediator(node, journal_tag)
-        return Hub(
+        return HubProcesses(
             node=node,
             exporter_url=self._forward(node, EXPORTER_PORT, exporter_port),
             remediator_url=self._forward(node, REMEDIATOR_PORT, remediator_port),
