@@ -31,7 +31,7 @@ BENCHMARKS: dict[str, Callable[[], int]] = {
     "readiness_scrape": lambda: readiness_scrape.main([]),
     "webhook_load": lambda: webhook_load.main([]),
     "resync": lambda: resync.main([]),
-    "pg_scrape": pg_scrape.main,
+    "pg_scrape": lambda: pg_scrape.main([]),
     "soak": lambda: soak.main([]),
     "compare_ha_cluster_exporter": lambda: compare_ha_cluster_exporter.main(["--no-doc"]),
 }

@@ -1,9 +1,10 @@
 """What failover readiness adds to a full scrape, at 10,000 client keys, measured in one run.
 
-A real PostgreSQL pair (tests.support.pgpair) with cfdb seeded at `--hosts` (10,000), and a
-CFEngine work directory laid out as the passive hub's: the HA files, `ppkeys` with the key of
-every live cfdb host (10,000 client keys), `ppkeys_hubs`, Mission Portal's synced files, the
-daemons' pid files. Two scrapers in one process, both as hub2 on the standby:
+A real PostgreSQL pair (lab.offline.pgpair) of each `--pg` major, with cfdb seeded at
+`--hosts` (10,000), and a CFEngine work directory laid out as the passive hub's: the HA files,
+`ppkeys` with the key of every live cfdb host (10,000 client keys), `ppkeys_hubs`, Mission
+Portal's synced files, the daemons' pid files. Two scrapers in one process, both as hub2 on the
+standby:
 
 - before: the collectors that existed before issue 20 and need no cluster stack (postgres,
   hub, cfengine) and the verdict;
@@ -16,7 +17,7 @@ collector's own median duration. Also measured once each: a
 cold listing of 10,000 keys (paid when ppkeys changes) and reading cfdb's host keys (when the
 number of hosts changes, or every 5 minutes).
 
-    .venv/bin/python -m bench.readiness_scrape [--runs N] [--hosts N]
+    .venv/bin/python -m bench.readiness_scrape [--pg 15|18 ...] [--runs N] [--hosts N]
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 
 from prometheus_client import generate_latest
 
-from bench.common import argument_parser, save
+from bench.common import add_pg_argument, argument_parser, pg_installs, save
 from clusterstate.cfdb_schema import SCHEMA_STATEMENT, decode_schema, schema_names
 from clusterstate.cfdb_sql import hostkeys_statement
 from clusterstate.cfengine_keys import KeyDirectoryReader
@@ -49,8 +50,9 @@ from exporter.collectors.verdict import VerdictCollector, VerdictConfig
 from exporter.registry import metrics_registry
 from exporter.scrape import Collector, DerivedCollector, ScheduledCollector, Scraper
 from lab import cfdb
-from tests.support.hubenv import HUBS, IP_OF, create_cfdb, write_workdir
-from tests.support.pgpair import PgPair
+from lab.offline.hubdata import HUBS, IP_OF, create_cfdb, write_workdir
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 
 GOAL_SECONDS = 0.005
 ADDED = ("keys", "mission_portal", "daemons", "disk", "readiness")
@@ -161,8 +163,8 @@ def one_offs(work: Path, pair: PgPair, dbname: str) -> dict[str, float]:
     }
 
 
-def run(runs: int, hosts: int) -> dict[str, Any]:
-    with PgPair() as pair, tempfile.TemporaryDirectory(prefix="cfha-bench-ready-") as tmp:
+def measure_on(install: PgInstall, runs: int, hosts: int) -> dict[str, Any]:
+    with PgPair(install) as pair, tempfile.TemporaryDirectory(prefix="cfha-bench-ready-") as tmp:
         dbname = "cfdb_ready"
         _, plan = create_cfdb(pair, dbname, hosts, rng_seed=7)
         pair.psql(pair.primary, "VACUUM ANALYZE", dbname=dbname)
@@ -176,8 +178,13 @@ def run(runs: int, hosts: int) -> dict[str, Any]:
             after.close()
         keys = sum(1 for p in (work / "ppkeys").iterdir() if p.name.startswith("root-"))
         result = summarise(measured) | one_offs(work, pair, dbname)
-    result |= {"runs": runs, "hosts": hosts, "client_keys": keys,
-               "load_average_1m": os.getloadavg()[0]}  # fmt: skip
+    return result | {"postgresql": install.version, "client_keys": keys,
+                     "load_average_1m": os.getloadavg()[0]}  # fmt: skip
+
+
+def run(runs: int, hosts: int, installs: list[PgInstall]) -> dict[str, Any]:
+    cases = [measure_on(install, runs, hosts) for install in installs]
+    result = {"runs": runs, "hosts": hosts, "cases": cases}
     save("readiness_scrape", result)
     return result
 
@@ -197,25 +204,33 @@ def summarise(measured: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def lines(result: dict[str, Any]) -> list[str]:
+    out = []
+    for r in result["cases"]:
+        parts = ", ".join(f"{k} {v * 1e3:.2f}" for k, v in r["collector_median_seconds"].items())
+        verdict = "met" if r["added_median_seconds"] <= GOAL_SECONDS else "NOT met"
+        out.append(
+            f"full scrape as the passive hub, PostgreSQL {r['postgresql']}, "
+            f"{r['client_keys']:,} client keys, cfdb {result['hosts']:,} hosts: before "
+            f"{r['before_median_seconds'] * 1e3:.2f} ms, after "
+            f"{r['after_median_seconds'] * 1e3:.2f} ms: +{r['added_median_seconds'] * 1e3:.2f} ms "
+            f"(goal < {GOAL_SECONDS * 1e3:.0f} ms: {verdict}); added collectors' own medians "
+            f"(ms): {parts}; once per change: a cold listing of ppkeys "
+            f"{r['cold_listing_median_seconds'] * 1e3:.1f} ms, re-reading cfdb's host keys "
+            f"{r['hostkeys_read_median_seconds'] * 1e3:.1f} ms "
+            f"(load average {r['load_average_1m']:.1f} on {os.cpu_count()} CPUs)"
+        )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(__doc__)
+    add_pg_argument(parser)
     parser.add_argument("--runs", type=int, default=200)
     # 10,250 cfdb hosts: about 10,040 live clients, so ppkeys holds over 10,000 client keys
     parser.add_argument("--hosts", type=int, default=10_250)
     args = parser.parse_args(argv if argv is not None else sys.argv[1:])
-    r = run(args.runs, args.hosts)
-    parts = ", ".join(f"{k} {v * 1e3:.2f}" for k, v in r["collector_median_seconds"].items())
-    verdict = "met" if r["added_median_seconds"] <= GOAL_SECONDS else "NOT met"
-    print(
-        f"full scrape as the passive hub, {r['client_keys']:,} client keys, cfdb "
-        f"{r['hosts']:,} hosts: before {r['before_median_seconds'] * 1e3:.2f} ms, after "
-        f"{r['after_median_seconds'] * 1e3:.2f} ms: +{r['added_median_seconds'] * 1e3:.2f} ms "
-        f"(goal < {GOAL_SECONDS * 1e3:.0f} ms: {verdict}); added collectors' own medians (ms): "
-        f"{parts}; once per change: a cold listing of ppkeys "
-        f"{r['cold_listing_median_seconds'] * 1e3:.1f} ms, re-reading cfdb's host keys "
-        f"{r['hostkeys_read_median_seconds'] * 1e3:.1f} ms "
-        f"(load average {r['load_average_1m']:.1f} on {os.cpu_count()} CPUs)"
-    )
+    print("\n".join(lines(run(args.runs, args.hosts, pg_installs(args.pg)))))
     return 0
 
 

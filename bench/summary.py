@@ -115,7 +115,7 @@ def hub_scrape(r: dict[str, Any]) -> list[Row]:
             goal = s["hosts"] == 100_000
             rows.append(
                 Row(
-                    f"hub collector, {s['hosts']:,} hosts, {role}",
+                    f"hub collector, PostgreSQL {s['postgresql']}, {s['hosts']:,} hosts, {role}",
                     ms(p["collector_median_seconds"]),
                     f"count(*) of the 3 tables {ms(p['baseline_median_seconds'])}",
                     f"{p['ratio_collector_to_baseline']:.2f}",
@@ -127,17 +127,21 @@ def hub_scrape(r: dict[str, Any]) -> list[Row]:
 
 
 def readiness_scrape(r: dict[str, Any]) -> list[Row]:
-    parts = ", ".join(f"{k} {ms(v)}" for k, v in r["collector_median_seconds"].items())
-    return [
-        Row(
-            f"full scrape with failover readiness, {r['client_keys']:,} client keys",
-            f"{ms(r['after_median_seconds'])} (+{ms(r['added_median_seconds'])}; {parts})",
-            f"without it {ms(r['before_median_seconds'])}",
-            f"{r['after_median_seconds'] / r['before_median_seconds']:.2f}",
-            f"< +{ms(r['goal_seconds'])}",
-            judged(r["added_median_seconds"], r["goal_seconds"]),
+    rows = []
+    for c in r["cases"]:
+        parts = ", ".join(f"{k} {ms(v)}" for k, v in c["collector_median_seconds"].items())
+        rows.append(
+            Row(
+                f"full scrape with failover readiness, PostgreSQL {c['postgresql']}, "
+                f"{c['client_keys']:,} client keys",
+                f"{ms(c['after_median_seconds'])} (+{ms(c['added_median_seconds'])}; {parts})",
+                f"without it {ms(c['before_median_seconds'])}",
+                f"{c['after_median_seconds'] / c['before_median_seconds']:.2f}",
+                f"< +{ms(c['goal_seconds'])}",
+                judged(c["added_median_seconds"], c["goal_seconds"]),
+            )
         )
-    ]
+    return rows
 
 
 def webhook_load(r: dict[str, Any]) -> list[Row]:
@@ -194,7 +198,8 @@ def resync(r: dict[str, Any]) -> list[Row]:
         m = s["median_seconds"]
         rows.append(
             Row(
-                f"re-sync of a standby, {s['database_bytes'] / MB:,.0f} MB database "
+                f"re-sync of a standby, PostgreSQL {s['postgresql']}, "
+                f"{s['database_bytes'] / MB:,.0f} MB database "
                 f"({s['copied_bytes'] / MB:,.0f} MB copied)",
                 f"{m['remediator']:.2f} s",
                 f"bare pg_basebackup + start {m['bare']:.2f} s",
@@ -208,9 +213,9 @@ def resync(r: dict[str, Any]) -> list[Row]:
 
 def pg_scrape(r: dict[str, Any]) -> list[Row]:
     return [Row(
-        "postgres collector alone, /metrics (reference)", ms(r["scrape_median_seconds"]),
-        f"its SQL {ms(r['raw_sql_median_seconds'])}",
-        f"{r['ratio_scrape_to_raw_sql']:.2f}")]  # fmt: skip
+        f"postgres collector alone, PostgreSQL {c['postgresql']}, /metrics (reference)",
+        ms(c["scrape_median_seconds"]), f"its SQL {ms(c['raw_sql_median_seconds'])}",
+        f"{c['ratio_scrape_to_raw_sql']:.2f}") for c in r["cases"]]  # fmt: skip
 
 
 def soak(r: dict[str, Any]) -> list[Row]:

@@ -48,7 +48,7 @@ from typing import Any
 
 from bench.common import argument_parser, quantile, save, stop, wait_http
 from bench.loadgen import Request, Run, closed_loop, open_loop
-from tests.support.pgpair import free_port
+from lab.loopback import free_port
 
 TOKEN = "bench-token-0123456789abcdef"
 GOAL_P99_SECONDS = 0.020

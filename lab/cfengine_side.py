@@ -20,10 +20,9 @@ import os
 import signal
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from lab import render
-from lab.cfdb_plan import client_hostkey
+from lab import postgres, render
+from lab.cfdb_plan import client_hostkey, ha_inventory
 from lab.config import (
     CF_HUB_EVERYWHERE,
     CF_HUB_PID,
@@ -39,9 +38,8 @@ from lab.config import (
     LabConfig,
     NodeSpec,
 )
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
+from lab.nodes import LabNodes
+from lab.settle import promoted_node
 
 KEY_BYTES = 426  # a hub's public key file, as ha_update.cf copies only keys of this size
 MISSION_PORTAL_FILES = (
@@ -52,7 +50,7 @@ MISSION_PORTAL_FILES = (
     "api/config/config.php",
 )
 # What a hub's agent reports instead of its real HA state (the inventory fault), read by the
-# cf-agent stand-in (lab/stack.py); under the lab's root.
+# cf-agent stand-in (lab/product/stack.py); under the lab's root.
 INVENTORY_OVERRIDE = "inventory-override.json"
 
 
@@ -116,7 +114,7 @@ def write_node(cfg: LabConfig, node: NodeSpec, client_hostkeys: Iterable[str] = 
     node.host_path(CF_HUB_EVERYWHERE).unlink(missing_ok=True)
 
 
-def write_all(lab: Lab, client_hostkeys: Iterable[str] | None = None) -> None:
+def write_all(lab: LabNodes, client_hostkeys: Iterable[str] | None = None) -> None:
     """Every hub's files as CFEngine lays them out (the default clients: cfdb's, as seeded)."""
     keys = list(client_hostkeys) if client_hostkeys is not None else seeded_clients(lab)
     for node in lab.config.nodes:
@@ -124,13 +122,13 @@ def write_all(lab: Lab, client_hostkeys: Iterable[str] | None = None) -> None:
     (lab.config.root / INVENTORY_OVERRIDE).unlink(missing_ok=True)
 
 
-def seeded_clients(lab: Lab) -> list[str]:
+def seeded_clients(lab: LabNodes) -> list[str]:
     """The client host keys of the lab's cfdb seed (a function of its size and seed only)."""
     state = lab.load_state()
     return [client_hostkey(state.seed_rng, i) for i in range(state.seed_hosts)]
 
 
-def undo_faults(lab: Lab) -> None:
+def undo_faults(lab: LabNodes) -> None:
     """After any scenario: every file as rendered, no flag, no frozen cf-hub stand-in."""
     for node in lab.config.nodes:
         pidfile = node.host_path(CF_HUB_PID)
@@ -139,7 +137,7 @@ def undo_faults(lab: Lab) -> None:
     write_all(lab)
 
 
-def inventory_override(lab: Lab) -> dict[str, dict[str, str]]:
+def inventory_override(lab: LabNodes) -> dict[str, dict[str, str]]:
     """What a hub's agent reports instead of its real HA state (the inventory fault)."""
     path = lab.config.root / INVENTORY_OVERRIDE
     try:
@@ -147,3 +145,20 @@ def inventory_override(lab: Lab) -> dict[str, dict[str, str]]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def refresh_ha_inventory(lab: LabNodes) -> None:
+    """Each hub's HA inventory in cfdb, as its agent reports it and cf-hub collects it: the
+    promoted hub active (PRI), the other passive, the active hub's address as HA master IP; a
+    hub named in the lab's inventory override reports that instead."""
+    primary = promoted_node(lab)
+    active = lab.node(primary).address
+    override = inventory_override(lab)
+    for spec in lab.config.nodes:
+        reported = ha_inventory(spec.name, spec.name == primary, active)
+        reported.update(override.get(spec.name, {}))
+        postgres.query(
+            lab.node(primary),
+            'UPDATE __inventory SET "values" = "values" || %s::jsonb WHERE hostkey = %s',
+            (json.dumps(reported), spec.hostkey),
+        )

@@ -39,7 +39,7 @@ PPKEYS_HUBS = CFENGINE_DIR / "ppkeys_hubs"
 HTDOCS = CFENGINE_DIR / "httpd/htdocs"
 # /opt is the host's in every node (no bind mount): the notification scripts ha.cf syncs from
 # /opt/cfengine/notification_scripts live under the node's own /var/cfengine instead, and the
-# lab's exporters are told so (lab.stackconfig).
+# lab's exporters are told so (lab.product.stackconfig).
 NOTIFICATION_SCRIPTS = CFENGINE_DIR / "notification_scripts"
 CF_HUB_PID = CFENGINE_DIR / "cf-hub.pid"
 CF_SERVERD_PID = CFENGINE_DIR / "cf-serverd.pid"

@@ -14,7 +14,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lab import cfengine_side, tracked
 from lab.config import (
@@ -27,10 +26,8 @@ from lab.config import (
     POLICY_HUB_MARKER,
     PPKEYS,
 )
+from lab.nodes import LabNodes
 from lab.scenario_kit import ScenarioError, ScenarioResult, resolve_target, result
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
 
 CLIENT_KEYS_REMOVED = 5
 ARCHIVE_FS_SIZE = "256m"  # a small filesystem for the archive, so it fills within minutes
@@ -38,7 +35,7 @@ WALFILL = "lab.walfill"
 REPO = Path(__file__).resolve().parents[1]
 
 
-def passive_hub_files(lab: Lab, node: str | None = None) -> ScenarioResult:
+def passive_hub_files(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Four file faults on the passive hub at once, each seen by its own reader and rule:
     5 client keys gone from its ppkeys, its am_policy_hub marker gone, Mission Portal's
     config.php edited there, and its ha.cfg asking another resource's status.
@@ -73,7 +70,7 @@ def passive_hub_files(lab: Lab, node: str | None = None) -> ScenarioResult:
     )  # fmt: skip
 
 
-def cf_hub_both(lab: Lab, node: str | None = None) -> ScenarioResult:
+def cf_hub_both(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """cf-hub runs on the passive hub too (started by hand there): the cf-hub stand-in of that
     hub keeps its pid file although its hub is passive. Needs the product stack's stand-ins."""
     started = time.monotonic()
@@ -85,7 +82,7 @@ def cf_hub_both(lab: Lab, node: str | None = None) -> ScenarioResult:
                   f"cf-hub runs on {t.node} (passive) and {t.primary}", started)  # fmt: skip
 
 
-def freeze_cf_hub(lab: Lab, node: str | None = None) -> ScenarioResult:
+def freeze_cf_hub(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """The active hub's cf-hub frozen (SIGSTOP): nothing in cfdb moves any more. Needs the
     product stack's cf-hub stand-in."""
     started = time.monotonic()
@@ -102,19 +99,19 @@ def freeze_cf_hub(lab: Lab, node: str | None = None) -> ScenarioResult:
                   f"cf-hub on {t.node} (active) stopped; cfdb frozen", started)  # fmt: skip
 
 
-def inventory_wrong(lab: Lab, node: str | None = None) -> ScenarioResult:
+def inventory_wrong(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """The passive hub reports itself active in its HA inventory (what its agent would send if
     it believed so): the cf-agent stand-in writes that into cfdb from now on."""
     started = time.monotonic()
     t = resolve_target(lab, node, "standby", ("standby",))
     override = {t.node: {"HA node state": "active", "HA node state extended": "PRI"}}
     (lab.config.root / cfengine_side.INVENTORY_OVERRIDE).write_text(json.dumps(override))
-    lab.refresh_ha_inventory()
+    cfengine_side.refresh_ha_inventory(lab)
     return result("inventory-wrong", t, [f"{t.node} reports HA node state active"],
                   f"cfdb: {t.node} active, pacemaker: {t.primary} promoted", started)  # fmt: skip
 
 
-def archive_filling(lab: Lab, node: str | None = None) -> ScenarioResult:
+def archive_filling(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """The primary's WAL archive fills its filesystem: a 256 MiB filesystem is mounted on
     data/pg_arch inside the node (the archive's own filesystem, small so that it fills within
     minutes), and a writer switches WAL segments every 8 s, eight times: the archiver copies
@@ -138,7 +135,7 @@ def archive_filling(lab: Lab, node: str | None = None) -> ScenarioResult:
                   f"{t.node}'s archive filesystem filling by 2 MiB/s", started)  # fmt: skip
 
 
-def undo_archive_fill(lab: Lab) -> None:
+def undo_archive_fill(lab: LabNodes) -> None:
     """Stop the WAL writer and take the small filesystem off the archive, on any node."""
     for entry in lab.load_state().tracked:
         if WALFILL in entry.argv:
@@ -156,7 +153,7 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float) -> None:
         time.sleep(0.2)
 
 
-SCENARIOS: dict[str, Callable[[Lab, str | None], ScenarioResult]] = {
+SCENARIOS: dict[str, Callable[[LabNodes, str | None], ScenarioResult]] = {
     "passive-hub-files": passive_hub_files,
     "cf-hub-both": cf_hub_both,
     "freeze-cf-hub": freeze_cf_hub,

@@ -8,6 +8,7 @@ from lxml import etree
 from psycopg.conninfo import make_conninfo
 
 from clusterstate.model import ClusterState
+from remediator import guard
 from remediator.actions.base import Context, cleanup_argv
 from remediator.actions.resync_target import PgTarget, ResyncStandbyParams
 from remediator.guard import Check
@@ -96,7 +97,18 @@ class ResyncPlanner:
     def plan(self) -> Plan:
         steps = [*self._hold(), *self._keep(), *self._rewind(), *self._basebackup()]
         steps += [*self._restore(), *self._rejoin()]
-        return Plan("resync_standby", self.t.node, tuple(steps), tuple(self._on_failure()))
+        return Plan(
+            "resync_standby",
+            self.t.node,
+            tuple(steps),
+            tuple(self._on_failure()),
+            recovery_guard=self._not_primary_now,
+        )
+
+    def _not_primary_now(self, s: ClusterState) -> Check:
+        """The hold bans the target: never once it is (or may be) the primary, e.g. after the
+        other hub went away during the rebuild and pacemaker promoted this one."""
+        return guard.target_not_primary(s, self.t.node, self.ctx.config.guard.vip_resource)
 
     def _cmd(
         self,
@@ -331,6 +343,7 @@ class ResyncPlanner:
                 "reassert_hold",
                 "a failed rebuild stays banned until a human has looked",
                 self._place_hold(),
+                destructive=True,
             )
         )
         return steps

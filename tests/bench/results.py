@@ -87,7 +87,7 @@ def hub_role(collector: float, statement: float, baseline: float) -> dict[str, A
 
 
 def hub_scrape_result(primary_at_100000: float = 0.0465) -> dict[str, Any]:
-    largest = {"hosts": 100_000, "runs": 60,
+    largest = {"postgresql": "18.6", "hosts": 100_000, "runs": 60,
                "primary": {"explain_analyze": ["Aggregate  (cost=...)", "Execution Time: 40 ms"],
                            **hub_role(primary_at_100000, 0.040, 0.0218)},
                "standby": hub_role(0.0545, 0.047, 0.0240)}  # fmt: skip
@@ -95,15 +95,17 @@ def hub_scrape_result(primary_at_100000: float = 0.0465) -> dict[str, Any]:
         "goal_seconds_at_100000": 0.050,
         "load_average_1m": 1.4,
         "sizes": [
-            {"hosts": 1_000, "runs": 200, "primary": hub_role(0.0013, 0.0009, 0.0002),
+            {"postgresql": "18.6", "hosts": 1_000, "runs": 200,
+             "primary": hub_role(0.0013, 0.0009, 0.0002),
              "standby": hub_role(0.0014, 0.0010, 0.0004)},
             largest,
         ],
     }  # fmt: skip
 
 
-def readiness_scrape_result(added: float = 0.0033) -> dict[str, Any]:
-    """bench.readiness_scrape.run's result: its `summarise` on measured rounds, plus the rest."""
+def readiness_case(version: str, added: float) -> dict[str, Any]:
+    """One major's case of bench.readiness_scrape.run: its `summarise` on measured rounds, plus
+    the rest."""
     measured = {
         "scrapes": {"before": [0.0175, 0.0180, 0.0185], "after": [0.0180 + added] * 3},
         "collector_durations": {"keys": [0.00004] * 3, "mission_portal": [0.00022] * 3,
@@ -112,8 +114,13 @@ def readiness_scrape_result(added: float = 0.0033) -> dict[str, Any]:
     }  # fmt: skip
     return readiness_scrape.summarise(measured) | {
         "cold_listing_median_seconds": 0.0203, "hostkeys_read_median_seconds": 0.016,
-        "runs": 3, "hosts": 10_250, "client_keys": 10_047, "load_average_1m": 7.7,
+        "postgresql": version, "client_keys": 10_047, "load_average_1m": 7.7,
     }  # fmt: skip
+
+
+def readiness_scrape_result(added: float = 0.0033) -> dict[str, Any]:
+    return {"runs": 3, "hosts": 10_250,
+            "cases": [readiness_case("15.18", added), readiness_case("18.6", 0.0029)]}  # fmt: skip
 
 
 def run_of(latencies: list[float], *, seconds: float = 10.0, status: int = 202) -> Run:
@@ -172,12 +179,13 @@ def webhook_load_result(repeated_p99: float = 0.0250) -> dict[str, Any]:
 
 def resync_size(
     megabytes: int, database_bytes: int, copied_bytes: int, bare: list[float],
-    remediator: list[float],
+    remediator: list[float], *, postgresql: str = "15.18",
 ) -> dict[str, Any]:  # fmt: skip
     """What resync.bench_size returns."""
     samples = {"bare": bare, "remediator": remediator}
     median = {kind: statistics.median(s) for kind, s in samples.items()}
     return {
+        "postgresql": postgresql,
         "megabytes": megabytes,
         "database_bytes": database_bytes,
         "copied_bytes": copied_bytes,
@@ -198,16 +206,21 @@ def resync_result() -> dict[str, Any]:
     ]}  # fmt: skip
 
 
-def pg_scrape_result() -> dict[str, Any]:
-    raw, scrape = 0.00023, 0.0017
+def pg_scrape_case(postgresql: str, raw: float, scrape: float) -> dict[str, Any]:
+    """What pg_scrape.measure_on returns."""
     return {
+        "postgresql": postgresql,
         "raw_sql_median_seconds": raw,
         "scrape_median_seconds": scrape,
         "scrape_p99_seconds": 0.0031,
         "ratio_scrape_to_raw_sql": scrape / raw,
         "exporter_rss_bytes": 41 * MIB,
-        "runs": 300,
     }
+
+
+def pg_scrape_result() -> dict[str, Any]:
+    return {"runs": 300, "cases": [pg_scrape_case("15.18", 0.00023, 0.0017),
+                                   pg_scrape_case("18.6", 0.00025, 0.0018)]}  # fmt: skip
 
 
 def soak_result() -> dict[str, Any]:

@@ -29,7 +29,7 @@ from clusterstate.mission_portal import (
 )
 from clusterstate.pg import PgSession, PgSettings
 from exporter.collectors.disk import distinct_filesystems
-from tests.support.pgpair import PgPair
+from lab.offline.pgpair import PgPair
 from tests.support.unprivileged import as_nobody, open_directory
 
 # A stand-in daemon: a process that names itself (its comm) as the daemon does, then waits.

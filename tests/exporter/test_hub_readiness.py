@@ -12,10 +12,11 @@ import pytest
 from clusterstate.cfdb import HubFacts
 from exporter.collectors.hub import HubCollector, HubConfig
 from exporter.scrape import ScheduledCollector, Scraper
+from lab.cfdb_plan import ha_info_text
+from lab.offline.hubdata import HUBS, IP_OF, create_cfdb
+from lab.offline.pgpair import PgPair
 from servicekit.metrics import MetricWriter
-from tests.support.hubenv import HUBS, IP_OF, create_cfdb, ha_info_text
 from tests.support.metrics_text import sample_value, scrape_text
-from tests.support.pgpair import PgPair
 
 DB = "cfdb_ready"
 
@@ -41,7 +42,9 @@ def pair(pg_pair: PgPair) -> PgPair:
     pg_pair.psql(
         pg_pair.primary,
         *(
-            f'UPDATE __inventory SET "values" = "values" || \'{json.dumps(v)}\'::jsonb '
+            # the seed's HA master IP replaced: hub2 reports none
+            f'UPDATE __inventory SET "values" = ("values" - \'HA master IP\') '
+            f"|| '{json.dumps(v)}'::jsonb "
             f"WHERE hostkey = '{k}'"
             for k, v in inventory.items()
         ),
@@ -64,7 +67,7 @@ def set_horizon(pair: PgPair, value: str | None) -> None:
 
 def scrape(pair: PgPair, tmp_path: Path, node: str = "hub2", **config: Any) -> tuple[HubFacts, str]:
     ha_info = tmp_path / "ha_info.json"
-    ha_info.write_text(ha_info_text())
+    ha_info.write_text(ha_info_text(HUBS))
     server = pair.standby if node == "hub2" else pair.primary
     settings = HubConfig(conninfo=server.conninfo(dbname=DB), ha_info_path=ha_info, **config)
     collector = HubCollector(settings, node, local_addresses=lambda: frozenset({IP_OF[node]}))
@@ -135,7 +138,7 @@ def test_live_host_keys_follow_the_hosts(pair: PgPair, tmp_path: Path) -> None:
 
 def test_host_keys_are_read_again_when_the_hosts_change(pair: PgPair, tmp_path: Path) -> None:
     ha_info = tmp_path / "ha_info.json"
-    ha_info.write_text(ha_info_text())
+    ha_info.write_text(ha_info_text(HUBS))
     settings = HubConfig(conninfo=pair.primary.conninfo(dbname=DB), ha_info_path=ha_info)
     collector = HubCollector(settings, "hub1", local_addresses=lambda: frozenset({IP_OF["hub1"]}))
     try:

@@ -30,11 +30,11 @@ from exporter.collectors.verdict import VerdictCollector, VerdictConfig
 from exporter.collectors.verdict_model import Verdict
 from exporter.scrape import Collector, DerivedCollector, ScheduledCollector, Scraper
 from lab import cfdb
+from lab.offline import clusterstates as states
+from lab.offline.hubdata import HUBS, IP_OF, create_cfdb, write_workdir
+from lab.offline.pgpair import PgPair
 from tests.exporter.verdict_facts import IP, SHA, files, hub_facts, member
-from tests.support import states
-from tests.support.hubenv import HUBS, IP_OF, create_cfdb, write_workdir
 from tests.support.metrics_text import sample_value, scrape_text
-from tests.support.pgpair import PgPair
 from tests.support.unprivileged import as_nobody, open_directory
 
 

@@ -24,10 +24,10 @@ from exporter.registry import metrics_registry
 from exporter.scrape import Collector, DerivedCollector, ScheduledCollector, Scraper
 from exporter.server import bind
 from exporter.web.app import create_app
+from lab.loopback import free_port
+from lab.offline.cibstates import PCMK_TZ, CibStates, run_tool
+from lab.offline.hubdata import IP_OF, write_workdir
 from tests.support import browser
-from tests.support.cibstates import PCMK_TZ, CibStates, run_tool
-from tests.support.hubenv import IP_OF, write_workdir
-from tests.support.pgpair import free_port
 from tests.support.runners import CibFileRunner
 
 

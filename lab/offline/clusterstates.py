@@ -1,9 +1,10 @@
 """Hand-made cluster states in the shared model's own types (`clusterstate`), for the unit tests of
-the verdict and the remediator's checks: compact builders with the defaults of a healthy pair.
+the verdict and the remediator's checks and for `pacemaker_standin`: compact builders with the
+defaults of a healthy pair.
 
 Only what a saved CIB cannot show is made by hand here (a PostgreSQL that answers, a data
 directory); states that pacemaker can produce are also tested from real crm_mon output
-(tests/support/cibstates.py).
+(lab/offline/cibstates.py).
 """
 
 from __future__ import annotations
