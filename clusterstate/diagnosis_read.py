@@ -156,7 +156,9 @@ class DiagnosisReader:
 
 def log_files(p: PgsqlParams, local: PgFacts | None) -> list[str]:
     """The pgsql agent's logfile (the server's stderr) and PostgreSQL's own log, if it keeps one
-    (the logging collector): the file it names, or the newest in its log directory."""
+    (the logging collector): the file `current_logfiles` names, or the newest in its log
+    directory. (pg_current_logfile() is not for pg_monitor, and a statement that names a function
+    its role may not call fails whole, even behind a CASE.)"""
     files = [p.logfile] if p.logfile else []
     own = _own_log(p, local)
     if own and own not in files:
@@ -166,8 +168,6 @@ def log_files(p: PgsqlParams, local: PgFacts | None) -> list[str]:
 
 def _own_log(p: PgsqlParams, local: PgFacts | None) -> str | None:
     data_dir = (local.data_directory if local else None) or p.pgdata
-    if local is not None and local.current_logfile:
-        return _under(data_dir, local.current_logfile)
     if data_dir:  # the server writes the collector's file names here (readable by its user)
         try:
             for line in Path(data_dir, "current_logfiles").read_text().splitlines():

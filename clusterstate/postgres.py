@@ -45,8 +45,6 @@ SELECT
   CASE WHEN s.all_settings THEN current_setting('data_directory') END AS data_directory,
   CASE WHEN s.all_settings AND current_setting('logging_collector')::bool
        THEN current_setting('log_directory') END AS log_directory,
-  CASE WHEN has_function_privilege('pg_current_logfile()', 'EXECUTE')
-       THEN pg_current_logfile('stderr') END AS current_logfile,
   (SELECT coalesce(json_agg(json_build_object(
       'name', application_name, 'client_addr', client_addr::text, 'state', state,
       'sync_state', sync_state,
@@ -186,8 +184,6 @@ class PgFacts:
     log_directory: str | None = None
     """Where the logging collector writes (as configured: may be relative to the data
     directory); None when the collector is off or the setting cannot be read."""
-    current_logfile: str | None = None
-    """pg_current_logfile(), where the role may call it."""
 
     @property
     def writable(self) -> bool:
@@ -247,7 +243,6 @@ def decode(row: Mapping[str, Any], expected_standbys: Sequence[str] = ()) -> PgF
             primary_conninfo=_str(row["primary_conninfo"]),
             data_directory=_str(row["data_directory"]),
             log_directory=_str(row["log_directory"]),
-            current_logfile=_str(row["current_logfile"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DecodeError(f"unexpected result shape: {exc!r}") from exc
