@@ -2,10 +2,10 @@
 
 It holds what each source said (pacemaker, corosync, this hub's PostgreSQL, the primary through
 its address, this hub's files, the diagnosis of its standby) and the rules that combine sources,
-each written once here: the quorum rule and the single primary. The exporter's collectors publish the same parts (each under
-its own deadline), the verdict judges them, the remediator's snapshot *is* a `ClusterState`, and
-the lab's status reads it too. `None` is always "could not be read", and every rule here returns
-None (unknown) rather than guess when a source it needs is unknown.
+each written once here: the quorum rule and the single primary. The exporter's collectors publish
+the same parts (each under its own deadline), the verdict judges them, the remediator's snapshot
+*is* a `ClusterState`, and the lab's status reads it too. `None` is always "could not be read",
+and every rule here returns None (unknown) rather than guess when a source it needs is unknown.
 """
 
 from __future__ import annotations
