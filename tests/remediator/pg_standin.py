@@ -5,7 +5,8 @@ run outside the lab, so this runner/reader/lock plays its part: the hold stops t
 the agent's stop does (`pg_ctl stop -m fast`), releasing it and the cleanup start it the way the
 agent's start does (standby.signal plus primary_conninfo with application_name = node name). Every
 other command runs for real (setpriv, pg_rewind, pg_basebackup, install/mv/cp/rm), and
-PostgreSQL's and the files' parts of the snapshot are read with the real readers.
+PostgreSQL's and the files' parts of the snapshot, and the diagnosis, are read with the real
+readers.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from clusterstate.diagnosis_read import DiagnosisReader, DiagnosisSettings
 from clusterstate.host import pgsql_lock, probe_data_dir
 from clusterstate.model import ClusterState
 from clusterstate.pacemaker_state import LockState, PgsqlParams
@@ -67,10 +69,11 @@ class PacemakerStandIn:
             repuser="postgres",
             pgport=pair.primary.port,
             socketdir=str(pair.base),
-            logfile=None,
+            logfile=str(pair.standby.log),
             agent="ocf:heartbeat:pgsql",
         )
         (pair.base / "tmp").mkdir(exist_ok=True)
+        self.diagnosis = DiagnosisReader(DiagnosisSettings(), SubprocessRunner())
 
     # -- CommandRunner -----------------------------------------------------------------------
     def run(
@@ -143,4 +146,5 @@ class PacemakerStandIn:
             primary_database_bytes=database_bytes,
             data_dir=data,
             pgsql_lock=pgsql_lock(self.params.lock_path, now),
+            diagnosis=self.diagnosis.read("hub2", self.params, ("hub1",), local, data),
         )

@@ -44,6 +44,7 @@ def no_process_outside_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
 def remediator(node: str = "hub2", **overrides: Any) -> Iterator[tuple[Flask, World]]:
     world = World()
     world.set(standby_failed(world.snapshot(node), "hub2"))
+    world.diverge("hub2")
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         token_file = base / "token"
