@@ -143,11 +143,9 @@ def diagnose(i: DiagnosisInputs) -> Diagnosis | None:
 
 
 def _found(i: DiagnosisInputs, cause: Cause, evidence: Evidence) -> Diagnosis:
-    notes = list(i.notes)
+    notes = list(i.notes)  # the handshake has a field of its own
     if i.log_clue is not None and i.log_clue.text != evidence.text:
         notes.append(f"server log: {i.log_clue.text}")
-    if i.handshake is not None and evidence.source != "handshake":
-        notes.append(f"handshake: {i.handshake.describe()}")
     return Diagnosis(i.node, cause, evidence, i.handshake, tuple(notes))
 
 

@@ -14,6 +14,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from exporter.collectors.cfengine import CfengineConfig
 from exporter.collectors.corosync import CorosyncConfig
+from exporter.collectors.diagnosis import DiagnosisConfig
 from exporter.collectors.hub import HubConfig
 from exporter.collectors.pacemaker import PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentConfig
@@ -47,6 +48,7 @@ class CollectorsConfig(StrictModel):
     pacemaker: PacemakerConfig = Field(default_factory=PacemakerConfig)
     corosync: CorosyncConfig = Field(default_factory=CorosyncConfig)
     pgsql_agent: PgsqlAgentConfig = Field(default_factory=PgsqlAgentConfig)
+    diagnosis: DiagnosisConfig = Field(default_factory=DiagnosisConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     cfengine: CfengineConfig = Field(default_factory=CfengineConfig)
     verdict: VerdictConfig = Field(default_factory=VerdictConfig)

@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from clusterstate.tools import CommandRunner, SubprocessRunner
 from exporter.collectors.cfengine import CfengineCollector
 from exporter.collectors.corosync import CorosyncCollector
+from exporter.collectors.diagnosis import DiagnosisCollector
 from exporter.collectors.hub import HubCollector
 from exporter.collectors.pacemaker import PacemakerCollector
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector
@@ -109,6 +110,13 @@ DERIVED: tuple[DerivedEntry, ...] = (
         lambda cfg, ctx: PgsqlAgentCollector(
             cfg, ctx.node, ctx.config.collectors.pacemaker.database_resource
         ),
+    ),
+    DerivedEntry(
+        "diagnosis",
+        "Why this hub's standby does not stream: one cause, from its log, pg_controldata and a "
+        "replication handshake with the primary (docs/diagnosis.md)",
+        DiagnosisCollector.metrics,
+        lambda cfg, ctx: DiagnosisCollector(cfg, ctx.node, ctx.runner),
     ),
     DerivedEntry(
         "verdict",

@@ -22,6 +22,7 @@ from typing import ClassVar, TypeVar
 from pydantic import Field
 
 from clusterstate.corosync import CorosyncState
+from clusterstate.diagnosis import Diagnosis
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.postgres import PgFacts
 from exporter.collectors.cfengine import CfengineFacts
@@ -116,6 +117,7 @@ def inputs_from(node: str, results: Mapping[str, CollectorResult]) -> VerdictInp
         pacemaker=pacemaker if pacemaker is not None and pacemaker.up else None,
         pgsql_lock_local=agent.lock.present if agent is not None else None,
         corosync=facts_of(results, "corosync", CorosyncState),
+        diagnosis=facts_of(results, "diagnosis", Diagnosis),
     )
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from clusterstate.corosync import CorosyncState
+from clusterstate.diagnosis import Diagnosis
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.pgsql_ra import PgsqlStatus
 from clusterstate.postgres import PgFacts
@@ -57,6 +58,8 @@ class VerdictInputs:
     """PGSQL.lock on this hub (None: not checked)."""
     corosync: CorosyncState | None = None
     """None: the collector is disabled; a failed read is here as a down state (unknown)."""
+    diagnosis: Diagnosis | None = None
+    """Why this hub's standby does not stream (None: nothing to explain, or not diagnosed)."""
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,8 @@ from tests.support.pgpair import PgPair, free_port
 
 STATUS_KEYS = {
     "schema", "cluster", "node", "version", "observed_at", "observed_age_seconds", "status",
-    "checked", "reasons", "unchecked", "hubs", "replication", "reports", "collectors", "links",
+    "checked", "reasons", "unchecked", "hubs", "replication", "diagnosis", "reports",
+    "collectors", "links",
 }  # fmt: skip
 
 

@@ -180,6 +180,7 @@ def pg_standby(timeline: int = 1, receiver: str = "streaming") -> PgFacts:
         receiver=WalReceiver(
             receiver, received_timeline=timeline if receiver != "absent" else None
         ),
+        replay_paused=False,
     )
 
 
