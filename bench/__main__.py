@@ -18,6 +18,7 @@ from bench import (
     pacemaker_scale,
     pg_scrape,
     resync,
+    soak,
     summary,
     webhook_load,
 )
@@ -29,6 +30,7 @@ BENCHMARKS: dict[str, Callable[[], int]] = {
     "webhook_load": lambda: webhook_load.main([]),
     "resync": lambda: resync.main([]),
     "pg_scrape": pg_scrape.main,
+    "soak": lambda: soak.main([]),
     "compare_ha_cluster_exporter": lambda: compare_ha_cluster_exporter.main(["--no-doc"]),
 }
 

@@ -9,12 +9,15 @@ same argv, corosync-quorumtool, corosync-cfgtool, the collectors' SQL on an open
 Resident memory (VmRSS, and the peak VmHWM) is read from /proc after the rounds.
 
 Two cfdb sizes: the lab's seed (50 hosts) and a realistic one (10,000 hosts by default,
-`lab.cfdb.seed` on the primary, replicated, then `VACUUM ANALYZE`).
+`lab.cfdb.seed` on the primary, replicated, then `VACUUM ANALYZE`); at the seed size, each hub
+once more with `--idle` idle TCP connections held open to cfha-exporter throughout (issue 19:
+a thousand of them used to stop every scrape). cfha-exporter runs with
+`--scrape.reuse-seconds 0`: every scrape of the benchmark is a collection of its own.
 
-    .venv/bin/python -m bench.full_scrape [--runs N] [--hosts N] [--lab ID]
+    .venv/bin/python -m bench.full_scrape [--runs N] [--hosts N] [--idle N] [--lab ID]
 
 Goals: cfha's scrape <= 1.0 x the two peers' scrapes together (the sum of their medians: a
-Prometheus pays both), and <= 1.3 x the raw probes.
+Prometheus pays both), and <= 1.3 x the raw probes; with the idle connections, unchanged.
 """
 
 from __future__ import annotations
@@ -67,7 +70,8 @@ def exporters(lab: Lab, node: str, work: Path) -> Iterator[dict[str, int]]:
     )
     argv = {
         CFHA: [sys.executable, "-m", "exporter", "--config.file", str(config),
-               "--log.level", "error", "--web.listen-address", f"127.0.0.1:{PORTS[CFHA]}"],
+               "--log.level", "error", "--web.listen-address", f"127.0.0.1:{PORTS[CFHA]}",
+               "--scrape.reuse-seconds", "0"],
         HCE: ["/usr/bin/ha_cluster_exporter", "--log.level=error",
               f"--web.listen-address=127.0.0.1:{PORTS[HCE]}"],
         PGE: ["/usr/bin/prometheus-postgres-exporter", "--log.level=error",
@@ -86,12 +90,15 @@ def exporters(lab: Lab, node: str, work: Path) -> Iterator[dict[str, int]]:
             lab.stop_spawned(pid)
 
 
-def probe(lab: Lab, node: str, runs: int, work: Path) -> dict[str, Any]:
-    """Run the interleaved measurement inside `node` with its three exporters."""
+def probe(lab: Lab, node: str, runs: int, work: Path, idle: int = 0) -> dict[str, Any]:
+    """Run the interleaved measurement inside `node` with its three exporters (and `idle`
+    connections held open to cfha-exporter)."""
     with exporters(lab, node, work) as pids:
         targets = [
             f"--target={name}=http://127.0.0.1:{port}/metrics" for name, port in PORTS.items()
         ]
+        if idle:
+            targets.append(f"--hold={CFHA}={idle}")
         done = lab.run(
             node,
             [sys.executable, "-m", "bench.scrape_probe", "--runs", str(runs),
@@ -160,7 +167,7 @@ def reseed(lab: Lab, hosts: int) -> None:
             time.sleep(0.1)
 
 
-def run(runs: int, hosts: int, lab_id: int | None) -> dict[str, Any]:
+def run(runs: int, hosts: int, idle: int, lab_id: int | None) -> dict[str, Any]:
     lab = Lab(lab_id) if lab_id is not None else claim_free_lab()
     result: dict[str, Any] = {"runs": runs, "lab": lab.lab_id, "cases": []}
     with tempfile.TemporaryDirectory(prefix="cfha-bench-scrape-") as tmp:
@@ -171,9 +178,10 @@ def run(runs: int, hosts: int, lab_id: int | None) -> dict[str, Any]:
                 if size != SMALL_CFDB:
                     reseed(lab, size)
                 for node, role in roles.items():
-                    summary = summarise(probe(lab, node, runs, Path(tmp)))
-                    result["cases"].append({"cfdb_hosts": size, "node": node, "role": role,
-                                            **summary})  # fmt: skip
+                    for held in (0, idle) if size == SMALL_CFDB and idle else (0,):
+                        summary = summarise(probe(lab, node, runs, Path(tmp), held))
+                        result["cases"].append({"cfdb_hosts": size, "node": node, "role": role,
+                                                "idle_connections": held, **summary})  # fmt: skip
         finally:
             lab.down()
     save("full_scrape", result)
@@ -184,8 +192,11 @@ def lines(result: dict[str, Any]) -> list[str]:
     out = []
     for case in result["cases"]:
         med, rss = case["median_seconds"], case["rss_bytes"]
+        idle = case.get("idle_connections", 0)
+        crowd = f", {idle:,} idle connections open" if idle else ""
         out.append(
-            f"full scrape, {case['role']} ({case['node']}), cfdb {case['cfdb_hosts']:,} hosts: "
+            f"full scrape, {case['role']} ({case['node']}), cfdb {case['cfdb_hosts']:,} "
+            f"hosts{crowd}: "
             f"cfha {med[CFHA] * 1e3:.1f} ms vs peers {med[HCE] * 1e3:.1f} + "
             f"{med[PGE] * 1e3:.1f} ms -> {case['ratio_to_peers']:.2f} (goal <= {GOAL_VS_PEERS}); "
             f"vs raw probes {case['raw_probes_median_seconds'] * 1e3:.1f} ms -> "
@@ -199,9 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(__doc__)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--hosts", type=int, default=10_000, help="the realistic cfdb size")
+    parser.add_argument(
+        "--idle", type=int, default=1000, help="idle connections held open in the extra cases"
+    )
     parser.add_argument("--lab", type=int, default=None, help="lab id (default: a free one)")
     args = parser.parse_args(argv)
-    result = run(args.runs, args.hosts, args.lab)
+    result = run(args.runs, args.hosts, args.idle, args.lab)
     print("\n".join(lines(result)))
     return 0
 

@@ -11,6 +11,10 @@ collector's exact argv, `corosync-quorumtool -p -s`, `corosync-cfgtool -s` (each
 subprocess with the C locale), and each SQL statement the collectors run (postgres, hub), on a
 connection that is already open. cibadmin and corosync-cmapctl are left out: cfha-exporter runs
 them only when the configuration changed or once a minute, so not on a steady-state scrape.
+
+`--hold NAME=COUNT` keeps COUNT idle TCP connections (connected, sending nothing) open to target
+NAME for the whole measurement: before each round, the ones the server has closed (cfha-exporter
+closes a connection idle for 5 s) are opened again, outside the timed steps.
 """
 
 from __future__ import annotations
@@ -18,12 +22,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
+import select
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -80,7 +88,35 @@ def timed(call: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def measure(targets: dict[str, str], conninfo: str, runs: int, warmup: int) -> dict[str, Any]:
+class IdleConnections:
+    """COUNT connections to a server that send nothing; `top_up()` replaces the closed ones."""
+
+    def __init__(self, url: str, count: int) -> None:
+        parts = urlsplit(url)
+        self._address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._count = count
+        self._open: list[socket.socket] = []
+        self.reopened = 0
+
+    def top_up(self) -> None:
+        if self._open:  # closed by the server: readable, and recv gives b""
+            readable, _, _ = select.select(self._open, [], [], 0)
+            for sock in readable:
+                sock.close()
+                self._open.remove(sock)
+                self.reopened += 1
+        while len(self._open) < self._count:
+            self._open.append(socket.create_connection(self._address, timeout=10))
+
+    def close(self) -> None:
+        for sock in self._open:
+            sock.close()
+
+
+def measure(
+    targets: dict[str, str], conninfo: str, runs: int, warmup: int, hold: dict[str, int]
+) -> dict[str, Any]:
+    held = [IdleConnections(targets[name], count) for name, count in hold.items()]
     conn, sql = sql_probes(conninfo)
     try:
         probes: dict[str, Callable[[], object]] = {
@@ -106,6 +142,8 @@ def measure(targets: dict[str, str], conninfo: str, runs: int, warmup: int) -> d
         raw_total: list[float] = []
         raw_parts: dict[str, list[float]] = {}
         for i in range(runs):
+            for idle in held:
+                idle.top_up()
             shift = i % len(steps)  # rotate the order: no one always goes first
             for name, _step in steps[shift:] + steps[:shift]:
                 if name == "raw probes":
@@ -121,7 +159,11 @@ def measure(targets: dict[str, str], conninfo: str, runs: int, warmup: int) -> d
         pages = {name: http_get(url) for name, url in targets.items()}
     finally:
         conn.close()
+        for idle in held:
+            idle.close()
     return {
+        "held_idle_connections": hold,
+        "idle_reopened": sum(idle.reopened for idle in held),
         "scrapes": scrapes,
         "raw_total": raw_total,
         "raw_parts": raw_parts,
@@ -151,11 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conninfo", required=True)
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--hold", action="append", default=[], help="name=count")
     args = parser.parse_args(argv)
     targets = dict(t.split("=", 1) for t in args.target)
+    hold = {name: int(count) for name, count in (h.split("=", 1) for h in args.hold)}
+    if hold:  # this process holds the client ends
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, sum(hold.values()) + 1024), hard))
     for url in targets.values():
         wait_http(url)
-    json.dump(measure(targets, args.conninfo, args.runs, args.warmup), sys.stdout)
+    json.dump(measure(targets, args.conninfo, args.runs, args.warmup, hold), sys.stdout)
     return 0
 
 

@@ -44,6 +44,8 @@ def full_scrape(r: dict[str, Any]) -> list[Row]:
     rows = []
     for c in r["cases"]:
         where = f"{c['role']} ({c['node']}), cfdb {c['cfdb_hosts']:,} hosts"
+        if c.get("idle_connections"):
+            where += f", {c['idle_connections']:,} idle connections held open"
         m = c["median_seconds"]
         hce, pge = m["ha_cluster_exporter"], m["prometheus-postgres-exporter"]
         rows.append(
@@ -197,6 +199,20 @@ def pg_scrape(r: dict[str, Any]) -> list[Row]:
         f"{r['ratio_scrape_to_raw_sql']:.2f}")]  # fmt: skip
 
 
+def soak(r: dict[str, Any]) -> list[Row]:
+    s, i = r["soak"], r["idle_connections"]
+    growth = s["growth_per_1000_bytes"] / 1024
+    return [
+        Row(f"exporter RSS growth per 1,000 scrapes after {r['warmup']}, {r['scrapes']:,} "
+            f"scrapes at {r['rate']:g}/s (offline)", f"{growth:.0f} KiB",
+            f"VmRSS {s['rss_after_warmup_bytes'] / MB:.1f} -> {s['rss_end_bytes'] / MB:.1f} MiB",
+            "", "<= 100 KiB", judged(growth, 100.0)),
+        Row("scrape with 1,000 idle connections open (offline)",
+            ms(i["crowded_median_seconds"]), f"none open {ms(i['quiet_median_seconds'])}",
+            f"{i['ratio']:.2f}"),
+    ]  # fmt: skip
+
+
 def compare_ha_cluster_exporter(r: dict[str, Any]) -> list[Row]:
     m = r["offline"]["median_seconds"]
     return [Row(
@@ -212,6 +228,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "webhook_load": webhook_load,
     "resync": resync,
     "pg_scrape": pg_scrape,
+    "soak": soak,
     "compare_ha_cluster_exporter": compare_ha_cluster_exporter,
 }
 

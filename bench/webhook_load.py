@@ -1,9 +1,9 @@
 """The remediator's webhook under load: acknowledgement latency at a fixed offered rate, maximum
 throughput, and a storm of duplicate deliveries.
 
-The real service: `cfha-remediator serve` (embedded gunicorn, one worker process, gthread with
-the default 4 threads) on 127.0.0.1, a bearer token, a fresh journal on the same disk as a hub's
-/var/lib (SQLite, WAL, fsync on commit) for every scenario.
+The real service: `cfha-remediator serve` (one process: hypercorn's event loop, the default 4
+request threads, the job worker) on 127.0.0.1, a bearer token, a fresh journal on the same disk
+as a hub's /var/lib (SQLite, WAL, fsync on commit) for every scenario.
 
 **No cluster command can run.** The kill switch file exists from the start: the job worker
 refuses every job at its first check (`kill_switch`), before it reads the cluster, so neither a
@@ -20,7 +20,7 @@ accepts on every hub):
   50 alerts), and a 50-alert group sent again and again (Alertmanager re-sending a firing group:
   every alert a duplicate). Each scenario runs `--repetitions` times in rotating order on a fresh
   server, samples pooled. Baselines beside it: `GET /healthz` at the same rate (the HTTP floor of
-  this server, gunicorn + Flask) and one fsync'd SQLite commit on the same disk (the floor of
+  this server, hypercorn + Flask) and one fsync'd SQLite commit on the same disk (the floor of
   "journaled before 202"); the server's CPU time per request is recorded too;
 - closed loop (8 senders back to back): maximum requests/s, and alerts/s;
 - duplicate storm: one alert delivered 500 times by 10 concurrent senders (both hubs'
@@ -66,14 +66,10 @@ class Server:
         return (("Authorization", f"Bearer {TOKEN}"),)
 
     def cpu_seconds(self) -> float:
-        """CPU time (user + system) used so far by gunicorn's worker process, the only one
-        that serves requests and runs jobs."""
-        children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
-        total = 0.0
-        for child in children:
-            fields = Path(f"/proc/{child}/stat").read_text().rpartition(")")[2].split()
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        return total
+        """CPU time (user + system) used so far by the service's process, which serves the
+        requests and runs the jobs."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager

@@ -12,8 +12,11 @@ import errno
 import os
 import pwd
 import stat
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from clusterstate.parsers.pgsql_agent_script import PgsqlAgentScript, describe_pgsql_agent
 
 CONFIG_FILES = ("postgresql.conf", "pg_hba.conf", "pg_ident.conf", "postgresql.auto.conf")
 
@@ -117,3 +120,28 @@ def probe_data_dir(pgdata: str) -> DataDir:
         free = fs.f_bavail * fs.f_frsize
     running = postmaster_running(data) if exists else (False if exists is False else None)
     return DataDir(exists, is_link, owner, has_version, running, free, files)
+
+
+class AgentScripts:
+    """The pgsql agent script on this hub (stock or CFEngine's fork), read again only when the
+    file changes (an upgrade of resource-agents, or the fork copied over it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[str, tuple[tuple[int, int, int], PgsqlAgentScript]] = {}
+
+    def read(self, path: str) -> PgsqlAgentScript | None:
+        """None when the script cannot be read (unknown, never "stock")."""
+        try:
+            st = os.stat(path)
+            identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+            with self._lock:
+                known = self._known.get(path)
+                if known is not None and known[0] == identity:
+                    return known[1]
+            script = describe_pgsql_agent(Path(path).read_text(errors="replace"))
+        except OSError:
+            return None
+        with self._lock:
+            self._known[path] = (identity, script)
+        return script

@@ -1,5 +1,6 @@
 """Reading pacemaker: one crm_mon call, plus the CIB configuration (cibadmin) when it may have
 changed, into one `PacemakerState`. The exporter and the remediator both read pacemaker here.
+A crm_mon without `--output-as` (pacemaker 1.1) is detected once and read through `--as-xml`.
 
 The tools' exit-code policy lives here too: crm_mon exits non-zero for some warnings while still
 printing the whole document, so its output is parsed first and the exit code only explains a
@@ -13,10 +14,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from clusterstate.errors import ReadError, Unreadable
+from clusterstate.pacemaker_cli import CrmMonCli, CrmMonCliError, CrmMonDetector, CrmMonFlavour
 from clusterstate.pacemaker_state import LOCK_SET_ID, PacemakerState, pacemaker_state, pgsql_params
 from clusterstate.parsers.cib import CibParseError, parse_cib
 from clusterstate.parsers.cib_digest import config_digest
@@ -94,6 +96,10 @@ class PacemakerReader:
         self._zone = local_zone(settings.time_zone)
         self._env = tool_env(settings.time_zone)
         self._cib: _CachedCib | None = None
+        self._detector = CrmMonDetector(runner, timeout=settings.crm_mon_timeout_seconds)
+        self._legacy_seen = False
+        self.last_format: CrmMonFlavour | None = None
+        """Which XML the last crm_mon call asked for (None before the first call)."""
 
     def read(self) -> PacemakerState:
         """Raises `PacemakerDown` when crm_mon gives no usable status. A CIB that could not be
@@ -115,12 +121,49 @@ class PacemakerReader:
 
     # -- crm_mon -----------------------------------------------------------------------------
     def _status(self) -> ClusterStatus:
-        s = self.settings
-        argv = [s.crm_mon_path, *CRM_MON_ARGV[1:]]
+        """One crm_mon call. A crm_mon that refuses `--output-as` (pacemaker 1.1, 2.0.0-2.0.2)
+        is detected once per binary (`pacemaker_cli`) and read through `--as-xml` from then on:
+        the modern call costs nothing extra where it works."""
+        legacy = self._legacy_cli()
+        result = self._run_crm_mon(legacy.argv if legacy else self._modern_argv())
+        if legacy is None and not result.ok and not result.stdout.strip():
+            legacy = self._detect_legacy()
+            if legacy is not None:
+                result = self._run_crm_mon(legacy.argv)
+        return self._parse(result)
+
+    def _modern_argv(self) -> list[str]:
+        return [self.settings.crm_mon_path, *CRM_MON_ARGV[1:]]
+
+    def _legacy_cli(self) -> CrmMonCli | None:
+        """The legacy reading, if this binary was found to need it (an upgrade is noticed)."""
+        if not self._legacy_seen:
+            return None
         try:
-            result = self._runner.run(argv, timeout=s.crm_mon_timeout_seconds, env=self._env)
+            cli = self._detector.detect(self.settings.crm_mon_path)
+        except (CommandError, CrmMonCliError) as exc:
+            raise self._down(exc.reason, f"crm_mon: {exc}") from exc
+        return cli if cli.legacy else None
+
+    def _detect_legacy(self) -> CrmMonCli | None:
+        try:
+            cli = self._detector.detect(self.settings.crm_mon_path)
+        except (CommandError, CrmMonCliError):
+            return None  # not a refused option: the first answer's failure is reported
+        self._legacy_seen = cli.legacy
+        return cli if cli.legacy else None
+
+    def _run_crm_mon(self, argv: Sequence[str]) -> CommandResult:
+        try:
+            result = self._runner.run(
+                argv, timeout=self.settings.crm_mon_timeout_seconds, env=self._env
+            )
         except CommandError as exc:
             raise self._down(exc.reason, str(exc)) from exc
+        self.last_format = CrmMonFlavour.AS_XML if "--as-xml" in argv else CrmMonFlavour.OUTPUT_AS
+        return result
+
+    def _parse(self, result: CommandResult) -> ClusterStatus:
         stderr = result.stderr.decode("utf-8", "replace")
         if any(marker in stderr for marker in FATAL_MARKERS):
             raise self._down("parse", f"crm_mon: {result.stderr_tail(300)}")

@@ -20,6 +20,7 @@ from clusterstate.parsers.crm_mon import ClusterStatus
 from clusterstate.parsers.crm_mon_model import (
     Ban,
     Failure,
+    FenceEvent,
     Node,
     NoQuorumPolicy,
     PacemakerdState,
@@ -135,6 +136,8 @@ class PacemakerState:
     history: tuple[ResourceHistory, ...]
     """Fail count, migration threshold and operations per resource and node."""
     failed_actions: tuple[Failure, ...]
+    fence_events: tuple[FenceEvent, ...]
+    """The fencing history (crm_mon prints none when there is none, and none offline)."""
     location_constraints: tuple[LocationConstraint, ...]
     """From the CIB; from crm_mon's bans when no current CIB copy could be read."""
     agent_views: tuple[PgsqlAgentView, ...]
@@ -225,7 +228,7 @@ class PacemakerState:
             local_is_dc=False, quorate=None, maintenance_mode=None, stop_all_resources=None,
             fencing_enabled=None, no_quorum_policy=None, last_change=None, nodes=(),
             database=None, vip=None, resources=(), history=(), failed_actions=(),
-            location_constraints=(), agent_views=(),
+            fence_events=(), location_constraints=(), agent_views=(),
             pgsql=pgsql_params(cib, database_resource), last_promotion=None, lock=None,
             status=None, cib=cib, cib_current=False, cib_read_at=cib_read_at,
         )  # fmt: skip
@@ -279,6 +282,7 @@ def pacemaker_state(
         resources=primitive_placements(status),
         history=status.history,
         failed_actions=status.failures,
+        fence_events=status.fence_events,
         location_constraints=(
             current.locations
             if current is not None

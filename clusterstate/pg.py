@@ -5,11 +5,19 @@ use under a lock, dropped on any connection-level error and reopened on the next
 session is autocommit, read-only, named, and bounded by connect, statement and lock timeouts.
 Errors are classified into the collector failure reasons (`connect`, `auth`, `timeout`,
 `permission`, `schema`, `query`).
+
+The server enforces statement_timeout only while it runs: a server that is stopped (SIGSTOP, a
+hung host) answers nothing, and its kernel still acknowledges every packet and keepalive, so
+neither TCP timeout fires. So each query also has a client-side deadline: past it, the socket is
+shut down under the waiting query, which fails at once (`timeout`), and the next query opens a
+new connection. `abort()` does the same from another thread (a scrape deadline, a shutdown).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +34,8 @@ from clusterstate.errors import ReadError
 log = logging.getLogger(__name__)
 
 AUTH_SQLSTATES = {"28000", "28P01"}
+# The client's deadline is the server's statement_timeout plus this: a live server cancels first.
+CLIENT_MARGIN_SECONDS = 1.0
 SCHEMA_ERRORS = (pg_errors.UndefinedTable, pg_errors.UndefinedColumn, pg_errors.UndefinedFunction)
 
 
@@ -59,6 +69,7 @@ class PgSession:
         self._settings = settings
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[dict[str, Any]] | None = None
+        self._watchdog: _SocketWatchdog | None = None
 
     @property
     def target(self) -> str:
@@ -67,27 +78,50 @@ class PgSession:
     def query(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
         with self._lock:
             conn = self._connect()
+            deadline = self._settings.statement_timeout_seconds + CLIENT_MARGIN_SECONDS
+            watchdog = self._watchdog = _SocketWatchdog(conn.pgconn.socket, deadline)
             try:
                 with conn.cursor() as cur:
                     cur.execute(sql.encode(), params)
                     return cur.fetchall() if cur.description else []
             except pg_errors.QueryCanceled as exc:
                 raise PgError("timeout", f"statement timeout: {_first_line(exc)}") from exc
+            except psycopg.OperationalError as exc:
+                watchdog.finish()
+                self._drop()
+                if watchdog.fired:
+                    raise PgError(
+                        "timeout",
+                        f"{self.target}: no answer within {deadline:g}s; the connection was cut "
+                        "and is opened anew on the next query",
+                    ) from exc
+                raise PgError("connect", f"connection lost: {_first_line(exc)}") from exc
             except pg_errors.InsufficientPrivilege as exc:
                 raise PgError("permission", _first_line(exc)) from exc
             except SCHEMA_ERRORS as exc:
                 raise PgError("schema", _first_line(exc)) from exc
-            except psycopg.OperationalError as exc:
-                self._drop()
-                raise PgError("connect", f"connection lost: {_first_line(exc)}") from exc
             except psycopg.Error as exc:
+                watchdog.finish()
                 if conn.closed or conn.broken:
                     self._drop()
                 raise PgError("query", _first_line(exc)) from exc
+            finally:
+                watchdog.finish()
+                self._watchdog = None
+
+    def abort(self) -> None:
+        """Cut the query in progress, if any (from any thread): it fails with `timeout` at once."""
+        watchdog = self._watchdog
+        if watchdog is not None:
+            watchdog.fire()
 
     def close(self) -> None:
-        with self._lock:
-            self._drop()
+        self.abort()
+        if self._lock.acquire(timeout=2.0):
+            try:
+                self._drop()
+            finally:
+                self._lock.release()
 
     def _connect(self) -> psycopg.Connection[dict[str, Any]]:
         if self._conn is not None and not self._conn.closed and not self._conn.broken:
@@ -133,6 +167,40 @@ class PgSession:
             except psycopg.Error:
                 log.debug("closing a broken connection failed", exc_info=True)
             self._conn = None
+
+
+class _SocketWatchdog:
+    """Shuts a connection's socket down if the query outlives `seconds` (or when fired).
+
+    The socket is shut down, never closed: its descriptor stays libpq's, and `finish()` (called
+    before the connection is dropped) guarantees that a late timer never touches a descriptor
+    number the process has since reused.
+    """
+
+    def __init__(self, fd: int, seconds: float) -> None:
+        self._fd = fd
+        self._lock = threading.Lock()
+        self._finished = False
+        self.fired = False
+        self._timer = threading.Timer(seconds, self.fire)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def fire(self) -> None:
+        with self._lock:
+            if self._finished or self.fired:
+                return
+            self.fired = True
+            try:
+                with socket.socket(fileno=os.dup(self._fd)) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except OSError as exc:
+                log.debug("cutting a stuck PostgreSQL connection failed: %s", exc)
+
+    def finish(self) -> None:
+        self._timer.cancel()
+        with self._lock:
+            self._finished = True
 
 
 def _connect_reason(exc: psycopg.OperationalError) -> str:

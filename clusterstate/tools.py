@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -67,7 +68,24 @@ def c_locale_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 class SubprocessRunner:
-    """Runs commands for real. On timeout the whole process group is killed, not just the child."""
+    """Runs commands for real. On timeout the whole process group is killed, not just the child.
+
+    `stop()` kills every command still running (their process groups) and refuses new ones: a
+    service that is stopping leaves no tool behind, and the threads waiting for them return.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._stopped = False
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            running = list(self._running)
+        for proc in running:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
     def run(
         self,
@@ -79,24 +97,31 @@ class SubprocessRunner:
     ) -> CommandResult:
         argv = tuple(argv)
         started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                env=c_locale_env(env),
-                start_new_session=True,  # its own process group, so a timeout kills helpers too
-            )
-        except FileNotFoundError as exc:
-            raise CommandError("unavailable", argv, f"not found: {exc.filename}") from exc
-        except PermissionError as exc:
-            raise CommandError("permission", argv, f"not executable: {exc}") from exc
+        with self._lock:
+            if self._stopped:
+                raise CommandError("unavailable", argv, "not started: the service is stopping")
+            try:
+                proc = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.PIPE if input_bytes is not None else subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    env=c_locale_env(env),
+                    start_new_session=True,  # its own process group: a timeout kills helpers too
+                )
+            except FileNotFoundError as exc:
+                raise CommandError("unavailable", argv, f"not found: {exc.filename}") from exc
+            except PermissionError as exc:
+                raise CommandError("permission", argv, f"not executable: {exc}") from exc
+            self._running.add(proc)
         try:
             stdout, stderr = proc.communicate(input=input_bytes, timeout=timeout)
         except subprocess.TimeoutExpired as exc:
             _kill_group(proc)
             raise CommandError("timeout", argv, f"no answer within {timeout:g}s") from exc
+        finally:
+            with self._lock:
+                self._running.discard(proc)
         return CommandResult(
             argv=argv,
             returncode=proc.returncode,

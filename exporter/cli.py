@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
+import os
 import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from types import FrameType
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
 
+from clusterstate.tools import SubprocessRunner
 from exporter import __version__
 from exporter.config import ConfigError, load_config, parse_listen_address
 from exporter.registry import COLLECTORS, DERIVED, build_collectors, metrics_registry
 from exporter.scrape import Scrape, Scraper
-from exporter.server import serve
+from exporter.server import bind
 from exporter.web.app import create_app
 from exporter.web.security import secure
 from exporter.web.webconfig import load_web_config
@@ -31,6 +31,12 @@ LOG_LEVELS = {
     "warn": logging.WARNING,
     "error": logging.ERROR,
 }
+# Scrapes arriving within this long of a collection's start share it (a burst of scrapes, two
+# Prometheus servers in step): the observed systems see at most one collection a second.
+DEFAULT_REUSE_SECONDS = 1.0
+# SIGTERM: collectors are aborted at once; past this the process exits whatever still runs
+# (it writes nothing, so nothing can be left half-done), well before systemd's SIGKILL.
+STOP_DEADLINE_SECONDS = 1.5
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="TLS and basic auth, in the exporter-toolkit format (default: plain HTTP, no auth)",
+    )
+    parser.add_argument(
+        "--scrape.reuse-seconds",
+        dest="reuse_seconds",
+        type=float,
+        default=DEFAULT_REUSE_SECONDS,
+        help="scrapes within this long of a collection's start are served that collection "
+        f"(default {DEFAULT_REUSE_SECONDS:g}; 0: every scrape collects, unless one is in flight)",
     )
     parser.add_argument("--log.level", dest="log_level", choices=sorted(LOG_LEVELS), default="info")
     parser.add_argument(
@@ -107,15 +121,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     overrides = {e.name: getattr(args, f"collector_{e.name}") for e in COLLECTORS + DERIVED}
-    scheduled, derived = build_collectors(config, overrides)
-    scraper = Scraper(scheduled, derived, node=config.node_name, cluster=config.cluster)
+    runner = SubprocessRunner()
+    scheduled, derived = build_collectors(config, overrides, runner)
+    scraper = Scraper(
+        scheduled,
+        derived,
+        node=config.node_name,
+        cluster=config.cluster,
+        reuse_seconds=0.0 if args.once else max(0.0, args.reuse_seconds),
+    )
     if args.once:
         return _once(scraper)
 
     registry = metrics_registry(scraper)
     try:
         app = secure(create_app(scraper, registry), web_security)
-        server = serve(app, host, port, web_security.ssl_context)
+        server = bind(host, port, web_security.ssl_context)
     except OSError as exc:
         print(f"cfha-exporter: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
         return 1
@@ -127,18 +148,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         ", ".join(scraper.collector_names) or "none",
     )
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received signal %d, shutting down", signum)
-        threading.Thread(target=server.shutdown, daemon=True).start()
+    def stop() -> None:
+        # Kill the tools' process groups and cut database queries, so that the scrapes still
+        # in flight are answered now; then make sure nothing keeps the process past the deadline.
+        deadline = threading.Timer(STOP_DEADLINE_SECONDS, _exit_now)
+        deadline.daemon = True  # a process that exits in time does not wait for it
+        deadline.start()
+        runner.stop()
+        scraper.close()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        server.serve_forever()
+        server.serve_forever(app, on_stop=stop)
     finally:
         server.server_close()
+        runner.stop()
         scraper.close()
+    log.info("stopped")
     return 0
+
+
+def _exit_now() -> None:
+    log.warning("still busy %gs after the stop signal; exiting anyway", STOP_DEADLINE_SECONDS)
+    logging.shutdown()
+    os._exit(0)
 
 
 class _FixedScrape:

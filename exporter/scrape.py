@@ -6,21 +6,28 @@ its failure is published (`cfha_exporter_collector_success`, the failure reason,
 everything else is still served. Derived collectors (the HA verdict) then run on the typed facts
 the others returned.
 
-Load on the observed systems is bounded twice over: concurrent scrapes share one in-flight scrape
-(single flight), and a collector whose previous run is still stuck is joined, not started again,
-so a hung crm_mon or PostgreSQL never accumulates threads or connections.
+Load on the observed systems is bounded three times over: concurrent scrapes share one in-flight
+scrape (single flight); a scrape that started less than `reuse_seconds` ago is served again to the
+scrapes of the same burst that arrive just after it finished; and a collector whose previous run is
+still stuck is joined, not started again, so a hung crm_mon or PostgreSQL never accumulates threads
+or connections.
+
+A collector that misses its deadline is `interrupt`ed when it can be (`Interruptible`): it cuts
+what it waits for and says what is certain (`cfha_pg_up 0`), so a hang reads as down, never as
+missing series. Collectors run in daemon threads: a stuck one never holds up the process's exit.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, InvalidStateError
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, runtime_checkable
 
 from prometheus_client.core import Metric
 
@@ -68,6 +75,17 @@ class Collector(Protocol):
     def metrics(self) -> Sequence[MetricSpec]: ...
 
     def collect(self, out: MetricWriter) -> object: ...
+
+
+@runtime_checkable
+class Interruptible(Protocol):
+    """A collector that can be told its run missed the scrape's deadline (optional)."""
+
+    def interrupt(self, out: MetricWriter) -> object:
+        """Called from the scrape's thread while `collect` still runs elsewhere: abort what it
+        waits for (so the next scrape starts afresh) and write what is certain without it (its
+        subsystem down or unknown). Returns the facts to publish, like CollectorError.facts."""
+        ...
 
 
 class DerivedCollector(Protocol):
@@ -199,6 +217,8 @@ class _History:
     last_failure: float | None = None
     last_reason: str | None = None
     failures: int = 0
+    # What was last logged: a collector that keeps failing the same way logs once, not per scrape.
+    logged: tuple[bool, str | None] = (True, None)
 
 
 class Scraper:
@@ -212,6 +232,7 @@ class Scraper:
         node: str,
         cluster: str | None = None,
         clock: Callable[[], float] = time.time,
+        reuse_seconds: float = 0.0,
     ) -> None:
         self._collectors = list(collectors)
         self._derived = list(derived)
@@ -219,13 +240,12 @@ class Scraper:
         self._configured_cluster = cluster
         self._discovered_cluster: str | None = None
         self._clock = clock
-        # One worker per collector is enough: a stuck run is joined, never duplicated.
-        self._pool = ThreadPoolExecutor(
-            max_workers=max(1, len(self._collectors)), thread_name_prefix="collector"
-        )
+        self._reuse_seconds = reuse_seconds
         self._running: dict[str, Future[CollectorResult]] = {}
         self._lock = threading.Lock()
         self._inflight: Future[Scrape] | None = None
+        self._last_started = -float("inf")  # time.monotonic() of the last scrape's start
+        self._closed = False
         self._history: dict[str, _History] = {}
         self._last: Scrape | None = None
 
@@ -237,14 +257,18 @@ class Scraper:
         return self._last
 
     def scrape(self) -> Scrape:
-        """Collect now, or join the scrape already in flight."""
+        """Collect now, or join the scrape in flight, or reuse one that started just now."""
         with self._lock:
-            inflight = self._inflight
-            if inflight is None:
+            inflight, last = self._inflight, self._last
+            fresh = time.monotonic() - self._last_started < self._reuse_seconds
+            if inflight is None and not (fresh and last is not None):
                 mine: Future[Scrape] = Future()
                 self._inflight = mine
+                self._last_started = time.monotonic()
         if inflight is not None:
             return inflight.result()
+        if fresh and last is not None:
+            return last
         try:
             result = self._scrape()
             mine.set_result(result)
@@ -257,8 +281,17 @@ class Scraper:
                 self._inflight = None
 
     def close(self) -> None:
-        """Stop the workers and release what collectors hold (database connections)."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Abort the runs in progress and release what collectors hold (database connections).
+
+        Scrapes waiting for a collector get its `timeout` result at once, so a stopping service
+        answers them instead of waiting out their deadlines."""
+        with self._lock:
+            self._closed = True
+            running = {name: f for name, f in self._running.items() if not f.done()}
+        for scheduled in self._collectors:
+            future = running.get(scheduled.collector.name)
+            if future is not None:
+                _settle(future, self._timed_out(scheduled, "the exporter is stopping"))
         for scheduled in self._collectors:
             close = getattr(scheduled.collector, "close", None)
             if callable(close):
@@ -274,14 +307,8 @@ class Scraper:
             try:
                 results[name] = future.result(timeout=max(0.0, remaining))
             except FutureTimeout:
-                results[name] = CollectorResult(
-                    name=name,
-                    ok=False,
-                    duration_seconds=scheduled.deadline_seconds,
-                    finished_at=self._clock(),
-                    reason="timeout",
-                    message=f"no result within its {scheduled.deadline_seconds:g}s deadline",
-                )
+                message = f"no result within its {scheduled.deadline_seconds:g}s deadline"
+                results[name] = self._timed_out(scheduled, message)
         for derived in self._derived:
             results[derived.name] = self._run_derived(derived, results)
         cluster = self._cluster(results)
@@ -300,15 +327,47 @@ class Scraper:
         with self._lock:
             running = self._running.get(name)
             if running is not None and not running.done():
-                log.warning("collector %s is still busy with an earlier scrape; joining it", name)
+                log.debug("collector %s is still busy with an earlier scrape; joining it", name)
                 return running
-            future = self._pool.submit(self._run, scheduled.collector)
+            future: Future[CollectorResult] = Future()
+            if self._closed:
+                _settle(future, self._timed_out(scheduled, "the exporter is stopping"))
+                return future
             self._running[name] = future
-            return future
+        # A daemon thread per run: one that never returns cannot keep the process from exiting.
+        threading.Thread(
+            target=lambda: _settle(future, self._run(scheduled.collector)),
+            name=f"collector-{name}",
+            daemon=True,
+        ).start()
+        return future
 
     def _run(self, collector: Collector) -> CollectorResult:
         writer = MetricWriter()
         return self._guarded(collector.name, lambda: collector.collect(writer), writer)
+
+    def _timed_out(self, scheduled: ScheduledCollector, message: str) -> CollectorResult:
+        """The result of a run that missed its deadline: what `interrupt` says, if it can."""
+        collector = scheduled.collector
+        writer: MetricWriter | None = None
+        facts: object | None = None
+        if isinstance(collector, Interruptible):
+            writer = MetricWriter()
+            try:
+                facts = collector.interrupt(writer)
+            except Exception:
+                log.exception("interrupting collector %s failed", collector.name)
+                writer, facts = None, None
+        return CollectorResult(
+            name=collector.name,
+            ok=False,
+            duration_seconds=scheduled.deadline_seconds,
+            finished_at=self._clock(),
+            facts=facts,
+            writer=writer,
+            reason="timeout",
+            message=message,
+        )
 
     def _run_derived(
         self, derived: DerivedCollector, results: Mapping[str, CollectorResult]
@@ -327,13 +386,13 @@ class Scraper:
             facts = call()
         except CollectorError as exc:
             reason, message, partial, facts = exc.reason, str(exc), exc.partial, exc.facts
-            log.warning("collector %s failed (%s): %s", name, reason, message)
         except ReadError as exc:
             reason, message = exc.reason, str(exc)
-            log.warning("collector %s failed (%s): %s", name, reason, message)
         except Exception as exc:
             reason, message = "internal", f"{type(exc).__name__}: {exc}"
-            log.exception("collector %s crashed", name)
+            history = self._history.get(name)
+            if history is None or history.logged != (False, "internal"):  # once per episode
+                log.exception("collector %s crashed", name)
         else:
             return CollectorResult(
                 name=name,
@@ -371,6 +430,7 @@ class Scraper:
         with self._lock:
             for name, result in results.items():
                 history = self._history.setdefault(name, _History())
+                _log_change(history, result)
                 if result.ok:
                     history.last_success = result.finished_at
                 else:
@@ -384,6 +444,28 @@ class Scraper:
                 out.gauge(LAST_FAILURE, history.last_failure, collector=name)
                 out.counter(FAILURES, history.failures, collector=name)
         return out
+
+
+def _settle(future: Future[CollectorResult], result: CollectorResult) -> None:
+    """Set the result unless someone else did first (a stopping scraper, or the run itself)."""
+    with contextlib.suppress(InvalidStateError):
+        future.set_result(result)
+
+
+def _log_change(history: _History, result: CollectorResult) -> None:
+    """Log a collector's failure when it starts or changes reason, and its recovery: a collector
+    that keeps failing the same way would otherwise log on every scrape."""
+    state = (result.ok, None if result.ok else result.reason)
+    if state == history.logged:
+        if not result.ok:
+            log.debug("collector %s still failing (%s): %s", result.name, result.reason,
+                      result.message)  # fmt: skip
+        return
+    if result.ok:
+        log.info("collector %s recovered", result.name)
+    else:
+        log.warning("collector %s failed (%s): %s", result.name, result.reason, result.message)
+    history.logged = state
 
 
 class ScrapeRegistryAdapter:

@@ -28,7 +28,13 @@ def create_app(
     start_worker: bool = True,
 ) -> Flask:
     """Raises ConfigError (no usable token, invalid policy) before anything starts."""
-    token = None if insecure_no_auth else load_token(config.web.token_file)
+    token = (
+        None
+        if insecure_no_auth
+        else load_token(
+            config.web.token_file, allow_insecure_file=config.web.allow_insecure_token_file
+        )
+    )
     if insecure_no_auth:
         log.warning(
             "!!! AUTHENTICATION DISABLED (--insecure-no-auth): anyone who can reach %s "

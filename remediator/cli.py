@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["debug", "info", "warning", "error"],
     )
     sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the webhook service (gunicorn, one process)")
+    serve = sub.add_parser("serve", help="run the webhook service (one process)")
     serve.add_argument("--web.listen-address", dest="listen_address", default=None)
     serve.add_argument(
         "--insecure-no-auth",
@@ -121,7 +121,7 @@ def _print(data: Any) -> None:
 
 def _serve(args: argparse.Namespace, config: RemediatorConfig, factory: ServicesFactory) -> int:
     from remediator.app import create_app  # noqa: PLC0415 - Flask only when serving
-    from remediator.server import gunicorn_options, serve  # noqa: PLC0415
+    from remediator.server import bind, serve  # noqa: PLC0415
 
     if args.insecure_no_auth:
         print(
@@ -131,10 +131,20 @@ def _serve(args: argparse.Namespace, config: RemediatorConfig, factory: Services
     else:
         from remediator.web.auth import load_token  # noqa: PLC0415
 
-        load_token(config.web.token_file)  # fail now, before gunicorn forks
-    options = gunicorn_options(config, args.listen_address)
+        # fail now, before anything starts
+        load_token(config.web.token_file, allow_insecure_file=config.web.allow_insecure_token_file)
+    try:
+        server = bind(config, args.listen_address)
+    except ConfigError as exc:
+        print(f"cfha-remediator: invalid configuration {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        listen = args.listen_address or config.web.listen_address
+        print(f"cfha-remediator: cannot listen on {listen}: {exc.strerror}", file=sys.stderr)
+        return 1
     serve(
-        lambda: create_app(config, factory(config), insecure_no_auth=args.insecure_no_auth), options
+        server,
+        lambda: create_app(config, factory(config), insecure_no_auth=args.insecure_no_auth),
     )
     return 0
 
@@ -251,7 +261,11 @@ def _check_config(_args: argparse.Namespace, config: RemediatorConfig) -> int:
     from remediator.web.auth import load_token  # noqa: PLC0415
 
     if config.web.token_file is not None:
-        load_token(config.web.token_file)
+        load_token(config.web.token_file, allow_insecure_file=config.web.allow_insecure_token_file)
+    if config.web.tls is not None:
+        from remediator.server import build_ssl_context  # noqa: PLC0415
+
+        build_ssl_context(config.web.tls)
     policy = load_policy(config.policy_file)
     print(
         f"configuration valid: node {config.node_name}, cluster {config.cluster}, "

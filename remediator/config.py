@@ -41,6 +41,11 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+$")
 class TlsConfig(StrictModel):
     certfile: Path
     keyfile: Path
+    client_ca_file: Path | None = Field(
+        default=None,
+        description="Require a client certificate signed by this CA on every connection "
+        "(Alertmanager's and Prometheus' tls_config cert_file/key_file), on top of the token.",
+    )
 
 
 class WebConfig(StrictModel):
@@ -48,12 +53,19 @@ class WebConfig(StrictModel):
     token_file: Path | None = Field(
         default=None,
         description="File holding the bearer token; required unless started with "
-        "--insecure-no-auth.",
+        "--insecure-no-auth. Refused when group or others may read it or another user owns it.",
+    )
+    allow_insecure_token_file: bool = Field(
+        default=False,
+        description="Start even when the token file is readable by group or others, or owned "
+        "by another user (a warning is logged instead).",
     )
     tls: TlsConfig | None = None
     max_body_bytes: int = Field(default=1024 * 1024, gt=0, le=64 * 1024 * 1024)
     threads: int = Field(default=4, ge=1, le=32)
-    metrics_require_auth: bool = False
+    metrics_require_auth: bool = Field(
+        default=False, description="/metrics asks for the bearer token too."
+    )
 
     @field_validator("listen_address")
     @classmethod
@@ -113,7 +125,9 @@ class PostgresConfig(StrictModel):
 
 
 class ToolsConfig(StrictModel):
-    pcs: str = "pcs"
+    # pacemaker's own tools only: their syntax is the same from pacemaker 1.1 to 3.0, where pcs
+    # changed between 0.9 and 0.11 (docs/platforms.md)
+    crm_resource: str = "crm_resource"
     cibadmin: str = "cibadmin"
     crm_mon: str = "crm_mon"
     corosync_quorumtool: str = "corosync-quorumtool"

@@ -12,6 +12,7 @@ import posixpath
 from dataclasses import dataclass
 
 from clusterstate.model import ClusterState
+from clusterstate.parsers.crm_mon_model import FenceStatus
 from clusterstate.parsers.pg_messages import CLEANUP_CURES, RESYNC_CURES
 
 # Decided before the cluster is read.
@@ -27,6 +28,7 @@ NOTHING_TO_DO = "nothing_to_do"
 QUORATE = "quorate"
 FENCING = "fencing"
 NO_UNCLEAN_NODE = "no_unclean_node"
+FENCING_HISTORY = "fencing_history"
 NOT_MAINTENANCE = "not_maintenance"
 SINGLE_PRIMARY = "single_primary"
 TARGET_NOT_PRIMARY = "target_not_primary"
@@ -55,6 +57,7 @@ PRECONDITIONS = (
     QUORATE,
     FENCING,
     NO_UNCLEAN_NODE,
+    FENCING_HISTORY,
     NOT_MAINTENANCE,
     SINGLE_PRIMARY,
     TARGET_NOT_PRIMARY,
@@ -131,6 +134,22 @@ def no_unclean_node(s: ClusterState) -> Check:
     return _pass(NO_UNCLEAN_NODE, "no node unclean or pending")
 
 
+def no_fencing_trouble(s: ClusterState) -> Check:
+    """No fencing action is pending or has failed: until a fencing outcome is known (and a
+    failed one cleared by a human, `stonith_admin --history <node> --cleanup`), which node is
+    alive cannot be trusted."""
+    if not s.pacemaker.up:
+        return _fail(FENCING_HISTORY, "the fencing history could not be read")
+    trouble = [
+        f"{e.action} of {e.target} {e.status.value}"
+        for e in s.pacemaker.fence_events
+        if e.status in (FenceStatus.PENDING, FenceStatus.FAILED)
+    ]
+    if trouble:
+        return _fail(FENCING_HISTORY, "; ".join(trouble))
+    return _pass(FENCING_HISTORY, "no fencing pending or failed")
+
+
 def not_maintenance(s: ClusterState, resource_ids: tuple[str, ...]) -> Check:
     p = s.pacemaker
     if p.maintenance_mode is None:
@@ -140,6 +159,9 @@ def not_maintenance(s: ClusterState, resource_ids: tuple[str, ...]) -> Check:
     in_maintenance = [n.name for n in p.nodes if n.maintenance]
     if in_maintenance:
         return _fail(NOT_MAINTENANCE, f"node(s) in maintenance: {', '.join(in_maintenance)}")
+    unknown = [r for r in resource_ids if p.resource(r) is None]
+    if unknown:
+        return _fail(NOT_MAINTENANCE, f"not in the live cluster: {', '.join(unknown)}")
     unmanaged = [r for r in resource_ids if (rsc := p.resource(r)) is not None and not rsc.managed]
     if unmanaged:
         return _fail(NOT_MAINTENANCE, f"unmanaged: {', '.join(unmanaged)}")

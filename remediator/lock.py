@@ -45,6 +45,13 @@ def holder_value(node: str, job_id: str, acquired: float, expires: float) -> str
     return value
 
 
+def lock_set_xml(value: str) -> str:
+    """The lock as written to crm_config (valid from CIB schema pacemaker-1.0 on)."""
+    lock_set = etree.Element("cluster_property_set", id=LOCK_SET_ID)
+    etree.SubElement(lock_set, "nvpair", id=LOCK_NVPAIR_ID, name=LOCK_NVPAIR_ID, value=value)
+    return etree.tostring(lock_set, encoding="unicode")
+
+
 def parse_lock(configuration_xml: bytes) -> LockState:
     """The lock found in a CIB or its configuration section, read by the shared CIB parser."""
     try:
@@ -87,9 +94,7 @@ class ClusterLock:
             log.warning("taking over the expired remediation lock %s", state.raw)
             self._delete_exact(state.raw or "")
         value = holder_value(self._node, job_id, now, now + ttl)
-        lock_set = etree.Element("cluster_property_set", id=LOCK_SET_ID)
-        etree.SubElement(lock_set, "nvpair", id=LOCK_NVPAIR_ID, name=LOCK_NVPAIR_ID, value=value)
-        xml = etree.tostring(lock_set, encoding="unicode")
+        xml = lock_set_xml(value)
         argv = (self._cibadmin, "--create", "--scope", "crm_config", "--xml-text", xml)
         try:
             self._runner.run(argv, timeout=self._timeout)  # rc 108 when it exists: read back

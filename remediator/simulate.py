@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lxml import etree
 
+from clusterstate.parsers.cib import CibParseError, parse_cib
 from clusterstate.tools import CommandError, CommandRunner
 from remediator.config import ToolsConfig
 from remediator.guard import SIMULATION, Check
@@ -53,8 +54,12 @@ def parse_actions(xml: bytes) -> tuple[SimulatedAction, ...]:
     if root.tag != "pacemaker-result":
         raise SimulationError(f"unexpected root <{root.tag}>")
     status = root.find("status")
-    if status is not None and status.get("code") not in (None, "0"):
+    if status is None:
+        raise SimulationError("crm_simulate's output has no result status (cut short?)")
+    if status.get("code") != "0":
         raise SimulationError(f"crm_simulate failed: {status.get('message')}")
+    if root.find("actions") is None:
+        raise SimulationError("crm_simulate listed no <actions> (it always does, even empty)")
     return tuple(
         SimulatedAction(
             action=(a.get("action") or "").lower(),
@@ -67,33 +72,63 @@ def parse_actions(xml: bytes) -> tuple[SimulatedAction, ...]:
     )
 
 
+def location_constraint_xpath(constraint_id: str) -> str:
+    """The XPath of one location constraint, for `cibadmin --delete --xpath` (ids are unique)."""
+    if "'" in constraint_id:
+        raise ValueError(f"cannot quote constraint id {constraint_id!r} in XPath")
+    return f"//constraints/rsc_location[@id='{constraint_id}']"
+
+
 def removal_is_quiet(
     runner: CommandRunner, tools: ToolsConfig, constraint_ids: Sequence[str]
 ) -> Check:
-    """Would deleting these location constraints only start things? (changes nothing live)"""
-    timeout = tools.read_timeout_seconds
+    """Would deleting these location constraints only start things? (changes nothing live)
+
+    Fails closed: a step of the simulation that fails, a constraint that is not in the live CIB
+    or still in the copy after its deletion, or output crm_simulate did not finish, refuses.
+    """
     try:
-        live = runner.run((tools.cibadmin, "--query"), timeout=timeout)
-        if not live.ok:
-            return Check(SIMULATION, False, f"cibadmin --query: {live.stderr_tail(200)}")
-        with tempfile.TemporaryDirectory(prefix="cfha-simulate-") as tmp:
-            copy = Path(tmp) / "cib.xml"
-            copy.write_bytes(live.stdout)
-            on_copy = {"CIB_file": str(copy)}
-            for cid in constraint_ids:
-                xpath = f"//constraints/rsc_location[@id='{cid}']"
-                runner.run(
-                    (tools.cibadmin, "--delete", "--xpath", xpath), timeout=timeout, env=on_copy
-                )
-            argv = (tools.crm_simulate, "--simulate", "--xml-file", str(copy), "--output-as=xml")
-            simulated = runner.run(argv, timeout=timeout)
-        actions = parse_actions(simulated.stdout)
+        actions = simulate_removal(runner, tools, constraint_ids)
     except CommandError as exc:
         return Check(SIMULATION, False, f"{exc.reason}: {exc}")
-    except SimulationError as exc:
+    except (SimulationError, CibParseError, OSError, ValueError) as exc:
         return Check(SIMULATION, False, str(exc))
     unsafe = [a.describe() for a in actions if a.action not in SAFE_ACTIONS]
     if unsafe:
         return Check(SIMULATION, False, f"pacemaker would: {'; '.join(unsafe)}")
     planned = "; ".join(a.describe() for a in actions) or "nothing"
     return Check(SIMULATION, True, f"pacemaker would only: {planned}")
+
+
+def simulate_removal(
+    runner: CommandRunner, tools: ToolsConfig, constraint_ids: Sequence[str]
+) -> tuple[SimulatedAction, ...]:
+    """What pacemaker would do once the constraints are deleted, on a copy of the live CIB."""
+    timeout = tools.read_timeout_seconds
+    live = runner.run((tools.cibadmin, "--query"), timeout=timeout)
+    if not live.ok:
+        raise SimulationError(f"cibadmin --query: {live.stderr_tail(200)}")
+    missing = [cid for cid in constraint_ids if cid not in _location_ids(live.stdout)]
+    if missing:
+        raise SimulationError(f"not in the live CIB: {', '.join(missing)}")
+    with tempfile.TemporaryDirectory(prefix="cfha-simulate-") as tmp:
+        copy = Path(tmp) / "cib.xml"
+        copy.write_bytes(live.stdout)
+        for cid in constraint_ids:
+            argv = (tools.cibadmin, "--delete", "--xpath", location_constraint_xpath(cid))
+            deleted = runner.run(argv, timeout=timeout, env={"CIB_file": str(copy)})
+            if not deleted.ok:
+                raise SimulationError(f"deleting {cid} from a copy: {deleted.stderr_tail(200)}")
+        left = [cid for cid in constraint_ids if cid in _location_ids(copy.read_bytes())]
+        if left:
+            raise SimulationError(f"still in the copy after deletion: {', '.join(left)}")
+        simulate = (tools.crm_simulate, "--simulate", "--xml-file", str(copy), "--output-as=xml")
+        simulated = runner.run(simulate, timeout=timeout)
+    if not simulated.ok:
+        detail = simulated.stderr_tail(200) or f"exit {simulated.returncode}"
+        raise SimulationError(f"crm_simulate failed: {detail}")
+    return parse_actions(simulated.stdout)
+
+
+def _location_ids(cib_xml: bytes) -> set[str]:
+    return {c.id for c in parse_cib(cib_xml).locations}

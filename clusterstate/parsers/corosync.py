@@ -9,9 +9,13 @@ the older ones follow corosync's own printf formats):
 * 3.0 knet: ``LINK ID 0`` / ``nodeid  2:  link enabled:1  link connected:1``
   (3.0.0 printed ``node 1:`` with the node's position instead of its id);
 * 2.x totem rings: ``RING ID 0`` / ``id = ...`` / ``status = ring 0 active with no faults``
-  (``... FAULTY`` when the ring failed).
+  (``Marking ringid 1 interface ... FAULTY`` when redundant ring protocol gave up a ring). A ring
+  becomes a ``CorosyncLink`` with ``ring=True`` and no peers: corosync 2 reports no per-node state
+  of a ring, so peer connectivity is unknown there (the membership still says who is reachable).
 
-Anything else raises ``CorosyncParseError``; nothing else is ever raised.
+Anything else raises ``CorosyncParseError``; corosync 2's "Could not initialize corosync
+configuration API" (printed on stdout, exit 1, when corosync does not run) raises its subclass
+``CorosyncUnavailableError``. Nothing else is ever raised.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ __all__ = [
     "CorosyncLink",
     "CorosyncLinks",
     "CorosyncParseError",
+    "CorosyncUnavailableError",
     "LinkPeer",
     "LinkState",
     "QdeviceInfo",
@@ -38,6 +43,10 @@ __all__ = [
 
 class CorosyncParseError(ValueError):
     """The text is not corosync tool output this parser understands."""
+
+
+class CorosyncUnavailableError(CorosyncParseError):
+    """The tool answered that corosync is not running (corosync 2 says so on stdout)."""
 
 
 class LinkState(DescribedEnum):
@@ -73,6 +82,8 @@ class CorosyncLink:
     """The one-line ``status = ...`` (brief mode, corosync 2 rings), else ``None``."""
     faulty: bool
     """Any peer not connected on this link, or a corosync 2 ring marked FAULTY."""
+    ring: bool
+    """A corosync 2 totem ring: ``status_text`` is all there is, ``peers`` is empty."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +109,7 @@ _PEER_30_RE = re.compile(
     r"(nodeid|node)\s+([0-9]{1,10}):\s*link enabled:([0-9])\s+link connected:([0-9])"
 )
 _BRIEF_RE = re.compile(r"[0-9nd?]+")
+_NOT_RUNNING = "Could not initialize corosync configuration API"
 
 
 def _knet_state(text: str) -> LinkState:
@@ -133,9 +145,10 @@ def _brief_peers(codes: str) -> tuple[LinkPeer, ...]:
 
 
 class _LinkBuilder:
-    def __init__(self, link_id: int, transport: str | None) -> None:
+    def __init__(self, link_id: int, transport: str | None, ring: bool) -> None:
         self.link_id = link_id
         self.transport = transport
+        self.ring = ring
         self.address: str | None = None
         self.peers: list[LinkPeer] = []
         self.status_text: str | None = None
@@ -155,14 +168,27 @@ class _LinkBuilder:
             p.state not in (LinkState.LOCALHOST, LinkState.CONNECTED) for p in peers
         )
         return CorosyncLink(
-            self.link_id, self.transport, self.address, tuple(peers), self.status_text, faulty
+            self.link_id,
+            self.transport,
+            self.address,
+            tuple(peers),
+            self.status_text,
+            faulty,
+            self.ring,
         )
+
+
+def _raise_if_not_running(text: str) -> None:
+    said = next((line.strip() for line in text.splitlines() if _NOT_RUNNING in line), None)
+    if said is not None:
+        raise CorosyncUnavailableError(f"corosync is not running: {said}")
 
 
 def parse_cfgtool_status(text: str) -> CorosyncLinks:
     """Parse ``corosync-cfgtool -s`` (or ``-b -s``) output of corosync 2.x, 3.0 or 3.1."""
     if not isinstance(text, str):
         raise CorosyncParseError(f"expected text, got {type(text).__name__}")
+    _raise_if_not_running(text)
     local_nodeid: int | None = None
     transport: str | None = None
     links: list[_LinkBuilder] = []
@@ -173,7 +199,9 @@ def parse_cfgtool_status(text: str) -> CorosyncLinks:
         if match := _LOCAL_RE.fullmatch(line):
             local_nodeid, transport = int(match.group(1)), match.group(2)
         elif match := _LINK_RE.fullmatch(line):
-            links.append(_LinkBuilder(int(match.group(2)), match.group(3)))
+            links.append(
+                _LinkBuilder(int(match.group(2)), match.group(3), match.group(1) == "RING")
+            )
         elif not links:
             raise CorosyncParseError(f"line {number}: unexpected before any link: {line!r}")
         elif match := _ADDR_RE.fullmatch(line):

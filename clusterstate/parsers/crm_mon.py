@@ -1,4 +1,4 @@
-"""Pure parser for ``crm_mon --output-as=xml`` (and the legacy ``crm_mon -X``).
+"""Pure parser for ``crm_mon --output-as=xml`` (and the legacy ``crm_mon --as-xml`` / ``-X``).
 
 ``parse_crm_mon(xml, local_tz=...)`` turns one document into a ``ClusterStatus``
 (see ``crm_mon_model``). Anything malformed raises ``CrmMonParseError``; a document that says
@@ -150,7 +150,8 @@ class ClusterUnavailableError(CrmMonParseError):
     """crm_mon answered, but without cluster status: pacemaker is down or unreachable.
 
     Raised for ``<crm-mon-disconnected>`` (pacemaker 2.1.6+), for an error ``<status>`` with no
-    status sections (2.1.5: code 102 "Not connected"), and for an empty legacy ``<crm_mon/>``.
+    status sections (2.1.5: code 102 "Not connected"), for an empty legacy ``<crm_mon/>``, and
+    for pacemaker 1.1's plain-text "Error: cluster is not available on this node".
     """
 
     def __init__(
@@ -175,6 +176,7 @@ def parse_crm_mon(xml: bytes, *, local_tz: tzinfo) -> ClusterStatus:
 
     ``local_tz`` is the time zone crm_mon ran in: it prints ctime() local times without a zone.
     """
+    _raise_if_legacy_not_connected(xml)
     try:
         root = parse_hardened_xml(xml)
         return _document(XmlReader(local_tz), root)
@@ -272,6 +274,17 @@ def _raise_if_unavailable(
         raise ClusterUnavailableError("legacy crm_mon output without cluster status")
 
 
+# Pacemaker 1.1's --as-xml prints no XML at all without a cluster, only this (exit 107, ENOTCONN,
+# or the errno of another connection failure).
+_LEGACY_NOT_CONNECTED = (b"Error: cluster is not available", b"Connection to cluster failed:")
+
+
+def _raise_if_legacy_not_connected(xml: bytes) -> None:
+    if isinstance(xml, bytes | bytearray) and xml.lstrip().startswith(_LEGACY_NOT_CONNECTED):
+        message = bytes(xml).decode("utf-8", "replace").strip()
+        raise ClusterUnavailableError(message, errors=(message,))
+
+
 def _result_status(reader: XmlReader, element: etree._Element | None) -> ResultStatus | None:
     if element is None:
         return None
@@ -314,13 +327,18 @@ def _failures(reader: XmlReader, element: etree._Element | None) -> Iterator[Fai
             node=failure.opt("node"),
             exitcode=failure.req_int("exitcode"),
             exitstatus=failure.opt("exitstatus"),
-            exitreason=failure.opt("exitreason"),
+            exitreason=_exit_reason(failure.opt("exitreason")),
             call=failure.opt_int("call"),
             status=failure.opt("status"),
             last_rc_change=failure.opt_time("last-rc-change"),
             queued_seconds=failure.opt_ms("queued"),
             exec_seconds=failure.opt_ms("exec"),
         )
+
+
+def _exit_reason(text: str | None) -> str | None:
+    """crm_mon prints "none" when the agent gave no reason (CFEngine's pgsql fork never does)."""
+    return None if text is None or text == "none" else text
 
 
 _MULTIWORD_TASKS = ("migrate_to", "migrate_from", "last_failure")

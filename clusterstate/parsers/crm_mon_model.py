@@ -203,8 +203,9 @@ class Group:
 
     id: str
     number_resources: int | None
-    managed: bool
-    disabled: bool
+    managed: bool | None
+    """``None`` where crm_mon does not say (pacemaker 1.1 prints no group flags)."""
+    disabled: bool | None
     maintenance: bool | None
     children: tuple[Primitive, ...]
 
@@ -217,7 +218,8 @@ class Clone:
     promotable: bool
     unique: bool
     managed: bool
-    disabled: bool
+    disabled: bool | None
+    """``None`` where crm_mon does not say (pacemaker 1.1)."""
     failed: bool
     failure_ignored: bool
     target_role: Role | None
@@ -318,6 +320,7 @@ class Failure:
     exitstatus: str | None
     """Text of the exit code; wording changed in 3.0 (use ``exitcode``)."""
     exitreason: str | None
+    """The agent's OCF exit reason; ``None`` when it gave none (crm_mon's ``"none"``)."""
     call: int | None
     status: str | None
     """Execution status text ("complete"/"Done", "Timed Out", ...)."""

@@ -73,8 +73,8 @@ def _group(reader: XmlReader, element: etree._Element) -> Group:
     return Group(
         id=a.req("id"),
         number_resources=a.opt_int("number_resources"),
-        managed=a.flag("managed", default=True),
-        disabled=a.flag("disabled"),
+        managed=a.opt_bool("managed"),
+        disabled=a.opt_bool("disabled"),
         maintenance=a.opt_bool("maintenance"),
         children=tuple(_primitive(reader, child) for child in reader.elements(element, "resource")),
     )
@@ -94,7 +94,7 @@ def _clone(reader: XmlReader, element: etree._Element) -> Clone:
         promotable=a.flag("multi_state"),
         unique=a.flag("unique"),
         managed=a.flag("managed", default=True),
-        disabled=a.flag("disabled"),
+        disabled=a.opt_bool("disabled"),
         failed=a.flag("failed"),
         failure_ignored=a.flag("failure_ignored"),
         target_role=parse_role(target_role) if target_role else None,

@@ -31,7 +31,7 @@ from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.pgsql_ra import DEFAULT_PGSQL_RESOURCE
 from clusterstate.timezone import valid_zone_name
 from clusterstate.tools import CommandRunner
-from exporter.collectors.pacemaker_metrics import METRICS
+from exporter.collectors.pacemaker_metrics import CRM_MON_FORMAT, METRICS
 from exporter.collectors.pacemaker_write import write_local, write_state
 from exporter.scrape import CollectorError
 from servicekit.config import CollectorSettings
@@ -116,11 +116,17 @@ class PacemakerCollector:
         except PacemakerDown as exc:
             # Down is a fact: `up 0` and `local_is_dc 0` are published with the reason.
             write_local(out, exc.state)
+            self._write_format(out, exc.state.local_node)
             raise CollectorError(exc.reason, str(exc), partial=out, facts=exc.state) from exc
         write_state(out, state, self._clock())
+        self._write_format(out, state.local_node)
         if state.cib_error is not None:
             # Everything crm_mon said is published (without a current CIB copy, crm_mon's bans
             # stand in for the constraints), but the scrape was incomplete: say so.
             reason, message = state.cib_error
             raise CollectorError(reason, message, partial=out, facts=state)
         return state
+
+    def _write_format(self, out: MetricWriter, node: str) -> None:
+        if self._reader.last_format is not None:
+            out.state(CRM_MON_FORMAT, self._reader.last_format.value, node=node)

@@ -9,6 +9,7 @@ both hubs publish alike; docs/pacemaker.md shows how rules read it once.
 
 from __future__ import annotations
 
+from clusterstate.pacemaker_cli import CrmMonFlavour
 from clusterstate.parsers.crm_mon_model import (
     FenceStatus,
     NodeHealth,
@@ -46,6 +47,16 @@ PACEMAKERD_STATE = MetricSpec(
     labels=N,
     states=tuple(s.value for s in PacemakerdState),
     state_help=tuple(s.description for s in PacemakerdState),
+)
+
+CRM_MON_FORMAT = MetricSpec(
+    "cfha_pacemaker_crm_mon_format",
+    "Which XML crm_mon on this hub is read through: detected once per binary (pacemaker 1.1 "
+    "and 2.0.0-2.0.2 have no --output-as). Absent before crm_mon was first run.",
+    kind=Kind.STATESET,
+    labels=N,
+    states=tuple(f.value for f in CrmMonFlavour),
+    state_help=tuple(f.description for f in CrmMonFlavour),
 )
 
 # -- cluster-wide summary --------------------------------------------------------------------
@@ -326,14 +337,13 @@ TICKET_GRANTED = MetricSpec(
 )
 
 METRICS: tuple[MetricSpec, ...] = (
-    UP, LOCAL_IS_DC, PACEMAKERD_STATE, DC_PRESENT, QUORATE, VERSION_INFO, LAST_CHANGE,
-    CONFIG_DIGEST, CIB_AGE,
-    CONFIGURED_NODES, CONFIGURED_RESOURCES, DISABLED_RESOURCES, BLOCKED_RESOURCES,
-    FENCING_ENABLED, MAINTENANCE_MODE, STOP_ALL, SYMMETRIC, NO_QUORUM_POLICY, FENCING_TIMEOUT,
-    PRIORITY_FENCING_DELAY, NODE_STATE, NODE_TYPE, NODE_HEALTH, NODE_RESOURCES, NODE_INFO,
-    RESOURCE_INFO, ROLE, TARGET_ROLE, RESOURCE_STATUS, ACTIVE_NODES, DATABASE_PROMOTED,
-    DATABASE_PROMOTED_AT, VIP_ACTIVE, FAIL_COUNT, MIGRATION_THRESHOLD, LAST_FAILURE, MONITOR_RC,
-    MONITOR_DURATION, MONITOR_INTERVAL, FAILED_ACTION, FAILED_ACTION_TIME, FAILED_ACTIONS,
-    LOCATION_SCORE, LOCATION_EXPIRY, CLI_CONSTRAINTS, FENCING_ACTIONS, FENCING_LAST,
-    TICKET_GRANTED,
+    UP, LOCAL_IS_DC, PACEMAKERD_STATE, CRM_MON_FORMAT, DC_PRESENT, QUORATE, VERSION_INFO,
+    LAST_CHANGE, CONFIG_DIGEST, CIB_AGE, CONFIGURED_NODES, CONFIGURED_RESOURCES, DISABLED_RESOURCES,
+    BLOCKED_RESOURCES, FENCING_ENABLED, MAINTENANCE_MODE, STOP_ALL, SYMMETRIC, NO_QUORUM_POLICY,
+    FENCING_TIMEOUT, PRIORITY_FENCING_DELAY, NODE_STATE, NODE_TYPE, NODE_HEALTH, NODE_RESOURCES,
+    NODE_INFO, RESOURCE_INFO, ROLE, TARGET_ROLE, RESOURCE_STATUS, ACTIVE_NODES,
+    DATABASE_PROMOTED, DATABASE_PROMOTED_AT, VIP_ACTIVE, FAIL_COUNT, MIGRATION_THRESHOLD,
+    LAST_FAILURE, MONITOR_RC, MONITOR_DURATION, MONITOR_INTERVAL, FAILED_ACTION,
+    FAILED_ACTION_TIME, FAILED_ACTIONS, LOCATION_SCORE, LOCATION_EXPIRY, CLI_CONSTRAINTS,
+    FENCING_ACTIONS, FENCING_LAST, TICKET_GRANTED,
 )  # fmt: skip

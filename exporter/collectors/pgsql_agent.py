@@ -27,9 +27,10 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from clusterstate.host import PgsqlLock, pgsql_lock
+from clusterstate.host import AgentScripts, PgsqlLock, pgsql_lock
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.described import DescribedEnum
+from clusterstate.parsers.pgsql_agent_script import ocf_agent_path, reads_crm_mon
 from clusterstate.parsers.pgsql_ra import (
     PgsqlAgentView,
     PgsqlStatus,
@@ -47,6 +48,11 @@ class PgsqlAgentConfig(CollectorSettings):
         default=None,
         description="PGSQL.lock to watch; default: <tmpdir>/PGSQL.lock with the database "
         "resource's tmpdir parameter from the CIB.",
+    )
+    agent_script_path: str | None = Field(
+        default=None,
+        description="The pgsql agent script; default: the database resource's OCF agent "
+        "(ocf:heartbeat:pgsql -> /usr/lib/ocf/resource.d/heartbeat/pgsql).",
     )
 
 
@@ -127,9 +133,25 @@ LOCK_INFO = MetricSpec(
     kind=Kind.INFO,
     labels=(*N, "path"),
 )
+AGENT_INFO = MetricSpec(
+    "cfha_pgsql_agent_info",
+    "Which pgsql agent runs the database resource on this hub: ClusterLabs' stock agent or "
+    "CFEngine's fork (contrib/pgsql_RA), and how it reads the cluster's status (crm_mon XML or "
+    "crm_mon -n1 text). Absent when the agent script cannot be read.",
+    kind=Kind.INFO,
+    labels=(*N, "flavour", "crm_mon"),
+)
+AGENT_READS_CRM_MON = MetricSpec(
+    "cfha_pgsql_agent_reads_crm_mon",
+    "1 if this hub's pgsql agent can find the primary and the online nodes in this pacemaker's "
+    "crm_mon, 0 if it cannot (CFEngine's fork greps crm_mon text, whose layout changed in "
+    "pacemaker 2.0.4: its <resource>-status and -data-status attributes are then stale). Absent "
+    "when unknown.",
+    labels=N,
+)
 METRICS: tuple[MetricSpec, ...] = (
     STATUS, DATA_STATUS, SYNC_STATE, RECEIVER_STATUS, PROMOTION_SCORE, BASELINE, XLOG_LOCATION,
-    LOCK_PRESENT, LOCK_MODIFIED, LOCK_AGE, LOCK_INFO,
+    LOCK_PRESENT, LOCK_MODIFIED, LOCK_AGE, LOCK_INFO, AGENT_INFO, AGENT_READS_CRM_MON,
 )  # fmt: skip
 
 
@@ -163,6 +185,7 @@ class PgsqlAgentCollector:
         self._node = node
         self._resource = database_resource
         self._clock = clock
+        self._scripts = AgentScripts()
 
     def collect(self, out: MetricWriter, results: Mapping[str, CollectorResult]) -> PgsqlAgentFacts:
         pacemaker = results.get("pacemaker")
@@ -179,6 +202,7 @@ class PgsqlAgentCollector:
         views = pcmk.agent_views if pcmk is not None and pcmk.up else ()
         result = PgsqlAgentFacts(self._node, self._resource, views, lock)
         self._write(out, result)
+        self._write_agent(out, pcmk)
         if pcmk is None or not pcmk.up:
             why = (
                 "the pacemaker collector is disabled"
@@ -211,6 +235,20 @@ class PgsqlAgentCollector:
             out.gauge(LOCK_PRESENT, float(lock.present), node=self._node)
         out.gauge(LOCK_MODIFIED, lock.modified_at, node=self._node)
         out.gauge(LOCK_AGE, lock.age_seconds, node=self._node)
+
+    def _write_agent(self, out: MetricWriter, pcmk: PacemakerState | None) -> None:
+        params = pcmk.pgsql if pcmk is not None else None
+        path = self._config.agent_script_path or (ocf_agent_path(params.agent) if params else None)
+        script = self._scripts.read(path) if path else None
+        if script is None:
+            return
+        flavour = "cfengine_fork" if script.cfengine_fork else "stock"
+        out.info(AGENT_INFO, node=self._node, flavour=flavour, crm_mon=script.crm_mon_reading)
+        summary = pcmk.status.summary if pcmk is not None and pcmk.status else None
+        dc = summary.dc if summary is not None else None
+        reads = reads_crm_mon(script.crm_mon_reading, dc.version if dc else None)
+        if reads is not None:
+            out.gauge(AGENT_READS_CRM_MON, float(reads), node=self._node)
 
 
 def _value(member: DescribedEnum | None) -> str:

@@ -308,5 +308,13 @@ class PostgresCollector:
         out.gauge(REPLAY_LAG, f.replay_lag_seconds, node=node)
         out.gauge(LAST_REPLAY, f.last_replay_time, node=node)
 
+    def interrupt(self, out: MetricWriter) -> PgFacts:
+        """The scrape's deadline passed: cut the stuck query (the next scrape reconnects) and
+        publish the database as down, so that CfHaPgDown sees it."""
+        self._session.abort()
+        down = PgFacts(up=False, error="no answer within the collector's deadline")
+        self._write(out, down)
+        return down
+
     def close(self) -> None:
         self._session.close()

@@ -119,6 +119,7 @@ def cluster_safety(
         guard.quorate(s),
         guard.fencing(s, g.require_fencing),
         guard.no_unclean_node(s),
+        guard.no_fencing_trouble(s),
         guard.not_maintenance(s, resources),
         guard.single_primary(s, g.vip_resource, require_vip=require_vip),
         guard.no_recent_failover(s, g.failover_freeze_seconds),
@@ -140,5 +141,6 @@ def lock_held_by(job_id: str) -> GuardFn:
 
 
 def cleanup_argv(config: RemediatorConfig, resource: str, node: str) -> tuple[str, ...]:
-    """pcs 0.11: scoped to one resource on one node (`--node` is rejected by pcs 0.11)."""
-    return (config.tools.pcs, "resource", "cleanup", resource, f"node={node}")
+    """Forget `resource`'s failures on `node` only: what `pcs resource cleanup` runs on every
+    pcs release, whose own syntax did not last (0.9 `--node N`, 0.10+ `node=N`)."""
+    return (config.tools.crm_resource, "--cleanup", "--resource", resource, "--node", node)

@@ -11,8 +11,11 @@ Constraints that are not `cli-*` are never touched: in particular the resync hol
 
 Before anything is removed, pacemaker's scheduler is asked what the removal would do, on a copy
 of the live CIB (`simulate.removal_is_quiet`): only starting things is acceptable.
-Plan: `pcs constraint delete <id>` for each, then wait until they are gone. A cluster action:
-either hub may act, the cluster lock lets only one; the other then finds nothing to do.
+Plan: `cibadmin --delete --xpath //constraints/rsc_location[@id='<id>']` for each, then wait until
+they are gone. That deletes exactly the one element in one CIB update on every pacemaker from 1.1
+to 3.0; `pcs constraint delete` (0.9: `remove`) rewrites the whole configuration section instead.
+A cluster action: either hub may act, the cluster lock lets only one; the other then finds
+nothing to do.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from remediator.actions.base import Context, Evaluation, Hints, Scope, cluster_s
 from remediator.config import RemediatorConfig, StrictModel
 from remediator.guard import Check
 from remediator.plan import Plan, Step
-from remediator.simulate import removal_is_quiet
+from remediator.simulate import location_constraint_xpath, removal_is_quiet
 
 NAME = "clear_cli_constraints"
 
@@ -89,7 +92,9 @@ def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
     waiting: list[str] = []
     for c in candidates:
         age = constraint_age(ctx, c)
-        if c.expires_at is not None and c.expires_at > s.taken_at:
+        if "'" in c.id:
+            waiting.append(f"{c.id!r} cannot be quoted in an XPath: left to a human")
+        elif c.expires_at is not None and c.expires_at > s.taken_at:
             waiting.append(f"{c.id} expires by itself in {c.expires_at - s.taken_at:.0f}s")
         elif age < params.min_age_seconds:
             waiting.append(f"{c.id} is only known to be {age:.0f}s old")
@@ -123,7 +128,7 @@ def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
             + f" (score {score_text(c.score)})",
             params.command_timeout_seconds,
             ctx.local_node,
-            argv=(config.tools.pcs, "constraint", "delete", c.id),
+            argv=(config.tools.cibadmin, "--delete", "--xpath", location_constraint_xpath(c.id)),
             destructive=True,
         )
         for c in eligible

@@ -1,14 +1,15 @@
 """`resource_cleanup`: forget the failures of one resource on one node, once the cause is gone.
 
-Plan: `pcs resource cleanup <rsc> node=<node>` (never unscoped: without a resource pcs cleans
-every resource on every node), then wait until the failure and fail count are gone and the
-resource runs again. "The cause is gone" is read live: the node is online and not in standby,
-the newest failure is older than a settle time (no cleanup in the middle of a flap), and for the
-pgsql resource the target's data directory is intact and holds no PGSQL.lock (a lock means the
-node was a primary that failed: it needs `resync_standby`, and a cleanup would only loop).
-Because that last fact lives in the target's own files, a cleanup of the pgsql resource is a
-*local* action (only the target hub's remediator acts); other resources may be cleaned from
-either hub, and the cluster lock lets only one of them act.
+Plan: `crm_resource --cleanup --resource <rsc> --node <node>` (what `pcs resource cleanup` runs;
+never unscoped: without a resource it cleans every resource on every node), then wait until the
+failure and fail count are gone and the resource runs again. "The cause is gone" is read live:
+the node is online and not in standby, the newest failure is older than a settle time (no
+cleanup in the middle of a flap), and for the pgsql resource the target's data directory is
+intact and holds no PGSQL.lock (a lock means the node was a primary that failed: it needs
+`resync_standby`, and a cleanup would only loop). Because that last fact lives in the target's
+own files, a cleanup of the pgsql resource is a *local* action (only the target hub's remediator
+acts); other resources may be cleaned from either hub, and the cluster lock lets only one of them
+act.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from remediator.actions.base import Context, cleanup_argv
 from remediator.actions.resync_target import PgTarget, ResyncStandbyParams
 from remediator.guard import Check
 from remediator.plan import Condition, Outcomes, Plan, Step, WaitCheck, after_ok, all_of
+from remediator.simulate import location_constraint_xpath
 
 HOLD_MARGIN_SECONDS = 600
 NO_REWIND = "no rewind required"
@@ -44,7 +45,11 @@ def as_pg_user(ctx: Context, t: PgTarget, *argv: str) -> tuple[str, ...]:
 
 
 def hold_xml(t: PgTarget, expires: float) -> str:
-    """What `crm_resource --ban --lifetime` writes, under an id of our own."""
+    """What `crm_resource --ban --lifetime` writes, under an id of our own.
+
+    Valid from CIB schema pacemaker-1.2 on (`role` on rsc_location), so on pacemaker 1.1 too; the
+    role is `Started` (every role), whose name no release changed.
+    """
     hold = t.hold_id
     end = time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(expires))
     location = etree.Element("rsc_location", id=hold, rsc=t.clone, role="Started")
@@ -303,7 +308,7 @@ class ResyncPlanner:
         ]
 
     def _release_argv(self) -> tuple[str, ...]:
-        xpath = f"//constraints/rsc_location[@id='{self.t.hold_id}']"
+        xpath = location_constraint_xpath(self.t.hold_id)
         return (self.ctx.config.tools.cibadmin, "--delete", "--xpath", xpath)
 
     def _rejoin(self) -> list[Step]:

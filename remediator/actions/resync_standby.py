@@ -21,7 +21,7 @@ Plan (`resync_plan`; each destructive step re-reads the guard live first):
    directory at all), pg_basebackup into a fresh directory beside pgdata, move the old pgdata
    aside (`<pgdata>.cfha-old-<job>`, kept for forensics of any divergent WAL), move the new one in;
 4. restore the kept files; remove `<tmpdir>/PGSQL.lock` on this hub only; delete the hold;
-   `pcs resource cleanup <rsc> node=<node>`;
+   `crm_resource --cleanup --resource <rsc> --node <node>`;
 5. verify before a deadline: the agent reports HS:*, the primary has a `streaming` walsender
    for this node, and both are on the same timeline.
 On failure after anything was changed, a partial copy is removed, and the node is left as it was
@@ -75,7 +75,9 @@ def evaluate(ctx: Context, params: ResyncStandbyParams) -> Evaluation:
 
     current = streaming(t, params)(s)
     lock_present = s.pgsql_lock.present if s.pgsql_lock else None
-    if current.ok and lock_present is False and not s.pacemaker.failures_of(t.rsc, node):
+    if current.ok and lock_present is False:
+        # Streaming now is the cure already: old failure records are resource_cleanup's matter,
+        # never a reason to rebuild a standby that follows its primary.
         streams = f"{node} is already streaming"
         diagnosed = f"; {s.diagnosis.describe()}" if s.diagnosis is not None else ""
         needed = Check(guard.NOTHING_TO_DO, False, streams + diagnosed)

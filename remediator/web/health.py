@@ -1,4 +1,9 @@
-"""GET /healthz: 200 while the worker runs and the journal answers (no secrets, no auth)."""
+"""GET /healthz: 200 while the worker runs and the journal answers, 503 otherwise.
+
+Without the bearer token it says only that (`{"status": "ok"}` or `"unhealthy"`): what a health
+check needs, nothing about the node or its safety state. With the token it adds the problems,
+the node, the kill switch, dry run and the authentication mode.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from remediator.journal import JournalError
-from remediator.web.auth import TOKEN_KEY
+from remediator.web.auth import TOKEN_KEY, authorized
 from remediator.web.context import core
 
 bp = Blueprint("health", __name__)
@@ -22,12 +27,15 @@ def healthz() -> ResponseReturnValue:
         remediator.journal.execute("SELECT 1")
     except JournalError as exc:
         problems.append(f"journal: {exc}")
-    body = {
-        "status": "ok" if not problems else "unhealthy",
+    status = 200 if not problems else 503
+    body: dict[str, object] = {"status": "ok" if not problems else "unhealthy"}
+    if not authorized():
+        return jsonify(body), status
+    body |= {
         "problems": problems,
         "node": remediator.config.node_name,
         "kill_switch": remediator.kill_switch.engaged(),
         "dry_run": remediator.config.dry_run,
         "auth": "disabled" if current_app.config[TOKEN_KEY] is None else "bearer",
     }
-    return jsonify(body), 200 if not problems else 503
+    return jsonify(body), status

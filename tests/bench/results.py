@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from bench import compare_ha_cluster_exporter, full_scrape, webhook_load
+from bench import compare_ha_cluster_exporter, full_scrape, soak, webhook_load
 from bench.loadgen import Reply, Run
 
 MIB = 1024 * 1024
@@ -196,6 +196,22 @@ def pg_scrape_result() -> dict[str, Any]:
     }
 
 
+def soak_result() -> dict[str, Any]:
+    """What soak.run saves: VmRSS every 100 scrapes, and the idle-connection rounds."""
+    samples = [(n, 60 * 2**20 + n * 40) for n in range(0, 3001, 100)]  # 40 B a scrape
+    after = [(n, rss) for n, rss in samples if n >= 500]
+    quiet, crowded = [0.030, 0.031, 0.032], [0.031, 0.032, 0.033]
+    return {
+        "scrapes": 3000, "warmup": 500, "rate": 20.0, "rounds": 10,
+        "soak": {"rss_samples": samples, "growth_per_1000_bytes": soak.slope(after) * 1000,
+                 "rss_after_warmup_bytes": after[0][1], "rss_end_bytes": samples[-1][1]},
+        "idle_connections": {"quiet_median_seconds": 0.031, "crowded_median_seconds": 0.032,
+                             "ratio": 0.032 / 0.031, "server_fds_with_idle_connections": 1012,
+                             "samples": {"quiet": quiet, "crowded": crowded}},
+        "rss_final_bytes": 60 * 2**20 + 120_000,
+    }  # fmt: skip
+
+
 def compare_result() -> dict[str, Any]:
     """What compare_ha_cluster_exporter.main saves (offline only: no --lab)."""
     timings = {compare_ha_cluster_exporter.HCE_NAME: [0.0470, 0.0477, 0.0490],
@@ -210,5 +226,6 @@ RESULTS = {
     "webhook_load": webhook_load_result,
     "resync": resync_result,
     "pg_scrape": pg_scrape_result,
+    "soak": soak_result,
     "compare_ha_cluster_exporter": compare_result,
 }

@@ -59,7 +59,7 @@ def test_help_lists_the_benchmarks(capsys: pytest.CaptureFixture[str]) -> None:
     out = " ".join(capsys.readouterr().out.split())
     assert out.startswith("usage: python -m bench [-h] [NAME ...]")
     assert "default: all of full_scrape, pacemaker_scale, hub_scrape, webhook_load, resync, " \
-        "pg_scrape, compare_ha_cluster_exporter" in out  # fmt: skip
+        "pg_scrape, soak, compare_ha_cluster_exporter" in out  # fmt: skip
 
 
 def test_named_benchmarks_run_in_order_and_are_summarised(ran: dict[str, list[str]]) -> None:

@@ -187,10 +187,12 @@ def test_main_prints_and_writes_the_table_of_every_result(
     lines = printed.splitlines()
     assert lines[:2] == ["| figure | cfha | baseline (same run) | ratio | goal | |",
                          "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    assert len(lines) == 2 + 6 + 4 + 4 + 6 + 2 + 1 + 1
+    assert len(lines) == 2 + 6 + 4 + 4 + 6 + 2 + 1 + 2 + 1
     assert all(line.count("|") == 7 for line in lines)
     assert lines[2].startswith("| full scrape vs the two peer exporters, primary (hub1)")
     assert lines[-1].startswith("| offline healthy CIB")
+    assert ("| exporter RSS growth per 1,000 scrapes after 500, 3,000 scrapes at 20/s (offline) | "
+            "39 KiB | VmRSS 60.0 -> 60.1 MiB |  | <= 100 KiB | met |") in lines  # fmt: skip
     assert ("| re-sync of a standby, 100 MB database (131 MB copied) | 0.59 s | bare "
             "pg_basebackup + start 0.46 s | 1.28 | <= 1.2 | missed |") in lines  # fmt: skip
 

@@ -113,3 +113,46 @@ def test_permanent_attributes_of_an_offline_node_come_from_the_cib(cib_states: C
     assert hub1 is not None
     assert hub1.status is None  # transient: gone with the node
     assert hub1.replication_state is ReplicationState.DISCONNECT  # permanent: kept in the CIB
+
+
+FORK = Path(__file__).parents[1] / "fixtures" / "pgsql-agent" / "cfengine-pgsql_RA.excerpt"
+STOCK = "/usr/lib/ocf/resource.d/heartbeat/pgsql"
+
+
+@pytest.mark.parametrize(
+    ("script", "flavour", "reading", "reads"),
+    [
+        (None, "stock", "xml", 1.0),  # the CIB's ocf:heartbeat:pgsql, installed here
+        (str(FORK), "cfengine_fork", "text", 0.0),  # the fork cannot read pacemaker 2.1's text
+    ],
+    ids=["stock-agent", "cfengine-fork"],
+)
+def test_which_agent_runs_and_whether_it_can_read_this_crm_mon(
+    cib_states: CibStates, script: str | None, flavour: str, reading: str, reads: float
+) -> None:
+    collector = PgsqlAgentCollector(
+        PgsqlAgentConfig(lock_path="/nonexistent/PGSQL.lock", agent_script_path=script),
+        "hub1",
+        "cfpgsql",
+        clock=lambda: NOW,
+    )
+    out = MetricWriter()
+    collector.collect(out, {"pacemaker": pacemaker_result(cib_states.healthy())})
+    text = writer_text(out)
+    info = "cfha_pgsql_agent_info"
+    assert sample_value(text, info, node="hub1", flavour=flavour, crm_mon=reading) == 1
+    assert sample_value(text, "cfha_pgsql_agent_reads_crm_mon", node="hub1") == reads
+    assert os.path.exists(STOCK)
+
+
+def test_an_unreadable_agent_script_is_unknown(cib_states: CibStates, tmp_path: Path) -> None:
+    collector = PgsqlAgentCollector(
+        PgsqlAgentConfig(lock_path="/nonexistent/PGSQL.lock", agent_script_path=str(tmp_path)),
+        "hub1",
+        "cfpgsql",
+    )
+    out = MetricWriter()
+    collector.collect(out, {"pacemaker": pacemaker_result(cib_states.healthy())})
+    text = writer_text(out)
+    assert "cfha_pgsql_agent_info{" not in text
+    assert sample_value(text, "cfha_pgsql_agent_reads_crm_mon", node="hub1") is None

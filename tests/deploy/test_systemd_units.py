@@ -139,14 +139,20 @@ def test_exporter_command_line_is_accepted_by_the_exporter(tmp_path: Path) -> No
 
 def test_remediator_command_line_is_accepted_by_the_remediator(tmp_path: Path) -> None:
     """ExecStart's flags with the shipped /etc/default file; `serve` swapped for `check-config`
-    (same global flags, validates the configuration, policy and token instead of serving)."""
+    (same global flags, validates the configuration, policy, token and TLS files instead of
+    serving)."""
     token = tmp_path / "remediator.token"
     token.write_text("0123456789abcdef0123456789abcdef\n")
     token.chmod(0o600)
-    config = (DEPLOY / "config/remediator.yml").read_text()
-    (tmp_path / "remediator.yml").write_text(
-        config.replace("/etc/cfha/remediator.token", str(token))
+    tls = make_tls_files(tmp_path / "tls")
+    config = (
+        (DEPLOY / "config/remediator.yml")
+        .read_text()
+        .replace("/etc/cfha/remediator.token", str(token))
+        .replace("/etc/cfha/remediator.crt", str(tls.server_cert))
+        .replace("/etc/cfha/remediator.key", str(tls.server_key))
     )
+    (tmp_path / "remediator.yml").write_text(config)
     env = read_env_file(UNITS / "cfha-remediator.env")
     argv = exec_start_argv(UNITS / "cfha-remediator.service", env)
     assert argv[0] == f"{INSTALL_PREFIX}/bin/cfha-remediator" and "serve" in argv

@@ -7,6 +7,7 @@ and the remediators' jobs with their steps (`GET /api/jobs/<id>`).
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -25,6 +26,13 @@ from tests.e2e.matrix import (
 Delivery = tuple[str, str, str, str, str]  # (receiver, alertname, node, route, status)
 Roles = Mapping[str, str]
 _NODE_ARG = re.compile(r"^node=(?P<node>.+)$")
+
+
+def named_nodes(argv: list[str]) -> set[str]:
+    """The nodes a command is told to act on: `--node X` (crm_resource) or `node=X` (pcs)."""
+    named = {m.group("node") for a in argv if (m := _NODE_ARG.match(a))}
+    named.update(after for before, after in itertools.pairwise(argv) if before == "--node")
+    return named
 
 
 def resolve(about: str, roles: Roles) -> str:
@@ -163,7 +171,7 @@ def forbidden_actions(
     """Actions the design says must not happen, read from every executed step's argv.
 
     - nothing destructive runs on the primary's hub for a re-sync (its data), and no step
-      names the primary as the node to act on (`node=<primary>`);
+      names the primary as the node to act on (`--node <primary>`, or pcs' `node=<primary>`);
     - a re-sync never targets the primary;
     - while a gate holds (`gated_until`: maintenance, two primaries, a node gone), nothing
       executes at all; with `destructive_allowed` false, no destructive step ever runs.
@@ -187,7 +195,6 @@ def forbidden_actions(
                 and step.get("runs_on") == primary
             ):
                 problems.append(f"{what}: runs on the primary's hub")
-            named = {m.group("node") for a in argv if (m := _NODE_ARG.match(a))}
-            if primary in named:
+            if primary in named_nodes(argv):
                 problems.append(f"{what}: acts on the primary")
     return problems

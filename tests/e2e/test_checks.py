@@ -17,6 +17,7 @@ from tests.e2e.matrix import MATRIX, SCENARIOS, remediable
 from tests.e2e.observe import Seen, Timeline
 
 ROLES = {"T": "hub2", "O": "hub1"}
+CLEANUP = ["crm_resource", "--cleanup", "--resource", "cfpgsql", "--node"]
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -162,19 +163,28 @@ def test_forbidden_actions() -> None:
         "resource_cleanup",
         "cfpgsql@hub1",
         "succeeded",
-        steps=[step("cleanup", ["pcs", "resource", "cleanup", "cfpgsql", "node=hub1"], "hub2")],
+        steps=[step("cleanup", [*CLEANUP, "hub1"], "hub2")],
     )
     assert checks.forbidden_actions(
         [cleanup_primary], primary="hub1", gated_until=None, destructive_allowed=True
     ) == [
-        "hub2: resource_cleanup cfpgsql@hub1 succeeded: step cleanup pcs resource cleanup "
-        "cfpgsql node=hub1: acts on the primary"
+        "hub2: resource_cleanup cfpgsql@hub1 succeeded: step cleanup crm_resource --cleanup "
+        "--resource cfpgsql --node hub1: acts on the primary"
     ]
+    pcs_style = a_job(
+        "resource_cleanup",
+        "cfpgsql@hub1",
+        "succeeded",
+        steps=[step("cleanup", ["pcs", "resource", "cleanup", "cfpgsql", "node=hub1"], "hub2")],
+    )
+    assert checks.forbidden_actions(
+        [pcs_style], primary="hub1", gated_until=None, destructive_allowed=True
+    )
     cleanup = a_job(
         "resource_cleanup",
         "cfpgsql@hub2",
         "succeeded",
-        steps=[step("cleanup", ["pcs", "resource", "cleanup", "cfpgsql", "node=hub2"], "hub2")],
+        steps=[step("cleanup", [*CLEANUP, "hub2"], "hub2")],
     )
     assert (
         checks.forbidden_actions(
@@ -218,7 +228,7 @@ def test_report_files(tmp_path: Path) -> None:
     }
     cleanup = a_job("resource_cleanup", "cfpgsql@hub2", "succeeded", started_at=140.0,
                     finished_at=145.5, alertname="CfHaFailCountAtThreshold", created_at=139.0,
-                    steps=[step("cleanup", ["pcs"], "hub2", at=141.0)])  # fmt: skip
+                    steps=[step("cleanup", ["crm_resource"], "hub2", at=141.0)])  # fmt: skip
     r = report.ScenarioRecord(name=s.name, fault_at=100.0, resolved_at=170.0, target="hub2")
     report.summarise(r, scenario=s, roles=ROLES, t=t, got=got, jobs=[cleanup], direct_ids=set())
     assert (r.detect_seconds, r.remediate_seconds, r.streaming_seconds) == (18.0, 5.5, 45.0)

@@ -26,7 +26,7 @@ from exporter.collectors.postgres import PostgresCollector, PostgresConfig
 from exporter.collectors.verdict import VerdictCollector, VerdictConfig
 from exporter.registry import metrics_registry
 from exporter.scrape import ScheduledCollector, Scraper
-from exporter.server import serve
+from exporter.server import bind
 from exporter.web.app import create_app
 from exporter.web.wsgi import WSGIApp
 from servicekit.metrics import MetricSpec, MetricWriter
@@ -82,8 +82,8 @@ def exporter(pg_pair: PgPair) -> Iterator[tuple[WSGIApp, str]]:
     )
     app = create_app(scraper, metrics_registry(scraper))
     port = free_port()
-    server = serve(app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = bind("127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, args=(app,), daemon=True)
     thread.start()
     try:
         yield app, f"http://127.0.0.1:{port}/"

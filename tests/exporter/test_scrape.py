@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import ClassVar
@@ -9,7 +10,7 @@ from typing import ClassVar
 import pytest
 
 from clusterstate.tools import CommandError
-from exporter.scrape import CollectorError, ScheduledCollector, Scraper
+from exporter.scrape import CollectorError, ScheduledCollector, Scrape, Scraper
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
 from tests.support.metrics_text import sample_value, scrape_text
 
@@ -172,3 +173,91 @@ def test_duplicate_samples_keep_the_last_value() -> None:
     out.gauge(OK_METRIC, 2, node="x")
     families = list(out.families("c"))
     assert [s.value for s in families[0].samples] == [2.0]
+
+
+def test_a_collector_that_keeps_failing_logs_on_change_of_state_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    flaky = Fake("flaky", error=CollectorError("timeout", "slow"))
+    s = scraper(flaky)
+    try:
+        with caplog.at_level(logging.INFO, logger="exporter.scrape"):
+            for _ in range(5):
+                s.scrape()
+            flaky.error = CollectorError("parse", "garbage")
+            for _ in range(5):
+                s.scrape()
+            flaky.error = None
+            for _ in range(5):
+                s.scrape()
+    finally:
+        s.close()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert lines == [
+        ("WARNING", "collector flaky failed (timeout): slow"),
+        ("WARNING", "collector flaky failed (parse): garbage"),
+        ("INFO", "collector flaky recovered"),
+    ]
+
+
+class HangsUntilInterrupted(Fake):
+    """A collector that hangs until interrupted, as the postgres one does on a frozen server."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.release.clear()
+        self.interrupted = 0
+
+    def interrupt(self, out: MetricWriter) -> str:
+        self.interrupted += 1
+        out.state(STATE, "a", node=self.name)
+        self.release.set()
+        return "down"
+
+
+def test_a_timed_out_collector_is_interrupted_and_says_what_is_certain() -> None:
+    hung = HangsUntilInterrupted("hung")
+    s = scraper(hung, deadline=0.3)
+    try:
+        scrape = s.scrape()
+        text = scrape_text(scrape)
+        assert hung.interrupted == 1
+        assert sample_value(text, "cfha_test_state", node="hung", state="a") == 1
+        assert scrape.facts("hung", str) == "down"
+        assert scrape.results["hung"].reason == "timeout"
+    finally:
+        s.close()
+
+
+def test_close_answers_the_scrapes_in_flight_at_once() -> None:
+    hung = Fake("hung")
+    hung.release.clear()
+    s = scraper(hung, deadline=30)
+    results: list[Scrape] = []
+    waiting = threading.Thread(target=lambda: results.append(s.scrape()))
+    waiting.start()
+    try:
+        deadline = time.monotonic() + 5
+        while hung.calls == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        started = time.monotonic()
+        s.close()
+        waiting.join(timeout=5)
+        assert not waiting.is_alive() and time.monotonic() - started < 1
+        assert results[0].results["hung"].reason == "timeout"
+    finally:
+        hung.release.set()
+
+
+def test_scrapes_within_the_reuse_window_share_a_finished_collection() -> None:
+    quick = Fake("quick")
+    s = Scraper(
+        [ScheduledCollector(quick, 2.0)], node="hub1", cluster="cfcluster", reuse_seconds=0.5
+    )
+    try:
+        first = s.scrape()
+        assert s.scrape() is first and quick.calls == 1
+        time.sleep(0.6)  # past the window: a collection of its own
+        assert s.scrape() is not first and quick.calls == 2
+    finally:
+        s.close()

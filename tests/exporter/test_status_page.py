@@ -25,7 +25,7 @@ from exporter.collectors.verdict import VerdictCollector, VerdictConfig
 from exporter.collectors.verdict_reasons import CODES
 from exporter.registry import metrics_registry
 from exporter.scrape import Collector, ScheduledCollector, Scraper
-from exporter.server import serve
+from exporter.server import bind
 from exporter.web.app import create_app
 from exporter.web.filters import ago, size, utc
 from exporter.web.wsgi import WSGIApp
@@ -80,8 +80,8 @@ def exporter(hub_pair: tuple[PgPair, Path]) -> Iterator[Exporter]:
     registry = metrics_registry(scraper)
     app = create_app(scraper, registry)
     port = free_port()
-    server = serve(app, "127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server = bind("127.0.0.1", port)
+    thread = threading.Thread(target=server.serve_forever, args=(app,), daemon=True)
     thread.start()
     try:
         yield Exporter(app, scraper, f"http://127.0.0.1:{port}/")

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.exposition import choose_encoder
 from werkzeug.test import Client
 
 from exporter.registry import metrics_registry
@@ -163,17 +164,50 @@ def test_status_page_and_its_head(exporter_client: Client) -> None:
     assert int(head.headers["Content-Length"]) > 1000
 
 
-def test_metrics_is_prometheus_clients_app(exporter_client: Client) -> None:
+def test_metrics_is_prometheus_clients_exposition_answered_like_every_page(
+    exporter_client: Client,
+) -> None:
     plain = exporter_client.get("/metrics")
     assert plain.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
     assert "cfha_exporter_build_info{" in plain.get_data(as_text=True)
     assert "process_resident_memory_bytes" in plain.get_data(as_text=True)
-    assert "cfha_exporter_build_info{" in exporter_client.get("/metrics/").get_data(as_text=True)
-    # prometheus_client answers the methods itself, as it did under Flask: no HEAD.
+    assert plain.headers["Content-Length"] == str(len(plain.data))
+    # HEAD: GET's headers, no body (Go's promhttp answers the same).
     head = exporter_client.head("/metrics")
-    assert head.status_code == 405 and head.headers["Allow"] == "OPTIONS,GET"
-    assert exporter_client.post("/metrics").status_code == 405
-    assert exporter_client.options("/metrics").headers["Allow"] == "OPTIONS,GET"
+    assert head.status_code == 200 and head.data == b""
+    assert head.headers["Content-Type"] == plain.headers["Content-Type"]
+    assert int(head.headers["Content-Length"]) > 0
+    for path in ("/metrics/", "/metrics/anything", "/metrics.txt"):
+        assert exporter_client.get(path).status_code == 404, path
+    post = exporter_client.post("/metrics")
+    assert post.status_code == 405 and post.headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert exporter_client.options("/metrics").headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        "application/openmetrics-text; version=garbage",
+        "application/openmetrics-text; version=",
+        "application/openmetrics-text; version=1.0.0; version=x",
+        ";;;,,,=",
+    ],
+)
+def test_a_malformed_accept_header_never_gets_a_500(exporter_client: Client, accept: str) -> None:
+    answer = exporter_client.get("/metrics", headers={"Accept": accept})
+    assert answer.status_code == 200
+    assert "cfha_exporter_build_info{" in answer.get_data(as_text=True)
+
+
+def test_an_accept_header_prometheus_client_raises_on_gets_the_text_format(
+    exporter_client: Client,
+) -> None:
+    accept = "application/openmetrics-text; version=garbage"
+    with pytest.raises(TypeError):  # what made every such request a 500 with a traceback
+        choose_encoder(accept)
+    answer = exporter_client.get("/metrics", headers={"Accept": accept})
+    assert answer.status_code == 200
+    assert answer.headers["Content-Type"] == "text/plain; version=0.0.4; charset=utf-8"
 
 
 def test_the_exporters_metrics_filter_by_name(exporter_client: Client) -> None:

@@ -42,6 +42,16 @@ class TestClusterUnavailable:
         with pytest.raises(ClusterUnavailableError):
             parse_crm_mon(captured("not-connected-2.1.5-legacy.xml"), local_tz=UTC)
 
+    def test_pacemaker_11_plain_text_error(self) -> None:
+        with pytest.raises(ClusterUnavailableError) as caught:
+            parse_crm_mon(captured("not-connected-1.1.23-legacy.txt"), local_tz=UTC)
+        assert str(caught.value) == "Error: cluster is not available on this node"
+        with pytest.raises(ClusterUnavailableError):
+            parse_crm_mon(b"\nConnection to cluster failed: Permission denied\n", local_tz=UTC)
+        with pytest.raises(CrmMonParseError) as other:
+            parse_crm_mon(b"Error: something else entirely\n", local_tz=UTC)
+        assert not isinstance(other.value, ClusterUnavailableError)
+
     def test_pacemaker_still_starting(self) -> None:
         # 2.1.5 says code 0, but there is only the launcher's state and an error
         with pytest.raises(ClusterUnavailableError) as caught:
@@ -277,3 +287,15 @@ def test_argv_names_every_section_the_exporter_reads() -> None:
         "bans",
     }
     assert "--output-as=xml" in CRM_MON_ARGV and "--inactive" in CRM_MON_ARGV
+
+
+def test_no_exit_reason_is_none_not_the_word() -> None:
+    # crm_mon prints exitreason="none" for an agent that gave no reason (CFEngine's pgsql fork)
+    document = (
+        b'<crm_mon version="1.1.23"><summary><current_dc present="false"/></summary><failures>'
+        b'<failure op_key="cfpgsql_start_0" node="hub2" exitstatus="error" exitreason="none" '
+        b'exitcode="1" call="12" status="complete" last-rc-change="Tue Jul 14 11:30:00 2026" '
+        b'queued="0" exec="210" interval="0" task="start"/></failures></crm_mon>'
+    )
+    [failure] = parse_crm_mon(document, local_tz=ZONE).failures
+    assert (failure.exitreason, failure.exitstatus, failure.exitcode) == (None, "error", 1)

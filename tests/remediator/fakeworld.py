@@ -4,7 +4,7 @@ FAKE, and why: these tests exercise the remediator's decisions (auth, dedupe, li
 kill switch, locking between hubs, the order of steps) thousands of times, including with
 hypothesis; the real cluster is the lab (tests marked `lab`). The world keeps one cluster state
 that both fake hubs read, and its fake runner changes that state the way the real tools would
-(cleanup restarts the standby, the hold stops it, `pcs constraint delete` removes a constraint),
+(cleanup restarts the standby, the hold stops it, `cibadmin --delete` removes a constraint),
 so verification steps really depend on what the plan did. Every command is recorded with its argv
 and the hub it ran on; nothing is ever executed.
 """
@@ -15,7 +15,10 @@ import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
+
+from lxml import etree
 
 from clusterstate.diagnosis import Diagnosis, DiagnosisInputs, diagnose
 from clusterstate.errors import ReadError
@@ -23,6 +26,7 @@ from clusterstate.handshake import Handshake
 from clusterstate.host import DataDir, PgsqlLock
 from clusterstate.model import ClusterState
 from clusterstate.pacemaker_state import LockState
+from clusterstate.parsers.pcmk_values import score_text
 from clusterstate.parsers.pg_controldata import ControlData
 from clusterstate.parsers.pg_messages import Cause, Clue
 from clusterstate.parsers.pgsql_ra import PgsqlStatus
@@ -102,7 +106,7 @@ class World:
     lock: LockState = field(default_factory=LockState)
     calls: list[Call] = field(default_factory=list)
     failing: dict[str, int] = field(default_factory=dict)
-    """Command name (e.g. 'pg_rewind', 'pcs') -> exit code it returns."""
+    """Command name (e.g. 'pg_rewind', 'crm_resource') -> exit code it returns."""
     cause_present: set[str] = field(default_factory=set)
     """Nodes where a cleanup does not stick (the failure comes back)."""
     on_call: Callable[[Call], None] | None = None
@@ -198,6 +202,20 @@ class World:
             '<status code="0" message="OK"/></pacemaker-result>'
         ).encode()
 
+    def cib_xml(self) -> bytes:
+        """The CIB as cibadmin would print it: enough for the location constraints."""
+        cib = etree.Element("cib")
+        configuration = etree.SubElement(cib, "configuration")
+        for section in ("crm_config", "nodes", "resources"):
+            etree.SubElement(configuration, section)
+        constraints = etree.SubElement(configuration, "constraints")
+        for c in self.base.pacemaker.location_constraints:
+            etree.SubElement(
+                constraints, "rsc_location", id=c.id, rsc=c.resource or "",
+                node=c.node or "", score=score_text(c.score),
+            )  # fmt: skip
+        return etree.tostring(cib)
+
     def changes(self, node: str | None = None) -> list[tuple[str, ...]]:
         """Commands that change the cluster (not the reads and simulations on copies)."""
         return [
@@ -217,10 +235,8 @@ class World:
         )
         if program in self.failing:
             return self.failing[program]
-        if argv[:3] == ("pcs", "resource", "cleanup"):
-            self._cleanup(argv[3], argv[4].removeprefix("node="))
-        elif argv[:3] == ("pcs", "constraint", "delete"):
-            self._drop_constraint(argv[3])
+        if argv[:2] == ("crm_resource", "--cleanup"):
+            self._cleanup(argv[argv.index("--resource") + 1], argv[argv.index("--node") + 1])
         elif argv[:2] == ("cibadmin", "--modify") and "--xml-text" in argv:
             self._hold(argv[argv.index("--xml-text") + 1])
         elif argv[:2] == ("cibadmin", "--delete"):
@@ -300,11 +316,22 @@ class World:
         self._set_pgsql(node.group(1), running=False)
 
 
+def delete_on_copy(cib: Path, argv: Sequence[str]) -> None:
+    """`cibadmin --delete --xpath //constraints/rsc_location[@id='X']` on a copy of the CIB."""
+    found = re.search(r"@id='([^']+)'", argv[-1]) if "--delete" in argv else None
+    if found is None or not cib.exists():
+        return
+    tree = etree.parse(str(cib))
+    for element in tree.iterfind(f".//rsc_location[@id='{found.group(1)}']"):
+        element.getparent().remove(element)  # type: ignore[union-attr]
+    tree.write(str(cib))
+
+
 def pg_primary_link(node: str) -> tuple[StandbyLink, ...]:
     return (StandbyLink(node, "streaming", "async"),)
 
 
-_PROGRAMS = {"pcs", "cibadmin", "pg_rewind", "pg_basebackup", "mv", "rm", "cp", "install"}
+_PROGRAMS = {"crm_resource", "cibadmin", "pg_rewind", "pg_basebackup", "mv", "rm", "cp", "install"}
 
 
 class FakeRunner:
@@ -328,11 +355,12 @@ class FakeRunner:
         if self.world.on_call:
             self.world.on_call(call)
         if env and "CIB_file" in env:
-            return CommandResult(tuple(argv), 0, b"", b"", 0.01)  # a change to a copy
+            delete_on_copy(Path(env["CIB_file"]), argv)  # a change to a copy, as cibadmin would
+            return CommandResult(tuple(argv), 0, b"", b"", 0.01)
         if argv[0] == "crm_simulate":
             return CommandResult(tuple(argv), 0, self.world.simulation_xml(), b"", 0.01)
         if tuple(argv[:2]) == ("cibadmin", "--query"):
-            return CommandResult(tuple(argv), 0, b"<cib/>", b"", 0.01)
+            return CommandResult(tuple(argv), 0, self.world.cib_xml(), b"", 0.01)
         rc = self.world.apply(call)
         return CommandResult(tuple(argv), rc, b"", b"" if rc == 0 else b"simulated failure", 0.01)
 

@@ -86,14 +86,14 @@ class PacemakerStandIn:
     ) -> CommandResult:
         argv = tuple(argv)
         self.calls.append(argv)
-        if argv[0] not in ("pcs", "cibadmin"):
+        if argv[0] not in ("crm_resource", "cibadmin"):
             return SubprocessRunner().run(argv, timeout=timeout, env=env)
         if argv[:2] == ("cibadmin", "--modify"):
             self.held = True
             self.stop_standby()
         elif argv[:2] == ("cibadmin", "--delete"):
             self.held = False
-        elif argv[:3] == ("pcs", "resource", "cleanup") and not self.held:
+        elif argv[:2] == ("crm_resource", "--cleanup") and not self.held:
             self.agent_start()
         return CommandResult(argv, 0, b"", b"", 0.0)
 

@@ -28,8 +28,13 @@ from tests.support.states import (
 )
 
 NOW = 1_800_000_000.0
-__all__ = ["NOW", "PGSQL", "healthy", "host", "standby_failed"]
+__all__ = ["NOW", "PGSQL", "cleanup_argv", "healthy", "host", "standby_failed"]
 host = data_dir
+
+
+def cleanup_argv(node: str, resource: str = "cfpgsql") -> tuple[str, ...]:
+    """The cleanup step's command as the remediator must run it (pacemaker's tool, not pcs)."""
+    return ("crm_resource", "--cleanup", "--resource", resource, "--node", node)
 
 
 def healthy(local: str = "hub2", now: float = NOW) -> ClusterState:

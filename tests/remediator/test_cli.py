@@ -10,6 +10,7 @@ import yaml
 
 from remediator.cli import main
 from remediator.config import RemediatorConfig
+from tests.remediator.snapshots import cleanup_argv
 
 from .conftest import TOKEN, AppFactory, ban_alert, cleanup_alert, payload, resync_alert
 from .fakeworld import World
@@ -132,7 +133,7 @@ def test_jobs_and_circuit_commands(
     assert job_id in listing and "failed" in listing and "nothing_to_do" in listing
     assert main([*args, "jobs", "--id", job_id]) == 0
     detail = json.loads(capsys.readouterr().out)
-    assert detail["steps"][0]["argv"] == ["pcs", "resource", "cleanup", "cfpgsql", "node=hub2"]
+    assert detail["steps"][0]["argv"] == list(cleanup_argv("hub2"))
     assert main([*args, "circuit", "list"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["open"] == 1
     assert main([*args, "circuit", "reset", "resource_cleanup", "cfpgsql@hub2"]) == 0

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from remediator.app import close_app, create_app
+from tests.remediator.snapshots import cleanup_argv
 
 from .conftest import TOKEN, auth, core, make_config
 from .fakeworld import SHELLS, World
@@ -49,6 +50,7 @@ def remediator(node: str = "hub2", **overrides: Any) -> Iterator[tuple[Flask, Wo
         base = Path(tmp)
         token_file = base / "token"
         token_file.write_text(TOKEN)
+        token_file.chmod(0o600)  # the service refuses a token others may read
         config = make_config(base, node, token_file, web={"max_body_bytes": 65536}, **overrides)
         app = create_app(config, world.services(node), start_worker=False)
         try:
@@ -174,4 +176,4 @@ def test_a_valid_payload_from_the_strategy_can_act() -> None:
         )
         assert response.status_code == 202
         core(app).worker.run_pending()
-        assert world.commands() == [("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")]
+        assert world.commands() == [cleanup_argv("hub2")]

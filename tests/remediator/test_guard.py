@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC
+from pathlib import Path
 
 import pytest
 
 from clusterstate.model import ClusterState
-from clusterstate.pacemaker_state import LockState, ResourcePlacement
+from clusterstate.pacemaker_state import LockState, ResourcePlacement, pacemaker_state
+from clusterstate.parsers.crm_mon import parse_crm_mon
+from clusterstate.parsers.crm_mon_model import FenceEvent, FenceStatus
 from remediator import guard
+from remediator.actions.base import cluster_safety
+from remediator.config import config_from_mapping
 from tests.support.states import agent, corosync, node, pg_down, pg_primary, pg_standby
 from tests.support.states import with_pacemaker as pacemaker_with
 
@@ -192,3 +198,36 @@ def test_resource_lookup_by_clone_id() -> None:
     assert p.resource("mscfpgsql") == p.resource("cfpgsql")
     assert isinstance(p.resource("cfpgsql"), ResourcePlacement)
     assert p.resource("nope") is None
+
+
+@pytest.mark.parametrize(
+    ("status", "ok"),
+    [(FenceStatus.PENDING, False), (FenceStatus.FAILED, False), (FenceStatus.SUCCESS, True)],
+)
+def test_pending_or_failed_fencing_refuses_every_destructive_action(
+    status: FenceStatus, ok: bool
+) -> None:
+    event = FenceEvent("hub1", "reboot", status, None, None, "hub2", None, "hub2", NOW - 60)
+    s = pacemaker_with(healthy(), fence_events=(event,))
+    check = guard.no_fencing_trouble(s)
+    assert check.ok is ok
+    if not ok:
+        assert f"reboot of hub1 {status.value}" in check.detail
+    assert check in cluster_safety(s, config_from_mapping({"cluster": "c"}), (), False)
+    assert not guard.no_fencing_trouble(pacemaker_with(healthy(), up=False)).ok
+
+
+def test_a_resource_that_is_not_in_the_live_cluster_is_not_managed_for_sure() -> None:
+    check = guard.not_maintenance(healthy(), ("cfpgsql", "gone"))
+    assert not check.ok and "not in the live cluster: gone" in check.detail
+
+
+def test_a_real_failed_fencing_refuses() -> None:
+    """crm_mon of a live cluster after `stonith_admin --reboot hub1` without a fencing device."""
+    captured = Path(__file__).parents[1] / "fixtures" / "pacemaker" / "live-failed-fencing.xml"
+    status = parse_crm_mon(captured.read_bytes(), local_tz=UTC)
+    state = pacemaker_state(
+        status, None, local_node="hub2", database_resource="cfpgsql", vip_resource="cfvirtip"
+    )
+    check = guard.no_fencing_trouble(replace(healthy(), pacemaker=state))
+    assert not check.ok and "reboot of hub1 failed" in check.detail

@@ -1,10 +1,10 @@
 """The remediator against the live two-node lab: every scenario the issue lists, for real.
 
-One remediator runs *inside each lab node* (Lab.spawn), as in production: its pcs, cibadmin,
-pg_rewind and pg_basebackup run in that node's namespaces against the live cluster, and it reads
-the node's own PGSQL.lock and data directory. The test plays Alertmanager: it POSTs the alert to
-both hubs' webhooks (through Lab.forward), the way one receiver with two URLs does. After each
-test the session's shared lab is restored to healthy.
+One remediator runs *inside each lab node* (Lab.spawn), as in production: its crm_resource,
+cibadmin, pg_rewind and pg_basebackup run in that node's namespaces against the live cluster,
+and it reads the node's own PGSQL.lock and data directory. The test plays Alertmanager: it POSTs
+the alert to both hubs' webhooks (through Lab.forward), the way one receiver with two URLs does.
+After each test the session's shared lab is restored to healthy.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from lab.cluster import Lab
 from lab.stackconfig import lab_policy
 
 from .conftest import TOKEN, alert, ban_alert, cleanup_alert, payload, resync_alert
+from .snapshots import cleanup_argv
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[2]
@@ -230,7 +231,7 @@ def test_failed_monitor_is_cleaned_up(lab: Lab, hubs: dict[str, Hub]) -> None:
     [job_id] = answers[hit.node]["accepted"]
     job = hubs[hit.node].wait_job(job_id)
     assert job["state"] == "succeeded", json.dumps(job, indent=1)[-4000:]
-    assert job["steps"][0]["argv"] == ["pcs", "resource", "cleanup", "cfpgsql", f"node={hit.node}"]
+    assert job["steps"][0]["argv"] == list(cleanup_argv(hit.node))
     assert lab.wait_healthy(timeout=120).healthy
     report("fail-monitor", job)
 
@@ -246,7 +247,7 @@ def test_ban_is_cleared_by_exactly_one_hub(lab: Lab, hubs: dict[str, Hub]) -> No
         [("refused", "cluster_lock"), ("succeeded", None)],
     ), states
     deleting = [
-        j for j in jobs.values() if any(s["argv"] and "delete" in s["argv"] for s in j["steps"])
+        j for j in jobs.values() if any(s["argv"] and "--delete" in s["argv"] for s in j["steps"])
     ]
     assert len(deleting) == 1
     assert lab.wait_healthy(timeout=120).healthy

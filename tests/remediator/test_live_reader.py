@@ -1,7 +1,8 @@
 """The remediator's reading and its checks on real offline pacemaker states (cibstates).
 
-crm_mon, cibadmin and pcs run for real on copies of saved CIBs (`CIB_file`), read by the shared
-readers exactly as the remediator wires them (`remediator.live`). Stand-ins, and why: PostgreSQL
+crm_mon and cibadmin run for real on copies of saved CIBs (`CIB_file`), read by the shared
+readers exactly as the remediator wires them (`remediator.live`); crm_resource --cleanup cannot
+(2.1.5 only reports a dry run there), the lab tests run it. Stand-ins, and why: PostgreSQL
 and the local files (the saved states have no database: each test says what PostgreSQL would
 answer in that state; the PostgreSQL readers are tested on a real pair in test_live_pg), and
 corosync (not running offline: captured outputs of a real two-node cluster).
@@ -11,8 +12,9 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -23,7 +25,7 @@ from clusterstate.pacemaker import PacemakerReader
 from clusterstate.pacemaker_state import PgsqlParams
 from clusterstate.postgres import PgFacts
 from clusterstate.read import ClusterStateReader
-from clusterstate.tools import SubprocessRunner
+from clusterstate.tools import CommandResult, SubprocessRunner
 from remediator import guard
 from remediator.actions.base import Context, Hints
 from remediator.actions.clear_cli_constraints import ClearCliConstraintsParams
@@ -34,6 +36,7 @@ from remediator.config import RemediatorConfig, config_from_mapping
 from remediator.live import pacemaker_settings
 from remediator.lock import ClusterLock
 from remediator.simulate import removal_is_quiet
+from tests.remediator.snapshots import cleanup_argv
 from tests.support.cibstates import HEALTHY_AT, INCIDENT_AT, PCMK_TZ, CibStates
 from tests.support.runners import OfflineRunner
 from tests.support.states import GiB, lock_file, pg_primary, pg_standby
@@ -146,7 +149,7 @@ def test_failed_standby_monitor_can_be_cleaned_up(read: Callable[..., ClusterSta
     evaluation = evaluate_cleanup(ctx, ResourceCleanupParams())
     assert evaluation.refusal is None, evaluation.refusal
     assert evaluation.plan is not None
-    assert evaluation.plan.steps[0].argv == ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
+    assert evaluation.plan.steps[0].argv == cleanup_argv("hub2")
     too_soon = read("failed_standby_monitor", pg=StatePg("hub1", "hub2"), at=INCIDENT_AT + 30)
     ctx = Context(too_soon, config("hub2"), "job1", Hints(node="hub2", resource="cfpgsql"))
     refusal = evaluate_cleanup(ctx, ResourceCleanupParams()).refusal
@@ -208,7 +211,12 @@ def test_leftover_ban_is_cleared_with_the_real_tools(
     assert evaluation.refusal is None, evaluation.refusal
     assert evaluation.plan is not None
     delete = evaluation.plan.steps[0].argv
-    assert delete == ("pcs", "constraint", "delete", "cli-ban-mscfpgsql-on-hub2")
+    assert delete == (
+        "cibadmin",
+        "--delete",
+        "--xpath",
+        "//constraints/rsc_location[@id='cli-ban-mscfpgsql-on-hub2']",
+    )
     # Too young an hour earlier (the CIB changed at the incident).
     young = read("leftover_ban", pg=StatePg("hub1", "hub2"), at=INCIDENT_AT + 600)
     ctx = Context(young, config("hub2"), "job1", Hints(constraint=ban.id))
@@ -268,3 +276,46 @@ def test_removal_is_simulated_with_pacemakers_scheduler(
     assert not refused.ok
     assert "demote cfpgsql" in refused.detail and "promote cfpgsql" in refused.detail
     assert "move cfvirtip" in refused.detail
+
+
+class FailingStep:
+    """The real tools, but one step of the simulation fails (a fault injected, and why: a
+    cibadmin or crm_simulate that fails on a copy cannot be made to happen on demand)."""
+
+    def __init__(self, fails: Callable[[tuple[str, ...], dict[str, str] | None], bool]) -> None:
+        self._fails, self._real = fails, SubprocessRunner()
+
+    def run(self, argv: Sequence[str], *, timeout: float, env: Any = None,
+            input_bytes: bytes | None = None) -> CommandResult:  # fmt: skip
+        result = self._real.run(argv, timeout=timeout, env=env, input_bytes=input_bytes)
+        if self._fails(tuple(argv), env):
+            return CommandResult(result.argv, 1, result.stdout, b"injected failure", 0.0)
+        return result
+
+
+@pytest.mark.parametrize(
+    ("fails", "expected"),
+    [
+        (lambda argv, env: "--delete" in argv and bool(env), "deleting cli-ban-mscfpgsql-on-hub2"),
+        (lambda argv, _env: argv[0] == "crm_simulate", "crm_simulate failed"),
+    ],
+    ids=["deletion-on-the-copy-fails", "crm_simulate-fails"],
+)
+def test_the_simulation_fails_closed_when_its_own_steps_fail(
+    read: Callable[..., ClusterState],
+    fails: Callable[[tuple[str, ...], dict[str, str] | None], bool],
+    expected: str,
+) -> None:
+    tools = config("hub2").tools
+    read("leftover_ban")  # CIB_file points at a copy of that state
+    assert removal_is_quiet(SubprocessRunner(), tools, ["cli-ban-mscfpgsql-on-hub2"]).ok
+    check = removal_is_quiet(FailingStep(fails), tools, ["cli-ban-mscfpgsql-on-hub2"])
+    assert not check.ok and expected in check.detail, check
+
+
+def test_the_simulation_refuses_a_constraint_the_live_cib_lacks(
+    read: Callable[..., ClusterState],
+) -> None:
+    read("leftover_ban")
+    check = removal_is_quiet(SubprocessRunner(), config("hub2").tools, ["cli-ban-nothing"])
+    assert not check.ok and "not in the live CIB: cli-ban-nothing" in check.detail

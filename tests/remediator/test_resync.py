@@ -10,7 +10,16 @@ import pytest
 from flask import Flask
 
 from clusterstate.host import DataDir
-from tests.support.states import agent, node, pg_down, pg_primary, with_pacemaker
+from tests.remediator.snapshots import cleanup_argv
+from tests.support.states import (
+    agent,
+    failure,
+    history,
+    node,
+    pg_down,
+    pg_primary,
+    with_pacemaker,
+)
 
 from .conftest import AppFactory, circuit_of, core, job_of, resync_alert
 from .fakeworld import World
@@ -55,7 +64,7 @@ def test_rewind_path(broken_standby: World, app: Flask) -> None:
         "cp -p",
         "rm -f",
         "cibadmin --delete",
-        "pcs resource",
+        "crm_resource --cleanup",
     ]
     commands = world.commands()
     # Paths come from the CIB's pgsql resource, never from the labels (which said /etc and /).
@@ -84,7 +93,7 @@ def test_rewind_path(broken_standby: World, app: Flask) -> None:
         "--xpath",
         "//constraints/rsc_location[@id='cfha-hold-mscfpgsql-on-hub2']",
     )
-    assert commands[9] == ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
+    assert commands[9] == cleanup_argv("hub2")
     hold = commands[0][-1]
     assert 'id="cfha-hold-mscfpgsql-on-hub2" rsc="mscfpgsql" role="Started"' in hold
     assert 'score="-INFINITY"' in hold and 'value="hub2"' in hold and 'operation="lt"' in hold
@@ -113,7 +122,7 @@ def test_basebackup_when_rewind_cannot(broken_standby: World, app: Flask) -> Non
         "cp -p",
         "rm -f",
         "cibadmin --delete",
-        "pcs resource",
+        "crm_resource --cleanup",
     ]
     commands = world.commands()
     new_dir = f"{PGDATA}.cfha-new-{job_id[:12]}"
@@ -161,6 +170,20 @@ def test_wiped_data_directory_goes_straight_to_basebackup(
 def test_already_streaming_is_nothing_to_do(world: World, app: Flask) -> None:
     send(app, resync_alert())
     assert run(app)[0]["refused_by"] == "nothing_to_do"
+    assert world.commands() == []
+
+
+def test_a_standby_streaming_again_is_not_rebuilt_for_old_failures(
+    world: World, app: Flask
+) -> None:
+    """Its monitor failed once (the record stays until a cleanup), then it streamed again."""
+    old = failure("cfpgsql", "hub2", "monitor", "not running", world.clock.time() - 3600)
+    world.base = with_pacemaker(
+        world.base, failed_actions=(old,), history=(history("cfpgsql", "hub2", 1, 1),)
+    )
+    send(app, resync_alert())
+    job = run(app)[0]
+    assert job["refused_by"] == "nothing_to_do" and "already streaming" in job["detail"]
     assert world.commands() == []
 
 

@@ -49,6 +49,7 @@ def setup(pair: PgPair, tmp_path: Path) -> Iterator[tuple[Flask, PacemakerStandI
     stand_in = PacemakerStandIn(pair)
     token = tmp_path / "token"
     token.write_text(TOKEN)
+    token.chmod(0o600)  # the service refuses a token others may read
     config = config_from_mapping(
         {
             "cluster": "cftest",

@@ -1,4 +1,4 @@
-"""The embedded gunicorn server for real: TLS, one worker process, the job worker inside it,
+"""The HTTP server for real: TLS, one process with the job worker inside it,
 graceful stop by SIGTERM (over the simulated cluster; the live one is in test_lab)."""
 
 from __future__ import annotations
@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.support.pgpair import free_port
+from tests.remediator.snapshots import cleanup_argv
+from tests.support.daemons import plain_http_answered
 
 from .conftest import TOKEN, cleanup_alert, payload
+from .serve_fake import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -52,23 +53,7 @@ def tls_server(tmp_path: Path) -> Iterator[tuple[str, ssl.SSLContext, Path]]:
         capture_output=True,
         timeout=60,
     )
-    token = tmp_path / "token"
-    token.write_text(TOKEN)
-    token.chmod(0o600)
-    port = free_port()
-    config = {
-        "cluster": "cftest",
-        "node": "hub2",
-        "journal": str(tmp_path / "journal.db"),
-        "kill_switch_file": str(tmp_path / "paused"),
-        "web": {
-            "listen_address": f"127.0.0.1:{port}",
-            "token_file": str(token),
-            "tls": {"certfile": str(cert), "keyfile": str(key)},
-        },
-    }
-    config_file = tmp_path / "remediator.yml"
-    config_file.write_text(yaml.safe_dump(config))
+    config_file, port = write_config(tmp_path, tls={"certfile": str(cert), "keyfile": str(key)})
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.remediator.serve_fake", str(config_file)],
@@ -118,7 +103,8 @@ def request(
 
 def test_tls_auth_and_background_worker(tls_server: tuple[str, ssl.SSLContext, Path]) -> None:
     url, context, _ = tls_server
-    status, health = request(f"{url}/healthz", context, token=None)
+    assert request(f"{url}/healthz", context, token=None) == (200, {"status": "ok"})
+    status, health = request(f"{url}/healthz", context)
     assert (status, health["status"], health["auth"]) == (200, "ok", "bearer")
     assert request(f"{url}/webhook", context, payload(), token=None)[0] == 401
     assert request(f"{url}/webhook", context, payload(), token="x" * 32)[0] == 401
@@ -132,7 +118,6 @@ def test_tls_auth_and_background_worker(tls_server: tuple[str, ssl.SSLContext, P
             break
         time.sleep(0.1)
     assert job["state"] == "succeeded", job
-    assert job["steps"][0]["argv"] == ["pcs", "resource", "cleanup", "cfpgsql", "node=hub2"]
-    plain = urllib.request.Request(url.replace("https", "http") + "/healthz")
-    with pytest.raises((urllib.error.URLError, ConnectionError)):
-        urllib.request.urlopen(plain, timeout=5)
+    assert job["steps"][0]["argv"] == list(cleanup_argv("hub2"))
+    host, port = url.removeprefix("https://").split(":")
+    assert not plain_http_answered(host, int(port))  # no plain HTTP on a TLS port

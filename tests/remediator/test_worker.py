@@ -10,6 +10,7 @@ from flask import Flask
 
 from remediator.journal import JournalError
 from remediator.policy import Policy, load_policy, policy_from_mapping
+from tests.remediator.snapshots import cleanup_argv
 from tests.support.states import location, with_pacemaker
 
 from .conftest import (
@@ -27,7 +28,7 @@ from .conftest import (
 from .fakeworld import Call, World
 from .snapshots import standby_failed
 
-CLEANUP = ("pcs", "resource", "cleanup", "cfpgsql", "node=hub2")
+CLEANUP = cleanup_argv("hub2")
 
 
 def policy_with(action: str, **changes: Any) -> Policy:
@@ -320,7 +321,7 @@ def test_both_hubs_get_the_alert_exactly_one_acts(world: World, make_app: AppFac
     send(hub2, alert)
     run(hub1)
     run(hub2)
-    deletes = [c for c in world.calls if c.argv[:3] == ("pcs", "constraint", "delete")]
+    deletes = [c for c in world.calls if c.argv[:2] == ("cibadmin", "--delete") and not c.env]
     assert [c.node for c in deletes] == ["hub1"]
     assert core(hub1).journal.jobs()[0]["state"] == "succeeded"
     assert core(hub2).journal.jobs()[0]["refused_by"] == "nothing_to_do"
@@ -334,7 +335,7 @@ def test_the_other_hub_waits_for_the_lock_then_gives_up(world: World, make_app: 
     send(hub2, alert)
 
     def hub2_decides_while_hub1_acts(call: Call) -> None:
-        if call.argv[:3] == ("pcs", "constraint", "delete"):
+        if call.argv[:2] == ("cibadmin", "--delete") and not call.env:
             world.on_call = None
             run(hub2)  # hub1 holds the cluster lock right now
 

@@ -33,6 +33,7 @@ import pytest
 from lxml import etree
 
 from clusterstate.parsers.crm_mon import CRM_MON_ARGV
+from tests.support import pacemaker11
 
 PCMK_TZ = "Europe/Berlin"
 """The zone the simulated hubs run in: not UTC, and in summer time on the pinned dates."""
@@ -57,12 +58,7 @@ _TIMEOUT = 60.0
 
 def ctime_text(epoch: int, zone: ZoneInfo = _ZONE) -> str:
     """``epoch`` as C ctime() prints it in ``zone`` ("Tue Jul 14 10:00:00 2026")."""
-    when = datetime.fromtimestamp(epoch, zone)
-    day = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")[when.weekday()]
-    month = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")[
-        when.month - 1
-    ]
-    return f"{day} {month} {when.day:2d} {when:%H:%M:%S} {when.year}"
+    return pacemaker11.ctime_text(epoch, zone)
 
 
 def tool_env(cib: Path | None = None, tz: str = PCMK_TZ) -> dict[str, str]:

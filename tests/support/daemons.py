@@ -6,6 +6,7 @@ SIGKILL after a grace period) and waits for it, so nothing is left behind even w
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import signal
@@ -99,3 +100,18 @@ def http_ok(url: str) -> bool:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
+
+
+def plain_http_answered(host: str, port: int, path: str = "/healthz") -> bool:
+    """Whether a plain-HTTP GET gets an HTTP answer (a TLS-only port must not give one). The
+    connection is closed here whatever happens: urllib leaves it to the garbage collector when
+    the server hangs up, and its ResourceWarning then fails whichever test runs next."""
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request("GET", path)
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        return False
+    finally:
+        conn.close()
+    return True

@@ -7,13 +7,16 @@ stopped by its postmaster PID through pg_ctl, and the directory removed, in `clo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +48,32 @@ class PgServer:
 
     def conninfo(self, user: str = MONITOR_ROLE, dbname: str = "postgres") -> str:
         return f"host=127.0.0.1 port={self.port} user={user} dbname={dbname}"
+
+    def processes(self) -> list[int]:
+        """The postmaster's PID and its children's (backends, WAL sender, checkpointer...)."""
+        postmaster = int((self.datadir / "postmaster.pid").read_text().split()[0])
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            with contextlib.suppress(OSError, IndexError, ValueError):
+                # the field after the parenthesised command name: state, then the parent PID
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
+                    children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    @contextlib.contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The whole server stopped (SIGSTOP), as a hung host looks: its kernel still accepts
+        connections and acknowledges packets, the server answers nothing. Resumed on exit,
+        also when the test fails."""
+        pids = self.processes()
+        try:
+            for pid in pids:
+                os.kill(pid, signal.SIGSTOP)
+            yield
+        finally:
+            for pid in pids:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGCONT)
 
 
 class PgPair:

@@ -153,7 +153,7 @@ def pacemaker(
         "maintenance_mode": False, "stop_all_resources": False, "fencing_enabled": True,
         "no_quorum_policy": None, "last_change": None, "nodes": nodes, "database": database,
         "vip": vip, "resources": (database, vip), "history": (), "failed_actions": (),
-        "location_constraints": (),
+        "fence_events": (), "location_constraints": (),
         "agent_views": tuple(agent(n, *v) for n, v in sorted(agents.items())),
         "pgsql": PGSQL, "last_promotion": None, "lock": LockState(), "status": None,
         "cib": None, "cib_current": True, "cib_read_at": None,
