@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from clusterstate.parsers.cib import parse_cib
 from clusterstate.parsers.pcmk_values import is_cli_constraint
-from lab import lifecycle, postgres
+from lab import diagnosis_faults, lifecycle, postgres
 from lab.config import PGDATA
 from lab.errors import LabError
 from lab.node import NodeCommandError
@@ -200,6 +200,8 @@ def restore_healthy(lab: Lab, timeout: float) -> float:
     if not lab.exists():
         lab.up(timeout)
         return time.monotonic() - started
+    for undone in diagnosis_faults.undo(lab):  # also where they leave the lab "healthy"
+        log.info("restore: undid %s", undone)
     if not lab.status().healthy:
         try:
             _repair(lab, deadline)

@@ -121,6 +121,10 @@ class Scenario:
     refused_by: frozenset[str] = field(default_factory=frozenset)
     failed_checks: frozenset[str] = field(default_factory=frozenset)
     standby_goal: bool = False
+    cause: str = ""
+    """The cause the target's exporter must diagnose (cfha_pg_standby_cause; docs/diagnosis.md)."""
+    decision: str = ""
+    """The remediator's expected decision, in words, for the report."""
 
 
 # A cleanup heals a stopped standby ~40 s after the fault; CfHaPgStandbyNotStreaming (45 s) was
@@ -309,4 +313,74 @@ MATRIX: tuple[Scenario, ...] = (
     ),
 )
 
+# Diagnose before cure (docs/diagnosis.md): a standby that does not stream for a cause no re-sync
+# cures pages with the cause, gets no re-sync request (CfHaPgStandbyNotCurable closes the route)
+# and no job, and is never stopped; the generic page is muted by the cause's own.
+_CAUSE_GATE = alert("CfHaPgStandbyNotCurable", "T")  # info: reaches no receiver
+_GENERIC_PAGE_MUTED = (
+    alert("CfHaPgStandbyNotStreaming", "T", muted=True),
+    request("CfHaPgStandbyNotStreaming", "T", muted=True),
+)
+
+
+def _rejected(name: str) -> Scenario:
+    return Scenario(
+        name=name,
+        inject=(name,),
+        target="standby",
+        alerts=(
+            alert("CfHaPgReplicationAuthRejected", "T", PAGER),
+            _CAUSE_GATE,
+            *_GENERIC_PAGE_MUTED,
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        heals=False,  # a human fixes it (the lab's restore); the standby then streams by itself
+        cause="auth_rejected",
+        decision="no job: page with the cause, fixed by hand, streams again by itself",
+    )
+
+
+DIAGNOSIS: tuple[Scenario, ...] = (
+    _rejected("replication-auth-rejected"),
+    _rejected("replication-password-changed"),
+    Scenario(
+        name="primary-unreachable-from-standby",
+        inject=("primary-unreachable-from-standby",),
+        target="standby",
+        alerts=(
+            alert("CfHaPgPrimaryUnreachable", "T", PAGER),
+            _CAUSE_GATE,
+            *_GENERIC_PAGE_MUTED,
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        heals=False,
+        cause="primary_unreachable",
+        decision="no job: page with the cause",
+    ),
+    Scenario(
+        name="wal-removed",
+        inject=("wal-removed",),
+        target="standby",
+        alerts=(
+            *remediable("CfHaPgStandbyNotStreaming", "T", PAGER),
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        # the injection stops the standby while the primary recycles its WAL (a few seconds
+        # up to the lab copy of CfHaPgDown's 1m)
+        tolerated=(alert("CfHaPgDown", "T", TICKET),),
+        jobs=(job("resync_standby", "{T}", "succeeded"),),
+        cause="wal_removed",
+        decision="resync_standby: re-clone (no pg_rewind)",
+    ),
+    Scenario(
+        name="replay-paused",
+        inject=("replay-paused",),
+        target="standby",
+        alerts=(alert("CfHaPgReplayPaused", "T", TICKET), alert("CfHaDegraded", "", TICKET)),
+        heals=False,
+        cause="replay_paused",
+        decision="no job: a ticket (it streams)",
+    ),
+)
+MATRIX = MATRIX + DIAGNOSIS
 SCENARIOS = {s.name: s for s in MATRIX}
