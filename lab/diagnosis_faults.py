@@ -6,7 +6,8 @@ in the lab's directory what it changed, and `undo` reverts exactly that (lab res
 - replication-password-changed: the primary's replication user gets a new password and
   pg_hba.conf requires it (scram-sha-256) for replication; the standby has none;
 - primary-unreachable-from-standby: the standby's packets to the primary's port are dropped
-  inside its network namespace (a `tc` filter on its link: nothing answers, connects time out);
+  inside its network namespace (`tc` on its link: an htb class whose queue holds nothing takes
+  them; nothing answers, connects time out; iproute2 only, no firewall or tc action needed);
 - wal-removed: the standby stopped (killed) while the primary recycles WAL past it (no slot,
   wal_keep_size 0 for the while, and the standby's restore_command reads only its own copy of
   the archive), then started again by a cleanup: it runs and cannot stream;
@@ -140,11 +141,18 @@ def primary_unreachable(lab: Lab, node: str | None = None) -> ScenarioResult:
     started = time.monotonic()
     t = resolve_target(lab, node, "standby", ("standby",))
     link = lab.node(t.node).link
+    tc = ["tc"]
     for argv in (
-        ["tc", "qdisc", "add", "dev", link, "root", "handle", "1:", "prio"],
-        ["tc", "filter", "add", "dev", link, "parent", "1:", "protocol", "ip", "prio", "1",
-         "u32", "match", "ip", "dst", f"{lab.vip}/32", "match", "ip", "dport", str(PG_PORT),
-         "0xffff", "action", "drop"],
+        [*tc, "qdisc", "add", "dev", link, "root", "handle", "1:", "htb", "default", "20"],
+        [*tc, "class", "add", "dev", link, "parent", "1:", "classid", "1:10", "htb", "rate",
+         "8kbit", "quantum", "1514"],
+        [*tc, "class", "add", "dev", link, "parent", "1:", "classid", "1:20", "htb", "rate",
+         "10gbit", "quantum", "200000"],
+        [*tc, "qdisc", "add", "dev", link, "parent", "1:10", "handle", "10:", "pfifo", "limit",
+         "0"],  # a queue of length 0: whatever is classified here is dropped
+        [*tc, "filter", "add", "dev", link, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+         "match", "ip", "dst", f"{lab.vip}/32", "match", "ip", "dport", str(PG_PORT), "0xffff",
+         "flowid", "1:10"],
     ):  # fmt: skip
         lab.run(t.node, argv, timeout=10, check=True)
     _note(lab, dropped=t.node)
