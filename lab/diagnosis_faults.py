@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import secrets
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from lab import render
-from lab.config import PG_BIN, PG_OS_USER, PG_PORT, PGDATA
+from lab.config import PG_OS_USER, PG_PORT, PGDATA
 from lab.errors import LabError
 from lab.scenario_kit import (
     ScenarioResult,
@@ -175,21 +176,19 @@ def wal_removed(lab: Lab, node: str | None = None) -> ScenarioResult:
     pid = kill9_postgres(lab, t.node)
     wait_for(lab, lambda s: failed_instance(s, t.node) + standby_gone(s, t.primary, t.node),
              "wal-removed: standby stopped")  # fmt: skip
-    needed = _redo_segment(lab, t.node)
+    needed = _newest_segment(lab, t.node)  # it resumes streaming at the start of this one
     _sql(lab, t.primary, "ALTER SYSTEM SET wal_keep_size = 0", "SELECT pg_reload_conf()")
     _note(lab, wal_keep_size=t.primary)
     deadline = time.monotonic() + WAL_RECYCLE_TIMEOUT_S
     while _segment_present(lab, t.primary, needed):
         if time.monotonic() > deadline:
             raise TimeoutError(f"wal-removed: {t.primary} still keeps {needed}")
-        _sql(
-            lab,
+        lab.psql(  # cfdb: the lab's table
             t.primary,
             "INSERT INTO lab_writes (node, note) SELECT 'wal', 'wal-removed' "
             "FROM generate_series(1, 2000)",
-            "SELECT pg_switch_wal()",
-            "CHECKPOINT",
         )
+        _sql(lab, t.primary, "SELECT pg_switch_wal()", "CHECKPOINT")
     lab.run(t.primary, ["crm_resource", "--cleanup", "--resource", "cfpgsql", "--node", t.node],
             timeout=30, check=True)  # fmt: skip
     wait_for(lab, lambda s: [] if s.crm and s.crm.role_on(t.node) == "Unpromoted" else
@@ -254,14 +253,13 @@ def _revert(lab: Lab, change: str, node: str) -> None:
         _sql(lab, node, "SELECT pg_wal_replay_resume() WHERE pg_is_wal_replay_paused()")
 
 
-def _redo_segment(lab: Lab, node: str) -> str:
-    shown = lab.run(node, [str(PG_BIN / "pg_controldata"), "-D", str(PGDATA)], user=PG_OS_USER,
-                    timeout=30, check=True)  # fmt: skip
-    for line in shown.stdout.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip() == "Latest checkpoint's REDO WAL file":
-            return value.strip()
-    raise ValueError(f"{node}: pg_controldata shows no REDO WAL file")
+def _newest_segment(lab: Lab, node: str) -> str:
+    """The newest WAL segment in the (stopped) node's pg_wal: where its walreceiver resumes."""
+    wal = lab.node(node).pgdata_host / "pg_wal"
+    segments = sorted(p.name for p in wal.iterdir() if re.fullmatch(r"[0-9A-F]{24}", p.name))
+    if not segments:
+        raise ValueError(f"{node}: no WAL segment in {wal}")
+    return segments[-1]
 
 
 def _segment_present(lab: Lab, node: str, segment: str) -> bool:

@@ -13,14 +13,18 @@ Example output on hub2 while the primary's pg_hba.conf rejects it::
 and on the primary, or a standby that streams and replays: every state 0, no info series, no
 handshake. A derived collector: it runs after `pacemaker` (the pgsql resource's parameters, who
 is promoted) and `postgres` (this hub's server), on their facts of the same scrape, and reads the
-log, pg_controldata and the handshake itself only when there is something to explain. Its cost
-is bounded: the handshake's connect timeout (`handshake_timeout_seconds`), pg_controldata's
-timeout, the last `log_max_bytes` of each log.
+log, pg_controldata and the handshake itself only when there is something to explain. A scrape
+waits for that read at most `wait_seconds`: a primary that does not answer makes the handshake
+last its connect timeout (`handshake_timeout_seconds`), longer than a short scrape interval
+allows, so a slower read finishes in the background (one at a time) and the next scrape
+publishes it; meanwhile the previous diagnosis stands.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import ClassVar
 
@@ -50,6 +54,13 @@ class DiagnosisConfig(CollectorSettings):
         default=None,
         description="The replication user's password for the handshake, only if the standby's "
         "primary_conninfo and its OS user's ~/.pgpass hold it where this exporter cannot read.",
+    )
+    wait_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="How long a scrape waits for the diagnosis; a slower one (an unanswered "
+        "handshake) is published by the next scrape.",
     )
     handshake_timeout_seconds: int = Field(default=2, ge=2, le=10)
     controldata_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
@@ -102,6 +113,11 @@ class DiagnosisCollector:
     def __init__(self, config: DiagnosisConfig, node: str, runner: CommandRunner) -> None:
         self._node = node
         self._reader = DiagnosisReader(config.reader_settings, runner)
+        self._wait = config.wait_seconds
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="diagnosis")
+        self._running: Future[Diagnosis | None] | None = None
+        self._last: tuple[Diagnosis | None] | None = None
+        """The last finished read (a 1-tuple: None inside is "nothing to explain")."""
 
     def collect(
         self, out: MetricWriter, results: Mapping[str, CollectorResult]
@@ -114,9 +130,24 @@ class DiagnosisCollector:
         database = pacemaker.database if pacemaker.up else None
         promoted = database.promoted_nodes if database and database.configured else None
         local = facts_of(results, "postgres", PgFacts)
-        diagnosis = self._reader.read(self._node, pacemaker.pgsql, promoted, local)
+        if self._running is None:
+            read = self._reader.read
+            self._running = self._pool.submit(read, self._node, pacemaker.pgsql, promoted, local)
+        try:
+            diagnosis = self._running.result(timeout=self._wait)
+        except FutureTimeout:
+            if self._last is None:
+                raise CollectorError(
+                    "timeout", f"no diagnosis within {self._wait:g}s yet (the handshake waits)"
+                ) from None
+            (diagnosis,) = self._last  # this read finishes in the background
+        else:
+            self._running, self._last = None, (diagnosis,)
         write(out, self._node, diagnosis)
         return diagnosis
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def write(out: MetricWriter, node: str, d: Diagnosis | None) -> None:
