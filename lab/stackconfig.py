@@ -36,13 +36,21 @@ LAB_GROUP_WAIT = "1s"
 LAB_GROUP_INTERVAL = "1s"
 
 
+DIAGNOSIS_WAIT_SECONDS = 0.3
+"""The lab scrapes every second with a 1 s timeout: a scrape waits this long for the diagnosis
+(production: 1 s of a 10 s timeout); a slower read is published by the next scrape."""
+
+
 def exporter_config(node: str, other: str, dsn: str, port: int) -> dict[str, Any]:
     """cfha-exporter on a lab hub (CFEngine's paths are the defaults; the lab has them)."""
     return {
         "cluster": CLUSTER,
         "node": node,
         "web": {"listen_address": f"127.0.0.1:{port}"},
-        "collectors": {"postgres": {"conninfo": dsn, "expected_standbys": [other]}},
+        "collectors": {
+            "postgres": {"conninfo": dsn, "expected_standbys": [other]},
+            "diagnosis": {"wait_seconds": DIAGNOSIS_WAIT_SECONDS},
+        },
     }
 
 
