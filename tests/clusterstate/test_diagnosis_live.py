@@ -11,13 +11,14 @@ import pytest
 
 from clusterstate.diagnosis import Diagnosis
 from clusterstate.diagnosis_read import DiagnosisReader, DiagnosisSettings
-from clusterstate.pacemaker_state import PgsqlParams
 from clusterstate.parsers.pg_messages import Cause
 from clusterstate.pg import PgSession, PgSettings
 from clusterstate.postgres import PgFacts
 from clusterstate.postgres_read import PostgresUnreadable, read_postgres
 from clusterstate.tools import SubprocessRunner
-from tests.support.pgpair import PG_BIN, PgPair
+from tests.support import pgcapture
+from tests.support.pgpair import PgPair
+from tests.support.states import pair_params
 
 DEADLINE = 30.0
 
@@ -44,24 +45,6 @@ def session(pair: PgPair) -> Iterator[PgSession]:
     s.close()
 
 
-def params(pair: PgPair) -> PgsqlParams:
-    return PgsqlParams(
-        resource="cfpgsql",
-        clone="mscfpgsql",
-        pgdata=str(pair.standby.datadir),
-        tmpdir=str(pair.base / "tmp"),
-        pgdba="postgres",
-        pgctl=str(PG_BIN / "pg_ctl"),
-        psql=str(PG_BIN / "psql"),
-        master_ip="127.0.0.1",
-        repuser="postgres",
-        pgport=pair.primary.port,
-        socketdir=str(pair.base),
-        logfile=str(pair.standby.log),
-        agent="ocf:heartbeat:pgsql",
-    )
-
-
 def local_facts(session: PgSession) -> PgFacts:
     try:
         return read_postgres(session)
@@ -71,7 +54,7 @@ def local_facts(session: PgSession) -> PgFacts:
 
 def diagnose_now(pair: PgPair, session: PgSession) -> Diagnosis | None:
     reader = DiagnosisReader(DiagnosisSettings(), SubprocessRunner())
-    return reader.read("hub2", params(pair), ("hub1",), local_facts(session))
+    return reader.read("hub2", pair_params(pair), ("hub1",), local_facts(session))
 
 
 def until(
@@ -104,12 +87,7 @@ def test_replay_paused(pair: PgPair, session: PgSession) -> None:
 
 
 def test_pg_hba_rejects_the_standby(pair: PgPair, session: PgSession) -> None:
-    hba = pair.primary.datadir / "pg_hba.conf"
-    original = hba.read_text()
-    hba.write_text("host replication all 127.0.0.1/32 reject\n" + original)
-    pair.psql(pair.primary, "SELECT pg_reload_conf()")
-    pair.psql(pair.primary, "SELECT pg_terminate_backend(pid) FROM pg_stat_replication")
-    try:
+    with pgcapture.rejecting(pair):
         # The handshake names it at once; the line of the walreceiver's own attempt follows.
         first = until(pair, session, lambda d: d is not None and d.cause is not Cause.UNKNOWN)
         assert first is not None and first.cause is Cause.AUTH_REJECTED, first
@@ -117,9 +95,6 @@ def test_pg_hba_rejects_the_standby(pair: PgPair, session: PgSession) -> None:
         assert found is not None and found.cause is Cause.AUTH_REJECTED, found
         assert "pg_hba.conf rejects replication connection" in found.evidence.text
         assert found.handshake is not None and found.handshake.cause is Cause.AUTH_REJECTED
-    finally:
-        hba.write_text(original)
-        pair.psql(pair.primary, "SELECT pg_reload_conf()")
     pair.wait_streaming()
     assert until(pair, session, lambda d: d is None) is None
 

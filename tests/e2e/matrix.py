@@ -129,9 +129,12 @@ class Scenario:
 
 # A cleanup heals a stopped standby ~40 s after the fault; CfHaPgStandbyNotStreaming (45 s) was
 # pending since the fault. When the standby streams a second too late, it fires: a page that
-# resolves by itself, and a re-sync request that the remediator must refuse (nothing_to_do).
+# resolves by itself, and a re-sync request that the remediator must refuse: nothing_to_do, or
+# diagnosis while it is still stopped with intact data (a cleanup's cause, not a re-sync's).
 _LATE_RESYNC = remediable("CfHaPgStandbyNotStreaming", "T", PAGER)
-_LATE_RESYNC_JOB = job("resync_standby", "{T}", "refused", "nothing_to_do", required=False)
+_LATE_RESYNC_JOB = job(
+    "resync_standby", "{T}", "refused", "nothing_to_do,diagnosis", required=False
+)
 
 MATRIX: tuple[Scenario, ...] = (
     Scenario(
@@ -251,7 +254,8 @@ MATRIX: tuple[Scenario, ...] = (
             job("resource_cleanup", "cfpgsql@{T}", "succeeded", required=False),
             job("resource_cleanup", "cfpgsql@{T}", "refused", "nothing_to_do", required=False),
             job("resync_standby", "{T}", "succeeded", required=False),
-            job("resync_standby", "{T}", "refused", "nothing_to_do", required=False),
+            # stopped with intact data: the cleanup's cause; a re-sync is refused for it
+            job("resync_standby", "{T}", "refused", "nothing_to_do,diagnosis", required=False),
         ),
         end_by_hand="maintenance-off",
         gated=True,

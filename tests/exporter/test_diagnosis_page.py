@@ -13,7 +13,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import pytest
@@ -30,10 +29,10 @@ from exporter.server import bind
 from exporter.web.app import create_app
 from exporter.web.wsgi import WSGIApp
 from servicekit.metrics import MetricSpec, MetricWriter
-from tests.support import browser
+from tests.support import browser, pgcapture
 from tests.support.metrics_text import sample_value, samples
-from tests.support.pgpair import PG_BIN, PgPair, free_port
-from tests.support.states import PGSQL, pacemaker
+from tests.support.pgpair import PgPair, free_port
+from tests.support.states import pacemaker, pair_params
 
 DEADLINE = 30.0
 
@@ -45,15 +44,7 @@ class PacemakerStandIn:
     metrics: ClassVar[tuple[MetricSpec, ...]] = ()
 
     def __init__(self, pair: PgPair) -> None:
-        params = replace(
-            PGSQL,
-            pgdata=str(pair.standby.datadir),
-            pgctl=str(PG_BIN / "pg_ctl"),
-            master_ip="127.0.0.1",
-            pgport=pair.primary.port,
-            logfile=str(pair.standby.log),
-        )
-        self.state = pacemaker("hub2", pgsql=params)
+        self.state = pacemaker("hub2", pgsql=pair_params(pair))
 
     def collect(self, out: MetricWriter) -> PacemakerState:
         return self.state
@@ -109,12 +100,7 @@ def test_the_cause_in_metrics_api_and_page(exporter: tuple[WSGIApp, str], pg_pai
     assert samples(text, "cfha_pg_standby_diagnosis_info") == []
     assert sample_value(text, "cfha_pg_replication_handshake_ok") is None
 
-    hba = pg_pair.primary.datadir / "pg_hba.conf"
-    original = hba.read_text()
-    hba.write_text("host replication all 127.0.0.1/32 reject\n" + original)
-    pg_pair.psql(pg_pair.primary, "SELECT pg_reload_conf()")
-    pg_pair.psql(pg_pair.primary, "SELECT pg_terminate_backend(pid) FROM pg_stat_replication")
-    try:
+    with pgcapture.rejecting(pg_pair):
         deadline = time.monotonic() + DEADLINE
         while True:
             text, doc = scrape(app)
@@ -140,7 +126,4 @@ def test_the_cause_in_metrics_api_and_page(exporter: tuple[WSGIApp, str], pg_pai
             assert 'id="diagnosis"' in dom and "<strong>auth_rejected</strong>" in dom
             assert "pg_hba.conf rejects replication connection" in dom
             browser.screenshot(url, "status-diagnosis-desktop", browser.DESKTOP)
-    finally:
-        hba.write_text(original)
-        pg_pair.psql(pg_pair.primary, "SELECT pg_reload_conf()")
-        pg_pair.wait_streaming()
+    pg_pair.wait_streaming()

@@ -20,12 +20,12 @@ from typing import Any
 from clusterstate.diagnosis_read import DiagnosisReader, DiagnosisSettings
 from clusterstate.host import pgsql_lock, probe_data_dir
 from clusterstate.model import ClusterState
-from clusterstate.pacemaker_state import LockState, PgsqlParams
+from clusterstate.pacemaker_state import LockState
 from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
 from clusterstate.tools import CommandResult, SubprocessRunner
 from remediator.lock import LockOutcome
-from tests.support.pgpair import PG_BIN, PgPair
-from tests.support.states import agent, location, with_pacemaker
+from tests.support.pgpair import PgPair
+from tests.support.states import agent, location, pair_params, with_pacemaker
 
 from .snapshots import healthy
 
@@ -57,21 +57,7 @@ class PacemakerStandIn:
         self.lock = StandInLock()
         self.calls: list[tuple[str, ...]] = []
         self.pg = PgsqlConnections(ConnectionSettings())
-        self.params = PgsqlParams(
-            resource="cfpgsql",
-            clone="mscfpgsql",
-            pgdata=str(pair.standby.datadir),
-            tmpdir=str(pair.base / "tmp"),
-            pgdba="postgres",
-            pgctl=str(PG_BIN / "pg_ctl"),
-            psql=None,
-            master_ip="127.0.0.1",
-            repuser="postgres",
-            pgport=pair.primary.port,
-            socketdir=str(pair.base),
-            logfile=str(pair.standby.log),
-            agent="ocf:heartbeat:pgsql",
-        )
+        self.params = pair_params(pair)
         (pair.base / "tmp").mkdir(exist_ok=True)
         self.diagnosis = DiagnosisReader(DiagnosisSettings(), SubprocessRunner())
 

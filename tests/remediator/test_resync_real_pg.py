@@ -69,6 +69,17 @@ def setup(pair: PgPair, tmp_path: Path) -> Iterator[tuple[Flask, PacemakerStandI
         stand_in.pg.close()
 
 
+def copying_from_nowhere(app: Flask, stand_in: PacemakerStandIn) -> Flask:
+    """The app again (the given one closed), its plan copying from a port where nothing
+    listens; the guard and the diagnosis still see the primary (the CIB's port)."""
+    close_app(app)
+    config = core(app).config.model_copy(
+        update={"postgres": core(app).config.postgres.model_copy(update={"port": 1})}
+    )
+    services = Services(runner=stand_in, reader=stand_in, lock=stand_in.lock, clock=SystemClock())
+    return create_app(config, services, start_worker=False)
+
+
 def rows(pair: PgPair, server: str, sql: str) -> str:
     return pair.psql(getattr(pair, server), sql)
 
@@ -123,13 +134,7 @@ def test_unreachable_primary_fails_safely(
     pair: PgPair, setup: tuple[Flask, PacemakerStandIn], tmp_path: Path
 ) -> None:
     app, stand_in = setup
-    close_app(app)
-    # The plan copies from a port where nothing listens; the guard still sees a primary.
-    config = core(app).config.model_copy(
-        update={"postgres": core(app).config.postgres.model_copy(update={"port": 1})}
-    )
-    services = Services(runner=stand_in, reader=stand_in, lock=stand_in.lock, clock=SystemClock())
-    app = create_app(config, services, start_worker=False)
+    app = copying_from_nowhere(app, stand_in)
     try:
         # a diverged standby (promoted, then stopped): a cause a re-sync cures
         pair._pg("pg_ctl", "-D", str(pair.standby.datadir), "-w", "promote")
@@ -194,10 +199,7 @@ def test_a_rejected_running_standby_is_never_stopped(
 ) -> None:
     """The issue's demo: pg_hba.conf starts rejecting the standby's replication connections."""
     app, stand_in = setup
-    hba = pair.primary.datadir / "pg_hba.conf"
-    hba.write_text("host replication all 127.0.0.1/32 reject\n" + hba.read_text())
-    pair.psql(pair.primary, "SELECT pg_reload_conf()")
-    pair.psql(pair.primary, "SELECT pg_terminate_backend(pid) FROM pg_stat_replication")
+    pgcapture.pg_hba_rejects(pair)  # the pair is the test's own: no need to undo it
     wait_for(lambda: "pg_hba.conf rejects" in pair.standby.log.read_text())
     job = resync(app)
     assert job["state"] == "refused" and job["refused_by"] == "diagnosis", job["detail"]
@@ -213,12 +215,7 @@ def test_a_failed_attempt_on_a_running_standby_restarts_it(
     """WAL the running standby needs was removed; the re-clone fails (the copy's source is
     wrong): its data were not touched, so it is started again rather than held stopped."""
     app, stand_in = setup
-    close_app(app)
-    config = core(app).config.model_copy(
-        update={"postgres": core(app).config.postgres.model_copy(update={"port": 1})}
-    )
-    services = Services(runner=stand_in, reader=stand_in, lock=stand_in.lock, clock=SystemClock())
-    app = create_app(config, services, start_worker=False)
+    app = copying_from_nowhere(app, stand_in)
     try:
         pgcapture.wal_removed(pair)
         wait_for(lambda: "has already been removed" in pair.standby.log.read_text())

@@ -24,7 +24,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,19 @@ def _with_replicator(pair: PgPair, *, replication: bool = True) -> None:
 
 def pg_hba_rejects(pair: PgPair) -> None:
     _hba(pair, "host replication all 127.0.0.1/32 reject\n")
+
+
+@contextmanager
+def rejecting(pair: PgPair) -> Iterator[None]:
+    """`pg_hba_rejects` for the time of a with-block; the primary's own pg_hba.conf after."""
+    hba = pair.primary.datadir / "pg_hba.conf"
+    original = hba.read_text()
+    pg_hba_rejects(pair)
+    try:
+        yield
+    finally:
+        hba.write_text(original)
+        pair.psql(pair.primary, "SELECT pg_reload_conf()")
 
 
 def no_pg_hba_entry(pair: PgPair) -> None:
