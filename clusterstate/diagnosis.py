@@ -12,9 +12,14 @@ Precedence, strongest first:
    succeeds clears a stale "rejected"/"unreachable" line of the log;
 3. the newest message of the server log since streaming last started that names a cause;
 4. what the handshake and the control file tell together: another system identifier, a timeline
-   ahead of the primary's, a server that last ran as a primary while another one is;
+   ahead of the primary's, a server that last ran as a primary while another one is (not a
+   fresh base backup, whose control file is the primary's);
 5. for a server that is not running: its data directory and pg_controldata (intact or not);
 6. otherwise `unknown`, with what was seen.
+For a server that is not running, 4, the log's history lines (removed WAL, a forked timeline,
+damaged data) and 5 come before 2 and the log's connection lines: why it is stopped is in its
+data, and a handshake that fails while the primary's address moves (a failover) says nothing
+about it.
 """
 
 from __future__ import annotations
@@ -105,6 +110,9 @@ class DiagnosisInputs:
     """pg_controldata failed because of the data directory itself (not a permission)."""
     log_clue: Clue | None = None
     """The newest cause-naming log message since streaming last started."""
+    fresh_backup: bool = False
+    """The data directory holds a `backup_label`: a base backup not started yet (its control
+    file is the primary's, "in production"), not a former primary."""
     handshake: Handshake | None = None
     notes: tuple[str, ...] = ()
 
@@ -139,7 +147,12 @@ def diagnose(i: DiagnosisInputs) -> Diagnosis | None:
             text = f"pg_is_wal_replay_paused() is true{behind}"
             return _found(i, Cause.REPLAY_PAUSED, Evidence("replay", text))
         return None
-    return _live(i) or _logged(i) or _histories(i) or _at_rest(i) or _unknown(i)
+    if local is not None and local.up:
+        return _live(i) or _logged(i) or _histories(i) or _unknown(i)
+    # A server that is not running: what its data and history say come first (a handshake that
+    # fails while the primary's address moves says nothing about why this one is stopped).
+    history = _histories(i) or _logged(i, connection=False) or _at_rest(i)
+    return history or _live(i) or _logged(i) or _unknown(i)
 
 
 def _found(i: DiagnosisInputs, cause: Cause, evidence: Evidence) -> Diagnosis:
@@ -160,12 +173,15 @@ def _live(i: DiagnosisInputs) -> Diagnosis | None:
     return _found(i, hs.cause, Evidence("handshake", hs.describe()))
 
 
-def _logged(i: DiagnosisInputs) -> Diagnosis | None:
+def _logged(i: DiagnosisInputs, *, connection: bool = True) -> Diagnosis | None:
+    """The log's clue; `connection=False` leaves out rejected/unreachable lines."""
     clue = i.log_clue
     if clue is None:
         return None
-    connection = clue.cause in (Cause.AUTH_REJECTED, Cause.PRIMARY_UNREACHABLE)
-    if connection and i.handshake is not None and i.handshake.ok:
+    about_connection = clue.cause in (Cause.AUTH_REJECTED, Cause.PRIMARY_UNREACHABLE)
+    if about_connection and not connection:
+        return None
+    if about_connection and i.handshake is not None and i.handshake.ok:
         return None  # the primary accepts the connection now: that line is history
     return _found(i, clue.cause, Evidence("server_log", clue.text, clue.at))
 
@@ -190,7 +206,7 @@ def _histories(i: DiagnosisInputs) -> Diagnosis | None:
             text = f"this server is on timeline {own_timeline}, the primary on {hs.timeline}"
             return _found(i, Cause.TIMELINE_DIVERGED, Evidence("handshake", text))
     running = local is not None and local.up
-    if not running and control is not None and control.last_ran_as_primary:
+    if not running and control is not None and control.last_ran_as_primary and not i.fresh_backup:
         others = [n for n in (i.promoted_nodes or ()) if n != i.node]
         if others or (hs is not None and hs.ok):
             primary = others[0] if others else "another server"

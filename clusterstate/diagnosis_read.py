@@ -93,6 +93,7 @@ class DiagnosisReader:
                 controldata_failure=failure,
                 log_clue=self._log_clue(params, local, notes),
                 handshake=self._shake(params, local, notes),
+                fresh_backup=_exists(params.pgdata, "backup_label"),
                 notes=tuple(notes),
             )
         return diagnose(inputs)
@@ -203,6 +204,15 @@ def tail_lines(path: str, max_bytes: int) -> list[str]:
         data = f.read(max_bytes)
     lines = data.decode("utf-8", "replace").splitlines()
     return lines[1:] if start > 0 else lines  # the first one may be cut
+
+
+def _exists(directory: str | None, name: str) -> bool:
+    if not directory:
+        return False
+    try:
+        return os.path.exists(os.path.join(directory, name))
+    except OSError:
+        return False
 
 
 def _home(user: str) -> str | None:

@@ -89,6 +89,8 @@ def remediator_config(
         "journal": str(journal),
         "kill_switch_file": str(kill_switch_file),
         "policy_file": str(policy_file),
+        # lab time: a refused request that comes again (a gate opened) is decided again at once
+        "redecide_after_seconds": 0,
         "web": {"listen_address": f"127.0.0.1:{port}", "token_file": str(token_file)},
         "guard": {
             "require_fencing": False,

@@ -165,3 +165,25 @@ def test_nothing_names_a_cause() -> None:
     found = diagnose(standby())
     assert found is not None and found.cause is Cause.UNKNOWN
     assert found.evidence.text == "the WAL receiver is waiting; no source names why"
+
+
+def test_a_stopped_server_is_explained_by_its_data_before_an_unanswered_handshake() -> None:
+    """During a failover the primary's address moves: the old primary's handshake times out,
+    but why it is stopped is in its data (it last ran as a primary)."""
+    found = diagnose(
+        standby(local=DOWN, controldata=control("former_primary_stopped"),
+                handshake=refused("primary_frozen"))
+    )  # fmt: skip
+    assert found is not None and found.cause is Cause.TIMELINE_DIVERGED
+    intact = diagnose(
+        standby(
+            local=DOWN, controldata=control("standby_stopped"), handshake=refused("primary_frozen")
+        )
+    )
+    assert intact is not None and intact.cause is Cause.NOT_RUNNING_DATA_INTACT
+
+
+def test_a_fresh_base_backup_is_no_former_primary() -> None:
+    copied = standby(local=DOWN, controldata=control("former_primary_stopped"), fresh_backup=True)
+    found = diagnose(copied)
+    assert found is not None and found.cause is Cause.NOT_RUNNING_DATA_INTACT

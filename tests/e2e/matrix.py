@@ -276,6 +276,9 @@ MATRIX: tuple[Scenario, ...] = (
             # each writable hub publishes its expected standby as not streaming
             *remediable("CfHaPgStandbyNotStreaming", "T", PAGER, gated=True),
             *remediable("CfHaPgStandbyNotStreaming", "O", PAGER, gated=True),
+            # neither hub is a standby with a curable cause: the cause gate of each (info)
+            alert("CfHaPgStandbyNotCurable", "T"),
+            alert("CfHaPgStandbyNotCurable", "O"),
         ),
         # after the repair by hand the gates resolve while CfHaPgStandbyNotStreaming keeps
         # firing for its keep_firing_for: the requests then reach the remediators, which find

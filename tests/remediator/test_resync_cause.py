@@ -160,7 +160,7 @@ def test_a_failed_attempt_that_touched_no_data_restarts_the_standby(
     assert "then remove_partial_copy" in job["detail"]
     assert "release_hold_as_found: left as found" in job["detail"]
     assert "restart_as_found" in job["detail"] and "reassert_hold" not in job["detail"]
-    assert names(world)[-3:] == ["rm -rf", "cibadmin --delete", "pcs resource"]
+    assert names(world)[-3:] == ["rm -rf", "cibadmin --delete", "crm_resource --cleanup"]
     assert world.base.pacemaker.location_constraints == ()
     assert world.local["hub2"].postgres is not None and world.local["hub2"].postgres.up
 
