@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import secrets
 import time
 from pathlib import Path
@@ -173,10 +172,15 @@ def wal_removed(lab: Lab, node: str | None = None) -> ScenarioResult:
     removed the WAL segment it needs (`requested WAL segment ... has already been removed`)."""
     started = time.monotonic()
     t = resolve_target(lab, node, "standby", ("standby",))
+    [(received, timeline)] = lab.psql(
+        t.node,
+        "SELECT pg_last_wal_receive_lsn()::text, received_tli FROM pg_stat_wal_receiver",
+        db="postgres",
+    )
+    needed = segment_of(str(received), int(timeline))  # it resumes streaming in this one
     pid = kill9_postgres(lab, t.node)
     wait_for(lab, lambda s: failed_instance(s, t.node) + standby_gone(s, t.primary, t.node),
              "wal-removed: standby stopped")  # fmt: skip
-    needed = _newest_segment(lab, t.node)  # it resumes streaming at the start of this one
     _sql(lab, t.primary, "ALTER SYSTEM SET wal_keep_size = 0", "SELECT pg_reload_conf()")
     _note(lab, wal_keep_size=t.primary)
     deadline = time.monotonic() + WAL_RECYCLE_TIMEOUT_S
@@ -253,13 +257,11 @@ def _revert(lab: Lab, change: str, node: str) -> None:
         _sql(lab, node, "SELECT pg_wal_replay_resume() WHERE pg_is_wal_replay_paused()")
 
 
-def _newest_segment(lab: Lab, node: str) -> str:
-    """The newest WAL segment in the (stopped) node's pg_wal: where its walreceiver resumes."""
-    wal = lab.node(node).pgdata_host / "pg_wal"
-    segments = sorted(p.name for p in wal.iterdir() if re.fullmatch(r"[0-9A-F]{24}", p.name))
-    if not segments:
-        raise ValueError(f"{node}: no WAL segment in {wal}")
-    return segments[-1]
+def segment_of(lsn: str, timeline: int) -> str:
+    """The 16 MiB WAL segment holding `lsn` ("0/3000148"); pg_walfile_name() refuses to run in
+    recovery, and the newest file of pg_wal may be a recycled one with a future name."""
+    high, low = (int(part, 16) for part in lsn.split("/"))
+    return f"{timeline:08X}{high:08X}{low >> 24:08X}"
 
 
 def _segment_present(lab: Lab, node: str, segment: str) -> bool:
