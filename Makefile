@@ -26,13 +26,16 @@ help:
 deps:
 	@scripts/ensure-debs
 
+# pip's and setuptools' output only when the install fails (scripts/quietly).
 $(STAMP): pyproject.toml
-	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
-	@$(VPY) -m pip install -q --disable-pip-version-check --upgrade pip
-	@$(VPY) -m pip install -q --disable-pip-version-check -e '.[test,dashboards]'
+	@scripts/quietly "venv: installing cfha and its test tools into $(VENV)" sh -c '\
+	  { test -x $(VPY) || $(PYTHON) -m venv $(VENV); } && \
+	  $(VPY) -m pip install --disable-pip-version-check --upgrade pip && \
+	  $(VPY) -m pip install --disable-pip-version-check -e ".[test,dashboards]"'
 	@touch $(STAMP)
 
 venv: $(STAMP)
+	@:
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -59,10 +62,10 @@ e2e: deps venv
 	$(VPY) -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 demo: deps venv
-	$(VPY) -m lab.demo $(DEMO_ARGS)
+	@$(VPY) -m lab.product.demo $(DEMO_ARGS)
 
 demo-down: venv
-	$(VPY) -m lab.demo --down
+	@$(VPY) -m lab.product.demo --down
 
 lab-up: deps venv
 	$(VPY) -m lab up

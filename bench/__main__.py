@@ -29,7 +29,7 @@ BENCHMARKS: dict[str, Callable[[], int]] = {
     "hub_scrape": lambda: hub_scrape.main([]),
     "webhook_load": lambda: webhook_load.main([]),
     "resync": lambda: resync.main([]),
-    "pg_scrape": pg_scrape.main,
+    "pg_scrape": lambda: pg_scrape.main([]),
     "soak": lambda: soak.main([]),
     "compare_ha_cluster_exporter": lambda: compare_ha_cluster_exporter.main(["--no-doc"]),
 }

@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from lab.offline.pginstall import MAJORS, PgInstall, pg_install
+from lab.polling import poll
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -64,15 +67,8 @@ def http_get(url: str, timeout: float = 30.0) -> bytes:
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            http_get(url, timeout=2)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    """Until `url` answers 200 (TimeoutError, an OSError, after `timeout`)."""
+    poll(lambda: http_get(url, timeout=2) is not None, timeout=timeout, what=url, interval=0.05)
 
 
 def rss_bytes(pid: int) -> int:
@@ -165,3 +161,21 @@ def save(name: str, result: Mapping[str, object]) -> Path:
 def argument_parser(doc: str | None) -> argparse.ArgumentParser:
     """A benchmark's command line, described by the first line of its module docstring."""
     return argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+
+
+def add_pg_argument(parser: argparse.ArgumentParser) -> None:
+    """`--pg MAJOR` (repeatable): the PostgreSQL majors to measure on; default every tested one."""
+    parser.add_argument(
+        "--pg",
+        type=int,
+        action="append",
+        choices=MAJORS,
+        metavar="MAJOR",
+        help=f"PostgreSQL major to measure on, repeatable (default: all of {MAJORS})",
+    )
+
+
+def pg_installs(majors: Sequence[int] | None) -> list[PgInstall]:
+    """The installations of these majors (default: every tested one); PgUnavailable says which
+    is missing."""
+    return [pg_install(major) for major in majors or MAJORS]

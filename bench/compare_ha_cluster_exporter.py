@@ -1,6 +1,6 @@
 """Debian's ha_cluster_exporter and cfha-exporter on the same cluster states, side by side.
 
-Every state is a saved CIB made with the real pacemaker tools (`tests/support/cibstates.py`,
+Every state is a saved CIB made with the real pacemaker tools (`lab/offline/cibstates.py`,
 which writes `cib-last-written` so that ha_cluster_exporter can read it: lab-feasibility P5).
 Both exporters run as HTTP servers on loopback with `CIB_file` pointing at it and the hubs' time
 zone (Europe/Berlin); offline there is no corosync, so both are given the same captured
@@ -31,8 +31,8 @@ from pathlib import Path
 from bench import compare_aspects as a
 from bench.common import argument_parser, http_get, machine, quantile, save, stop, wait_http
 from bench.compare_live import LiveComparison, run_live
-from tests.support.cibstates import BASE_AT, INCIDENT_AT, PCMK_TZ, CibStates
-from tests.support.pgpair import free_port
+from lab.loopback import free_port
+from lab.offline.cibstates import BASE_AT, INCIDENT_AT, PCMK_TZ, CibStates
 
 REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "comparison-ha_cluster_exporter.md"
@@ -187,7 +187,7 @@ def render(result: Comparison, version: str, live: LiveComparison | None = None)
         "",
         f"Debian's `ha_cluster_exporter` {version} and `cfha-exporter` ran as HTTP servers on "
         "loopback, each state a saved CIB made with the real pacemaker 2.1.5 tools "
-        "(`tests/support/cibstates.py`: the CFEngine pair, promotable clone `mscfpgsql` of "
+        "(`lab/offline/cibstates.py`: the CFEngine pair, promotable clone `mscfpgsql` of "
         "`cfpgsql`, `cfvirtip` in group `cfengine`; `cib-last-written` set, lab-feasibility "
         "P5), read by both through `CIB_file` with `TZ=Europe/Berlin`. There is no corosync "
         "offline, so both were given the same captured corosync 3.1.7 outputs "

@@ -1,7 +1,7 @@
 """The pacemaker collector on CIBs of 10 / 100 / 500 resources, against crm_mon alone on the same
 CIB.
 
-Each CIB is the CFEngine pair of `tests/support/cibstates.py` (healthy: `cfpgsql` promoted on
+Each CIB is the CFEngine pair of `lab/offline/cibstates.py` (healthy: `cfpgsql` promoted on
 hub1, `cfvirtip`) plus Dummy primitives (`ocf:pacemaker:Dummy`, a 10 s monitor) up to the size,
 one in five of them in a group of five (as an application's stack would be). The Dummies are
 written with `cibadmin --replace --scope resources` and started by the real scheduler
@@ -36,10 +36,9 @@ from bench.common import argument_parser, http_get, save, stop, wait_http
 from clusterstate.parsers.crm_mon import CRM_MON_ARGV
 from clusterstate.tools import SubprocessRunner
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
-from servicekit.metrics import MetricWriter
-from tests.support.cibstates import HEALTHY_AT, PCMK_TZ, CibStates, ctime_text, run_tool, tool_env
-from tests.support.exposition import writer_text
-from tests.support.pgpair import free_port
+from lab.loopback import free_port
+from lab.offline.cibstates import HEALTHY_AT, PCMK_TZ, CibStates, ctime_text, run_tool, tool_env
+from servicekit.metrics import MetricWriter, exposition_text
 
 SIZES = (10, 100, 500)
 CFENGINE_PRIMITIVES = 2  # cfpgsql (in the promotable clone mscfpgsql) and cfvirtip
@@ -131,7 +130,7 @@ def bench_size(cib: Path, runs: int, work: Path) -> dict[str, Any]:
             steps: dict[str, Callable[[], object]] = {
                 "crm_mon": crm_mon,
                 "collector": lambda: collector.collect(MetricWriter()),
-                "exposition": lambda: writer_text(_collected(collector)),
+                "exposition": lambda: exposition_text(_collected(collector), "cfcluster"),
                 "ha_cluster_exporter": lambda: http_get(hce_url),
             }
             for step in steps.values():  # warm up
@@ -142,7 +141,7 @@ def bench_size(cib: Path, runs: int, work: Path) -> dict[str, Any]:
                 shift = i % len(names)
                 for name in names[shift:] + names[:shift]:
                     samples[name].append(timed(steps[name]))
-            page = writer_text(_collected(collector))
+            page = exposition_text(_collected(collector), "cfcluster")
     finally:
         os.environ.clear()
         os.environ.update(saved)

@@ -1,9 +1,12 @@
 """A full /metrics scrape of the PostgreSQL collector (alone) against the raw cost of its SQL.
 
-Both measured in the same run against the same real primary + streaming standby: the raw cost is
-the collector's one statement on an open psycopg connection (what any exporter must pay); the
-scrape is an HTTP GET of /metrics from a running `cfha-exporter` process. Reports medians, the
-ratio (goal <= 1.3) and the exporter's resident memory (goal <= 60 MB).
+Both measured in the same run against the same real primary + streaming standby, on each
+PostgreSQL major (15 and 18 by default): the raw cost is the collector's one statement on an
+open psycopg connection (what any exporter must pay); the scrape is an HTTP GET of /metrics from
+a running `cfha-exporter` process. Reports medians, the ratio (goal <= 1.3) and the exporter's
+resident memory (goal <= 60 MB).
+
+    .venv/bin/python -m bench.pg_scrape [--pg 15|18 ...]
 """
 
 from __future__ import annotations
@@ -12,19 +15,32 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
-from bench.common import http_get, measure, rss_bytes, save, stop, wait_http
+from bench.common import (
+    add_pg_argument,
+    argument_parser,
+    http_get,
+    measure,
+    pg_installs,
+    rss_bytes,
+    save,
+    stop,
+    wait_http,
+)
 from clusterstate.postgres import STATEMENT
 from exporter.registry import COLLECTORS, DERIVED
-from tests.support.pgpair import PgPair, free_port
+from lab.loopback import free_port
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 
 RUNS = 300
 
 
-def run() -> dict[str, float]:
-    with PgPair() as pair, tempfile.TemporaryDirectory() as tmp:
+def measure_on(install: PgInstall) -> dict[str, Any]:
+    with PgPair(install) as pair, tempfile.TemporaryDirectory() as tmp:
         conninfo = pair.primary.conninfo()
         config = Path(tmp) / "exporter.yml"
         config.write_text(
@@ -46,26 +62,37 @@ def run() -> dict[str, float]:
             rss = rss_bytes(exporter.pid)
         finally:
             stop(exporter)
-    result = {
+    return {
+        "postgresql": install.version,
         "raw_sql_median_seconds": raw.median,
         "scrape_median_seconds": scrape.median,
         "scrape_p99_seconds": scrape.percentile(0.99),
         "ratio_scrape_to_raw_sql": scrape.median / raw.median,
         "exporter_rss_bytes": rss,
-        "runs": RUNS,
     }
+
+
+def run(installs: list[PgInstall]) -> dict[str, Any]:
+    result = {"runs": RUNS, "cases": [measure_on(install) for install in installs]}
     save("pg_scrape", result)
     return result
 
 
-def main() -> int:
-    r = run()
-    print(
-        f"postgres scrape: raw SQL {r['raw_sql_median_seconds'] * 1e3:.2f} ms, "
-        f"full scrape {r['scrape_median_seconds'] * 1e3:.2f} ms "
-        f"-> ratio {r['ratio_scrape_to_raw_sql']:.2f} (goal <= 1.3); "
-        f"exporter RSS {r['exporter_rss_bytes'] / 2**20:.1f} MiB (goal <= 60)"
-    )
+def lines(result: dict[str, Any]) -> list[str]:
+    return [
+        f"postgres scrape, PostgreSQL {c['postgresql']}: raw SQL "
+        f"{c['raw_sql_median_seconds'] * 1e3:.2f} ms, full scrape "
+        f"{c['scrape_median_seconds'] * 1e3:.2f} ms -> ratio {c['ratio_scrape_to_raw_sql']:.2f} "
+        f"(goal <= 1.3); exporter RSS {c['exporter_rss_bytes'] / 2**20:.1f} MiB (goal <= 60)"
+        for c in result["cases"]
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argument_parser(__doc__)
+    add_pg_argument(parser)
+    args = parser.parse_args(argv)
+    print("\n".join(lines(run(pg_installs(args.pg)))))
     return 0
 
 

@@ -1,6 +1,7 @@
 """The remediator's re-sync of a standby against a bare `pg_basebackup` + start, same database size.
 
-A real PostgreSQL 15 pair on loopback (`tests.support.pgpair`), the primary's database filled to
+A real PostgreSQL pair on loopback (`lab.offline.pgpair`), on each major (15 and 18 by
+default), the primary's database filled to
 the size (100 MB and 1 GB of table data by default, `pg_database_size`), the standby streaming.
 Each round starts from the lab's `stop-standby` state: the standby's postmaster died (`pg_ctl
 stop -m immediate`, no shutdown checkpoint), so the remediator's pg_rewind dry run refuses and it
@@ -12,7 +13,7 @@ re-clones, which is the data path this compares. Then, interleaved (the order al
   the primary's `pg_stat_replication` shows it `streaming` (polled every 20 ms);
 - **remediator**: a `resync_standby` alert posted to the real remediator app (journal,
   decision with every check, the real plan and executor, argv through `setpriv` as the
-  PostgreSQL user), pacemaker stood in for by `tests/remediator/pg_standin.py` (the hold stops,
+  PostgreSQL user), pacemaker stood in for by `lab/offline/pacemaker_standin.py` (the hold stops,
   the cleanup starts the standby as the agent does), until the job is `succeeded` (its verify
   step saw the standby streaming on the primary's timeline). The steps: hold, wait_stopped,
   keep_config, controldata, rewind_dry_run, prepare_new, basebackup into a fresh directory,
@@ -24,7 +25,7 @@ neither pays for the writeback of the copy or the removal before it. Disk use is
 4 x the size (primary, standby, the new copy beside the old one, archived WAL); everything is in
 one temporary directory, removed at the end.
 
-    .venv/bin/python -m bench.resync [--rounds N] [--poll SECONDS] [SIZE_MB ...]
+    .venv/bin/python -m bench.resync [--pg 15|18 ...] [--rounds N] [--poll SECONDS] [SIZE_MB ...]
 
 `--poll` is the remediator's `guard.poll_interval_seconds` (default: the shipped default).
 """
@@ -41,14 +42,15 @@ from typing import Any
 
 import psycopg
 
-from bench.common import argument_parser, save
+from bench.common import add_pg_argument, argument_parser, pg_installs, save
+from lab.offline.pacemaker_standin import PacemakerStandIn
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 from remediator.app import close_app, create_app
 from remediator.clock import SystemClock
 from remediator.config import GuardConfig, config_from_mapping
 from remediator.service import Remediator
 from remediator.services import Services
-from tests.remediator.pg_standin import PacemakerStandIn
-from tests.support.pgpair import PgPair
 
 SIZES_MB = (100, 1000)
 GOAL_RATIO = 1.2
@@ -169,8 +171,10 @@ def resync_payload() -> dict[str, Any]:
     }  # fmt: skip
 
 
-def bench_size(megabytes: int, rounds: int, poll: float | None, work: Path) -> dict[str, Any]:
-    pair = PgPair(Path(tempfile.mkdtemp(prefix="pair-", dir=work)))
+def bench_size(
+    install: PgInstall, megabytes: int, rounds: int, poll: float | None, work: Path
+) -> dict[str, Any]:
+    pair = PgPair(install, Path(tempfile.mkdtemp(prefix=f"pair-{install.id}-", dir=work)))
     try:
         pair.start()
         size = fill(pair, megabytes)
@@ -182,7 +186,9 @@ def bench_size(megabytes: int, rounds: int, poll: float | None, work: Path) -> d
                 if kind == "bare":
                     samples["bare"].append(bare(pair))
                 else:
-                    took, durations = remediator_resync(pair, work / f"r{megabytes}-{r}", poll)
+                    took, durations = remediator_resync(
+                        pair, work / f"r{install.id}-{megabytes}-{r}", poll
+                    )
                     samples["remediator"].append(took)
                     steps.append(durations)
         copied = sum(f.stat().st_size for f in pair.standby.datadir.rglob("*") if f.is_file())
@@ -190,6 +196,7 @@ def bench_size(megabytes: int, rounds: int, poll: float | None, work: Path) -> d
         pair.close()
     median = {k: statistics.median(v) for k, v in samples.items()}
     return {
+        "postgresql": install.version,
         "megabytes": megabytes,
         "database_bytes": size,
         "copied_bytes": copied,
@@ -203,11 +210,15 @@ def bench_size(megabytes: int, rounds: int, poll: float | None, work: Path) -> d
     }
 
 
-def run(sizes: tuple[int, ...], rounds: int, poll: float | None) -> dict[str, Any]:
+def run(
+    sizes: tuple[int, ...], rounds: int, poll: float | None, installs: list[PgInstall]
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cfha-bench-resync-", dir="/var/tmp") as tmp:
         work = Path(tmp)
         work.chmod(0o755)
-        results = [bench_size(size, rounds, poll, work) for size in sizes]
+        results = [
+            bench_size(install, size, rounds, poll, work) for install in installs for size in sizes
+        ]
     used_poll = poll if poll is not None else GuardConfig().poll_interval_seconds
     result = {"poll_interval_seconds": used_poll, "sizes": results}
     save("resync", result)
@@ -219,7 +230,7 @@ def lines(result: dict[str, Any]) -> list[str]:
     for r in result["sizes"]:
         m = r["median_seconds"]
         out.append(
-            f"re-sync, {r['database_bytes'] / MB:,.0f} MB database "
+            f"re-sync, PostgreSQL {r['postgresql']}, {r['database_bytes'] / MB:,.0f} MB database "
             f"({r['copied_bytes'] / MB:,.0f} MB copied): bare {m['bare']:.2f} s, remediator "
             f"{m['remediator']:.2f} s -> {r['ratio']:.2f} (goal <= {GOAL_RATIO}); poll "
             f"{result['poll_interval_seconds']:g} s"
@@ -229,11 +240,13 @@ def lines(result: dict[str, Any]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argument_parser(__doc__)
+    add_pg_argument(parser)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--poll", type=float, default=None)
     parser.add_argument("sizes", nargs="*", type=int, help="database sizes in MB")
     args = parser.parse_args(argv)
-    print("\n".join(lines(run(tuple(args.sizes) or SIZES_MB, args.rounds, args.poll))))
+    installs = pg_installs(args.pg)
+    print("\n".join(lines(run(tuple(args.sizes) or SIZES_MB, args.rounds, args.poll, installs))))
     return 0
 
 

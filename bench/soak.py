@@ -1,9 +1,10 @@
 """A soak of the exporter: memory growth over 3,000 scrapes, and the scrape time with 1,000 idle
 connections held open against none, in the same run.
 
-Offline, as issue 19's reliability test ran it: a real PostgreSQL pair on loopback (postgres
-collector, primary with its expected standby), pacemaker on a saved CIB (`CIB_file`, the healthy
-CFEngine pair of tests/support/cibstates), and the collectors that fail here failing on every
+Offline, as issue 19's reliability test ran it: a real PostgreSQL pair on loopback (the newest
+tested major, 18: what is measured is the exporter, not the server; postgres collector, primary
+with its expected standby), pacemaker on a saved CIB (`CIB_file`, the healthy
+CFEngine pair of lab/offline/cibstates), and the collectors that fail here failing on every
 scrape (corosync: not running; hub: no cfdb tables; cfengine: no /var/cfengine), so the failure
 paths soak too. Every scrape collects (`--scrape.reuse-seconds 0`).
 
@@ -36,8 +37,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import argument_parser, http_get, rss_bytes, save, stop, wait_http
-from tests.support.cibstates import PCMK_TZ, CibStates
-from tests.support.pgpair import PgPair, free_port
+from lab.loopback import free_port
+from lab.offline.cibstates import PCMK_TZ, CibStates
+from lab.offline.pginstall import MAJORS, pg_install
+from lab.offline.pgpair import PgPair
 
 GOAL_GROWTH_KIB = 100.0
 IDLE = 1000
@@ -138,7 +141,8 @@ def idle_connections(pid: int, url: str, rounds: int) -> dict[str, Any]:
 def run(scrapes: int, warmup: int, rate: float, rounds: int) -> dict[str, Any]:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4 * IDLE), hard))  # the client ends
-    with tempfile.TemporaryDirectory(prefix="cfha-bench-soak-") as tmp, PgPair() as pair:
+    newest = pg_install(max(MAJORS))
+    with tempfile.TemporaryDirectory(prefix="cfha-bench-soak-") as tmp, PgPair(newest) as pair:
         work = Path(tmp)
         (work / "states").mkdir()
         cib = CibStates(work / "states").healthy()

@@ -115,7 +115,7 @@ def hub_scrape(r: dict[str, Any]) -> list[Row]:
             goal = s["hosts"] == 100_000
             rows.append(
                 Row(
-                    f"hub collector, {s['hosts']:,} hosts, {role}",
+                    f"hub collector, PostgreSQL {s['postgresql']}, {s['hosts']:,} hosts, {role}",
                     ms(p["collector_median_seconds"]),
                     f"count(*) of the 3 tables {ms(p['baseline_median_seconds'])}",
                     f"{p['ratio_collector_to_baseline']:.2f}",
@@ -180,7 +180,8 @@ def resync(r: dict[str, Any]) -> list[Row]:
         m = s["median_seconds"]
         rows.append(
             Row(
-                f"re-sync of a standby, {s['database_bytes'] / MB:,.0f} MB database "
+                f"re-sync of a standby, PostgreSQL {s['postgresql']}, "
+                f"{s['database_bytes'] / MB:,.0f} MB database "
                 f"({s['copied_bytes'] / MB:,.0f} MB copied)",
                 f"{m['remediator']:.2f} s",
                 f"bare pg_basebackup + start {m['bare']:.2f} s",
@@ -194,9 +195,9 @@ def resync(r: dict[str, Any]) -> list[Row]:
 
 def pg_scrape(r: dict[str, Any]) -> list[Row]:
     return [Row(
-        "postgres collector alone, /metrics (reference)", ms(r["scrape_median_seconds"]),
-        f"its SQL {ms(r['raw_sql_median_seconds'])}",
-        f"{r['ratio_scrape_to_raw_sql']:.2f}")]  # fmt: skip
+        f"postgres collector alone, PostgreSQL {c['postgresql']}, /metrics (reference)",
+        ms(c["scrape_median_seconds"]), f"its SQL {ms(c['raw_sql_median_seconds'])}",
+        f"{c['ratio_scrape_to_raw_sql']:.2f}") for c in r["cases"]]  # fmt: skip
 
 
 def soak(r: dict[str, Any]) -> list[Row]:

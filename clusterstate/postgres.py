@@ -278,7 +278,7 @@ def _standbys(rows: Any, expected: Sequence[str]) -> tuple[StandbyLink, ...]:
             state=raw["state"] if raw["state"] in SENDER_STATES else "startup",
             sync_state=raw["sync_state"] if raw["sync_state"] in SYNC_STATES else None,
             client_addr=raw["client_addr"],
-            lag_bytes={k: _lag_bytes(raw[f"{k}_bytes"]) for k in ("write", "flush", "replay")},
+            lag_bytes={k: _non_negative(raw[f"{k}_bytes"]) for k in ("write", "flush", "replay")},
             lag_seconds=_lag_seconds(raw),
             reply_age_seconds=_float(raw["reply_age"]),
         )
@@ -300,13 +300,13 @@ def _lag_seconds(raw: Mapping[str, Any]) -> dict[str, float | None]:
     out: dict[str, float | None] = {}
     for stage in ("write", "flush", "replay"):
         seconds = _float(raw[f"{stage}_seconds"])
-        if seconds is None and _lag_bytes(raw[f"{stage}_bytes"]) == 0:
+        if seconds is None and _non_negative(raw[f"{stage}_bytes"]) == 0:
             seconds = 0.0
         out[stage] = seconds
     return out
 
 
-def _lag_bytes(value: Any) -> float | None:
+def _non_negative(value: Any) -> float | None:
     number = _float(value)
     return None if number is None else max(0.0, number)
 
@@ -320,7 +320,8 @@ def _receiver(raw: Any) -> WalReceiver:
         sender_host=raw["sender_host"],
         sender_port=_int(raw["sender_port"]),
         received_timeline=_int(raw["received_tli"]),
-        last_message_age_seconds=_float(raw["last_msg_age"]),
+        # now() is the statement's start: a message that arrived during it reads slightly negative
+        last_message_age_seconds=_non_negative(raw["last_msg_age"]),
     )
 
 
@@ -331,7 +332,7 @@ def _slot(raw: Mapping[str, Any]) -> Slot:
         slot_type=str(raw["type"]),
         active=bool(raw["active"]),
         wal_status=status,
-        retained_bytes=_lag_bytes(raw["retained_bytes"]),
+        retained_bytes=_non_negative(raw["retained_bytes"]),
     )
 
 

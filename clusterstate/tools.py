@@ -14,9 +14,10 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import IO, Protocol
 
 from clusterstate.errors import ReadError
 
@@ -132,6 +133,77 @@ class SubprocessRunner:
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill the command's whole tree: its process group, its descendants (a helper may have
+    left the group with setsid), and whatever still holds its output pipes (a helper whose
+    parent already exited). Never wait for a pipe such a process keeps open."""
+    pipes = {_pipe_inode(stream) for stream in (proc.stdout, proc.stderr) if stream is not None}
+    victims = _descendants(proc.pid) | _pipe_holders(pipes - {None})
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    proc.communicate()
+    for pid in victims - {os.getpid()}:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    try:
+        proc.communicate(timeout=REAP_SECONDS)
+    except subprocess.TimeoutExpired:
+        for stream in (proc.stdout, proc.stderr):
+            if stream is not None:
+                stream.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=REAP_SECONDS)
+
+
+REAP_SECONDS = 1.0
+"""How long a killed command's output may take to close before it is abandoned."""
+
+
+def _pipe_inode(stream: IO[bytes]) -> int | None:
+    try:
+        return os.fstat(stream.fileno()).st_ino
+    except (OSError, ValueError):
+        return None
+
+
+def _processes() -> Iterator[tuple[int, int]]:
+    """(pid, ppid) of every process this one may read in /proc."""
+    with os.scandir("/proc") as entries:
+        pids = [int(entry.name) for entry in entries if entry.name.isdigit()]
+    for pid in pids:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces and parentheses
+        fields = stat.rpartition(")")[2].split()
+        if len(fields) > 1 and fields[1].isdigit():
+            yield pid, int(fields[1])
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, ppid in _processes():
+        children.setdefault(ppid, []).append(pid)
+    found: set[int] = set()
+    todo = [root]
+    while todo:
+        for child in children.get(todo.pop(), ()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _pipe_holders(inodes: set[int | None]) -> set[int]:
+    """Processes with one of these pipes open (the pipes of the command being killed)."""
+    if not inodes:
+        return set()
+    wanted = {f"pipe:[{inode}]" for inode in inodes}
+    holders: set[int] = set()
+    for pid, _ppid in _processes():
+        with contextlib.suppress(OSError), os.scandir(f"/proc/{pid}/fd") as fds:
+            for fd in fds:
+                with contextlib.suppress(OSError):
+                    if os.readlink(fd.path) in wanted:
+                        holders.add(pid)
+                        break
+    return holders

@@ -38,6 +38,12 @@ class Hub:
         return f"SHA={self.sha}"
 
 
+def ha_info_text(hubs: Sequence[Hub]) -> str:
+    """masterfiles/cfe_internal/enterprise/ha/ha_info.json of these hubs, keyed by IP."""
+    info = {h.ip: {"sha": h.sha, "internal_ip": h.ip, "is_in_cluster": True} for h in hubs}
+    return json.dumps(info, indent=2) + "\n"
+
+
 def hubs_from_ha_info(text: str, names: Sequence[str] = ()) -> list[Hub]:
     """Hubs from ha_info.json (keyed by IP); `names` gives their hostnames in file order."""
     try:

@@ -31,7 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     inj = sub.add_parser("inject", help="inject a failure scenario")
     inj.add_argument("scenario")
     inj.add_argument("--node", default=None)
-    rs = sub.add_parser("restore", help="bring the lab back to healthy")
+    rs = sub.add_parser(
+        "restore", help="bring the lab back to healthy by hand (what it did is printed)"
+    )
     rs.add_argument("--timeout", type=float, default=90.0)
     run = sub.add_parser("run", help="run a command inside a node: run hub1 -- crm_mon -1")
     run.add_argument("node")
@@ -103,8 +105,8 @@ def _inject(lab: Lab, args: argparse.Namespace) -> int:
 
 
 def _restore(lab: Lab, args: argparse.Namespace) -> int:
-    seconds = lab.restore_healthy(args.timeout)
-    print(f"lab {lab.lab_id} healthy again after {seconds:.1f}s")
+    report = lab.restore_healthy(args.timeout)
+    print(report.describe(lab.lab_id), file=sys.stderr if report.rebuilt else sys.stdout)
     return 0
 
 

@@ -8,37 +8,31 @@
     lab.down()                        # idempotent; also cleans up after a failed `up`
 
 Every method works from any process: what is running is read from the lab's state file.
+`Lab` only puts the lab's modules together: each of them gets the lab's nodes (`LabNodes`: config,
+state store, commands inside the nodes) or less, and none of them knows `Lab`.
 """
 
 from __future__ import annotations
 
 import subprocess
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from lab import config as lab_config
-from lab import lifecycle, postgres, restore, scenarios, teardown, tracked
+from lab import lifecycle, postgres, restore, scenarios, settle, teardown, tracked
 from lab import status as lab_status
-from lab.config import (
-    MASTER_HUB_DAT,
-    LabConfig,
-    NodeSpec,
-    lab_id_from_env,
-)
+from lab.config import MAX_LAB_ID, LabConfig, NodeSpec, lab_id_from_env
 from lab.errors import LabError
-from lab.node import NodeCommandError, NodeRunner
-from lab.procs import is_alive
+from lab.node import NodeRunner
+from lab.nodes import LabNodes
+from lab.restore import RestoreReport
 from lab.scenarios import ScenarioResult
-from lab.state import LabState, StateError, StateStore
+from lab.settle import LabNotHealthyError
+from lab.state import LabState, StateStore
 from lab.status import LabStatus
 
-
-class LabNotHealthyError(LabError):
-    def __init__(self, message: str, last: LabStatus | None) -> None:
-        super().__init__(message)
-        self.last = last
+__all__ = ["Lab", "LabNotHealthyError", "claim_free_lab"]
 
 
 class Lab:
@@ -48,7 +42,9 @@ class Lab:
         base = root_base if root_base is not None else lab_config.DEFAULT_ROOT_BASE
         self.config = LabConfig.for_id(chosen, base)
         self.store = StateStore(self.config.state_file, self.config.lock_file)
-        self.last_down: teardown.DownReport | None = None  # set by down(), also after a failed up
+        self.nodes = LabNodes(self.config, self.store)
+        # The last teardown that found something to stop: by down(), also inside a failed up.
+        self.last_down: teardown.DownReport | None = None
 
     def __repr__(self) -> str:
         return f"Lab({self.config.lab_id}, root={self.config.root})"
@@ -60,8 +56,7 @@ class Lab:
 
     @property
     def node_names(self) -> tuple[str, str]:
-        first, second = self.config.nodes
-        return first.name, second.name
+        return self.nodes.node_names
 
     @property
     def vip(self) -> str:
@@ -73,37 +68,28 @@ class Lab:
         return self.config.node(name)
 
     def other(self, name: str) -> str:
-        return self.config.other(name).name
+        return self.nodes.other(name)
 
     def exists(self) -> bool:
         return self.store.exists()
 
     def load_state(self) -> LabState:
-        try:
-            return self.store.load()
-        except StateError as err:
-            raise LabError(f"lab {self.lab_id} is not up: {err}") from err
+        return self.nodes.load_state()
 
     def runner(self, name: str) -> NodeRunner:
-        holder = self.load_state().node(self.node(name).name).holder
-        if holder is None or not is_alive(holder):
-            raise LabError(f"{name} of lab {self.lab_id} is not running")
-        return NodeRunner(name, holder)
+        return self.nodes.runner(name)
 
     def process_alive(self, name: str) -> dict[str, bool]:
-        node_state = self.load_state().node(name)
-        refs = {
-            "holder": node_state.holder,
-            "corosync": node_state.corosync,
-            "pacemakerd": node_state.pacemakerd,
-        }
-        return {key: ref is not None and is_alive(ref) for key, ref in refs.items()}
+        return self.nodes.process_alive(name)
 
     def stack_alive(self, name: str) -> bool:
-        alive = self.process_alive(name)
-        return all(alive.values())
+        return self.nodes.stack_alive(name)
 
     # -- lifecycle ---------------------------------------------------------------------------
+    def claim(self) -> bool:
+        """Reserve this lab id for the calling process (atomic); False if it is taken."""
+        return lifecycle.claim(self.config, self.store)
+
     def up(
         self,
         timeout: float = 120.0,
@@ -118,16 +104,26 @@ class Lab:
         On any failure everything started so far is torn down again.
         """
         return lifecycle.up(
-            self, timeout, seed_hosts=seed_hosts, rng_seed=rng_seed, replace_existing=replace
+            self.nodes,
+            timeout,
+            seed_hosts=seed_hosts,
+            rng_seed=rng_seed,
+            replace_existing=replace,
+            on_down=self._record_down,
         )
 
     def down(self) -> teardown.DownReport:
         """Stop everything and remove the lab's directory. Idempotent."""
-        return teardown.down(self)
+        return self._record_down(teardown.down(self.config, self.store))
+
+    def _record_down(self, report: teardown.DownReport) -> teardown.DownReport:
+        if report.existed:
+            self.last_down = report
+        return report
 
     # -- observing ---------------------------------------------------------------------------
     def status(self) -> LabStatus:
-        return lab_status.gather(self)
+        return lab_status.gather(self.nodes)
 
     def status_text(self) -> str:
         current = self.status()
@@ -140,25 +136,12 @@ class Lab:
         return lab_status.format_text(current, text)
 
     def wait_healthy(self, timeout: float = 60.0) -> LabStatus:
-        deadline = time.monotonic() + timeout
-        last: LabStatus | None = None
-        while True:
-            last = self.status()
-            if last.healthy:
-                return last
-            if time.monotonic() >= deadline:
-                problems = "; ".join(last.problems)
-                raise LabNotHealthyError(
-                    f"lab {self.lab_id} not healthy after {timeout:.0f}s: {problems}", last
-                )
-            time.sleep(0.5)
+        """The lab's status once healthy; LabNotHealthyError (`.last`) after `timeout`."""
+        return settle.wait_healthy(self.nodes, timeout)
 
     def primary(self) -> str:
         """The node pacemaker has promoted (raises if there is not exactly one)."""
-        found = self.status().primary
-        if found is None:
-            raise LabError(f"lab {self.lab_id}: no single promoted node")
-        return found
+        return settle.promoted_node(self.nodes)
 
     def standby(self) -> str:
         return self.other(self.primary())
@@ -176,12 +159,7 @@ class Lab:
         check: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         """Run a command inside the node's network, UTS, IPC and mount namespaces."""
-        try:
-            return self.runner(node).run(
-                argv, timeout=timeout, input=input, user=user, env=env, check=check
-            )
-        except NodeCommandError as err:
-            raise LabError(str(err)) from err
+        return self.nodes.run(node, argv, timeout, input=input, user=user, env=env, check=check)
 
     def psql(
         self,
@@ -203,10 +181,14 @@ class Lab:
         user: str | None = None,
     ) -> int:
         """Start a long-running process inside the node; `down` stops it. Returns its PID."""
-        return tracked.spawn(self, node, argv, env=env, log_path=log_path, user=user)
+        return tracked.spawn(self.nodes, node, argv, env=env, log_path=log_path, user=user)
 
     def stop_spawned(self, pid: int, timeout: float = 5.0) -> None:
-        tracked.stop_tracked(self, pid, timeout)
+        tracked.stop_tracked(self.nodes, pid, timeout)
+
+    def is_running(self, pid: int) -> bool:
+        """Whether `pid`, spawned or forwarding in this lab, still runs (not after a rebuild)."""
+        return tracked.is_running(self.nodes, pid)
 
     def forward(
         self, node: str, port: int, target_host: str = "127.0.0.1", local_port: int = 0
@@ -217,20 +199,28 @@ class Lab:
         added to the host's network namespace: a forwarder process inside the node accepts on a
         socket that was bound on 127.0.0.1 in the host namespace before it entered the node.
         """
-        return tracked.forward(self, node, port, target_host=target_host, local_port=local_port)
+        return tracked.forward(
+            self.nodes, node, port, target_host=target_host, local_port=local_port
+        )
 
     def inject(self, scenario: str, node: str | None = None) -> ScenarioResult:
         """Break the lab in one of `lab.scenarios.SCENARIOS` ways; returns what it did."""
-        return scenarios.inject(self, scenario, node)
+        return scenarios.inject(self.nodes, scenario, node)
 
-    def restore_healthy(self, timeout: float = 90.0) -> float:
-        """Bring the lab back to healthy after any scenario; returns the seconds it took."""
-        return restore.restore_healthy(self, timeout)
+    def restore_healthy(self, timeout: float = 90.0) -> RestoreReport:
+        """Bring the lab back to healthy after any scenario; `.seconds` it took, `.actions`,
+        `.rebuilt` (why it had to be rebuilt, None when repaired by hand)."""
+        return restore.restore_healthy(self.nodes, timeout)
 
     def refresh_master_hub(self) -> str:
         """Write the active hub's IP into both hubs' master_hub.dat, as cf-agent would."""
-        active = self.node(self.primary()).address
-        for spec in self.config.nodes:
-            path = spec.host_path(MASTER_HUB_DAT)
-            path.write_text(active + "\n")
-        return active
+        return restore.refresh_master_hub(self.nodes)
+
+
+def claim_free_lab(first: int = 1, last: int = MAX_LAB_ID) -> Lab:
+    """A lab id nobody uses, reserved for this process (id 0 is left to `make lab-up`)."""
+    for lab_id in range(first, last + 1):
+        candidate = Lab(lab_id)
+        if candidate.claim():
+            return candidate
+    raise LabError(f"no free lab id in {first}..{last}; stop stale labs: python -m lab down")

@@ -21,13 +21,15 @@ import logging
 import secrets
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import psycopg
 
-from lab import render
+from clusterstate.parsers.pcmk_values import Role
+from lab import postgres, render
 from lab.config import PG_OS_USER, PG_PORT, PGDATA
 from lab.errors import LabError
+from lab.nodes import LabNodes
 from lab.scenario_kit import (
     ScenarioResult,
     Target,
@@ -38,32 +40,36 @@ from lab.scenario_kit import (
     standby_gone,
     wait_for,
 )
+from lab.settle import Check
 from lab.status import LabStatus
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
 
 WAL_RECYCLE_TIMEOUT_S = 60.0
 log = logging.getLogger("lab.diagnosis_faults")
 
 
-def _undo_file(lab: Lab) -> Path:
+def _undo_file(lab: LabNodes) -> Path:
     return lab.config.root / "diagnosis-faults.json"
 
 
-def _note(lab: Lab, **changes: str) -> None:
+def _note(lab: LabNodes, **changes: str) -> None:
     """Remember what to revert (merged with what an earlier fault noted)."""
     path = _undo_file(lab)
     noted = json.loads(path.read_text()) if path.exists() else {}
     path.write_text(json.dumps(noted | changes))
 
 
-def _sql(lab: Lab, node: str, *statements: str) -> None:
+def _sql(lab: LabNodes, node: str, *statements: str) -> None:
     for statement in statements:
-        lab.psql(node, statement, db="postgres")
+        postgres.query(lab.node(node), statement, None, "postgres")
 
 
-def _hba(lab: Lab, primary: str, first_lines: str) -> None:
+def _query(
+    lab: LabNodes, node: str, sql: str, params: tuple[Any, ...] | None = None, db: str = "cfdb"
+) -> list[tuple[Any, ...]]:
+    return postgres.query(lab.node(node), sql, params, db)
+
+
+def _hba(lab: LabNodes, primary: str, first_lines: str) -> None:
     """Put `first_lines` before the rendered pg_hba.conf of the primary and reload it."""
     path = lab.node(primary).host_path(PGDATA / "pg_hba.conf")
     path.write_text(first_lines + render.pg_hba_conf(lab.config))
@@ -71,28 +77,28 @@ def _hba(lab: Lab, primary: str, first_lines: str) -> None:
     _sql(lab, primary, "SELECT pg_reload_conf()")
 
 
-def _kick(lab: Lab, primary: str, standby: str) -> None:
+def _kick(lab: LabNodes, primary: str, standby: str) -> None:
     """End the standby's walsender: its walreceiver reconnects, as after any interruption."""
-    lab.psql(
+    _query(
+        lab,
         primary,
         "SELECT pg_terminate_backend(pid) FROM pg_stat_replication WHERE application_name = %s",
         (standby,),
-        db="postgres",
+        "postgres",
     )
 
 
-def _not_streaming(t: Target) -> object:
+def _not_streaming(t: Target) -> Check:
     def check(s: LabStatus) -> list[str]:
         streaming = any(
-            r.application_name == t.node and r.state == "streaming"
-            for r in s.pg[t.primary].replication
+            x.name == t.node and x.state == "streaming" for x in s.pg[t.primary].standbys
         )
         return [f"{t.node} still streams"] if streaming else []
 
     return check
 
 
-def auth_rejected(lab: Lab, node: str | None = None) -> ScenarioResult:
+def auth_rejected(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Leaves: the standby running, rejected at every reconnect (`pg_hba.conf rejects
     replication connection`); pacemaker sees no failure. Fixed by restoring pg_hba.conf."""
     started = time.monotonic()
@@ -100,7 +106,7 @@ def auth_rejected(lab: Lab, node: str | None = None) -> ScenarioResult:
     address = lab.node(t.node).address
     _hba(lab, t.primary, f"host replication all {address}/32 reject\n")
     _kick(lab, t.primary, t.node)
-    wait_for(lab, _not_streaming(t), "replication-auth-rejected")  # type: ignore[arg-type]
+    wait_for(lab, _not_streaming(t), "replication-auth-rejected")
     return result(
         "replication-auth-rejected",
         t,
@@ -110,7 +116,7 @@ def auth_rejected(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def password_changed(lab: Lab, node: str | None = None) -> ScenarioResult:
+def password_changed(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Leaves: the standby running; the primary asks its replication user for a password the
     standby does not have (`fe_sendauth: no password supplied`)."""
     started = time.monotonic()
@@ -121,7 +127,7 @@ def password_changed(lab: Lab, node: str | None = None) -> ScenarioResult:
     subnet = lab.config.subnet
     _hba(lab, t.primary, f"host replication all {subnet} scram-sha-256\n")
     _kick(lab, t.primary, t.node)
-    wait_for(lab, _not_streaming(t), "replication-password-changed")  # type: ignore[arg-type]
+    wait_for(lab, _not_streaming(t), "replication-password-changed")
     return result(
         "replication-password-changed",
         t,
@@ -134,7 +140,7 @@ def password_changed(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def primary_unreachable(lab: Lab, node: str | None = None) -> ScenarioResult:
+def primary_unreachable(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Leaves: the standby running; its packets to the primary's address (the VIP) on the
     PostgreSQL port are dropped in its own namespace, so connections time out. Corosync and
     everything else are untouched."""
@@ -157,7 +163,7 @@ def primary_unreachable(lab: Lab, node: str | None = None) -> ScenarioResult:
         lab.run(t.node, argv, timeout=10, check=True)
     _note(lab, dropped=t.node)
     _kick(lab, t.primary, t.node)
-    wait_for(lab, _not_streaming(t), "primary-unreachable-from-standby")  # type: ignore[arg-type]
+    wait_for(lab, _not_streaming(t), "primary-unreachable-from-standby")
     return result(
         "primary-unreachable-from-standby",
         t,
@@ -167,12 +173,13 @@ def primary_unreachable(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def wal_removed(lab: Lab, node: str | None = None) -> ScenarioResult:
+def wal_removed(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Leaves: the standby running again (after its cleanup), unable to stream: the primary
     removed the WAL segment it needs (`requested WAL segment ... has already been removed`)."""
     started = time.monotonic()
     t = resolve_target(lab, node, "standby", ("standby",))
-    [(received, timeline)] = lab.psql(
+    [(received, timeline)] = _query(
+        lab,
         t.node,
         "SELECT pg_last_wal_receive_lsn()::text, received_tli FROM pg_stat_wal_receiver",
         db="postgres",
@@ -187,7 +194,8 @@ def wal_removed(lab: Lab, node: str | None = None) -> ScenarioResult:
     while _segment_present(lab, t.primary, needed):
         if time.monotonic() > deadline:
             raise TimeoutError(f"wal-removed: {t.primary} still keeps {needed}")
-        lab.psql(  # cfdb: the lab's table
+        _query(  # cfdb: the lab's table
+            lab,
             t.primary,
             "INSERT INTO lab_writes (node, note) SELECT 'wal', 'wal-removed' "
             "FROM generate_series(1, 2000)",
@@ -195,8 +203,8 @@ def wal_removed(lab: Lab, node: str | None = None) -> ScenarioResult:
         _sql(lab, t.primary, "SELECT pg_switch_wal()", "CHECKPOINT")
     lab.run(t.primary, ["crm_resource", "--cleanup", "--resource", "cfpgsql", "--node", t.node],
             timeout=30, check=True)  # fmt: skip
-    wait_for(lab, lambda s: [] if s.crm and s.crm.role_on(t.node) == "Unpromoted" else
-             ["not running"], "wal-removed: standby running again")  # fmt: skip
+    wait_for(lab, lambda s: [] if s.role_on(t.node) is Role.UNPROMOTED else ["not running"],
+             "wal-removed: standby running again")  # fmt: skip
     return result(
         "wal-removed",
         t,
@@ -207,14 +215,14 @@ def wal_removed(lab: Lab, node: str | None = None) -> ScenarioResult:
     )  # fmt: skip
 
 
-def replay_paused(lab: Lab, node: str | None = None) -> ScenarioResult:
+def replay_paused(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Leaves: the standby streaming with its replay paused; its replay lag grows."""
     started = time.monotonic()
     t = resolve_target(lab, node, "standby", ("standby",))
     _sql(lab, t.node, "SELECT pg_wal_replay_pause()")
     _note(lab, paused=t.node)
-    lab.psql(t.primary, "INSERT INTO lab_writes (node, note) VALUES (%s, 'while paused')",
-             (t.primary,))  # fmt: skip
+    _query(lab, t.primary, "INSERT INTO lab_writes (node, note) VALUES (%s, 'while paused')",
+           (t.primary,))  # fmt: skip
     return result(
         "replay-paused",
         t,
@@ -224,7 +232,7 @@ def replay_paused(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def undo(lab: Lab) -> list[str]:
+def undo(lab: LabNodes) -> list[str]:
     """Revert what these faults changed (noted by them); returns what was done. A step that
     fails (its server is down, re-cloned meanwhile) is logged and the rest still runs."""
     path = _undo_file(lab)
@@ -242,7 +250,7 @@ def undo(lab: Lab) -> list[str]:
     return done
 
 
-def _revert(lab: Lab, change: str, node: str) -> None:
+def _revert(lab: LabNodes, change: str, node: str) -> None:
     if change == "hba":
         hba = lab.node(node).host_path(PGDATA / "pg_hba.conf")
         hba.write_text(render.pg_hba_conf(lab.config))
@@ -264,7 +272,7 @@ def segment_of(lsn: str, timeline: int) -> str:
     return f"{timeline:08X}{high:08X}{low >> 24:08X}"
 
 
-def _segment_present(lab: Lab, node: str, segment: str) -> bool:
-    rows = lab.psql(node, "SELECT count(*) FROM pg_ls_waldir() WHERE name = %s", (segment,),
-                    db="postgres")  # fmt: skip
+def _segment_present(lab: LabNodes, node: str, segment: str) -> bool:
+    rows = _query(lab, node, "SELECT count(*) FROM pg_ls_waldir() WHERE name = %s", (segment,),
+                  "postgres")  # fmt: skip
     return bool(rows[0][0])

@@ -17,10 +17,10 @@ import shutil
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lab import cfdb, postgres, render, tracked
 from lab.config import (
@@ -36,11 +36,13 @@ from lab.config import (
     PG_STATE_DIR,
     PG_TMPDIR,
     PGDATA,
+    LabConfig,
     NodeSpec,
 )
 from lab.errors import LabError
 from lab.node import NodeRunner
 from lab.nodeinit import READY_FILE
+from lab.nodes import LabNodes
 from lab.procs import (
     BASE_ENV,
     ProcError,
@@ -53,11 +55,9 @@ from lab.procs import (
     pids_in_netns,
     wait_gone,
 )
-from lab.state import LabState
-from lab.teardown import down
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
+from lab.settle import wait_healthy
+from lab.state import LabState, StateStore
+from lab.teardown import DownReport, down
 
 log = logging.getLogger("lab")
 REQUIRED_TOOLS = (
@@ -93,8 +93,7 @@ def _write(path: Path, text: str, mode: int = 0o644, owner: tuple[int, int] | No
         os.chown(path, *owner)
 
 
-def prepare_node_dirs(lab: Lab, node: NodeSpec) -> None:
-    cfg = lab.config
+def prepare_node_dirs(cfg: LabConfig, node: NodeSpec) -> None:
     hacluster = _owner("hacluster", "haclient")
     pg_owner = _owner(PG_OS_USER, PG_OS_USER)
     _mkdir(node.root, 0o755)
@@ -119,11 +118,11 @@ def prepare_node_dirs(lab: Lab, node: NodeSpec) -> None:
     _write(node.host_path(MASTER_HUB_DAT), first.address + "\n")
 
 
-def _save_node(lab: Lab, name: str, **changes: object) -> None:
+def _save_node(lab: LabNodes, name: str, **changes: object) -> None:
     lab.store.update(lambda s: s.with_node(name, **changes))
 
 
-def start_holder(lab: Lab, node: NodeSpec) -> NodeRunner:
+def start_holder(lab: LabNodes, node: NodeSpec) -> NodeRunner:
     (node.root / READY_FILE).unlink(missing_ok=True)
     argv = [
         "unshare",
@@ -149,7 +148,7 @@ def start_holder(lab: Lab, node: NodeSpec) -> NodeRunner:
     return NodeRunner(node.name, ref)
 
 
-def wait_holders_ready(lab: Lab, timeout: float = 20.0) -> None:
+def wait_holders_ready(lab: LabNodes, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     for node in lab.config.nodes:
         holder = lab.load_state().node(node.name).holder
@@ -166,7 +165,7 @@ def wait_holders_ready(lab: Lab, timeout: float = 20.0) -> None:
         _save_node(lab, node.name, netns_inode=inode)
 
 
-def connect_nodes(lab: Lab) -> None:
+def connect_nodes(lab: LabNodes) -> None:
     first, second = lab.config.nodes
     state = lab.load_state()
     h1, h2 = state.node(first.name).holder, state.node(second.name).holder
@@ -202,7 +201,7 @@ def connect_nodes(lab: Lab) -> None:
 PREP_PGDATA = PGDATA.with_name("data.lab-init")
 
 
-def setup_postgres(lab: Lab, seed_hosts: int, rng_seed: int) -> None:
+def setup_postgres(lab: LabNodes, seed_hosts: int, rng_seed: int) -> None:
     """hub1: initdb, cfdb and its seed; hub2: a base backup of it. Both stopped afterwards."""
     first, second = lab.config.nodes
     r1, r2 = lab.runner(first.name), lab.runner(second.name)
@@ -234,7 +233,7 @@ def setup_postgres(lab: Lab, seed_hosts: int, rng_seed: int) -> None:
         node.host_path(PREP_PGDATA).rename(node.pgdata_host)
 
 
-def enable_postgres_resource(lab: Lab, timeout: float = 30.0) -> None:
+def enable_postgres_resource(lab: LabNodes, timeout: float = 30.0) -> None:
     """Remove the seed CIB's target-role=Stopped (the guide also creates cfpgsql disabled)."""
     runner = lab.runner(lab.node_names[0])
     argv = [
@@ -252,7 +251,7 @@ def enable_postgres_resource(lab: Lab, timeout: float = 30.0) -> None:
         time.sleep(0.2)
 
 
-def start_stack(lab: Lab, name: str) -> None:
+def start_stack(lab: LabNodes, name: str) -> None:
     """Start corosync, wait until it answers, then pacemakerd, in the node."""
     node = lab.node(name)
     runner = lab.runner(name)
@@ -271,7 +270,7 @@ def start_stack(lab: Lab, name: str) -> None:
     _save_node(lab, name, pacemakerd=pacemakerd)
 
 
-def stack_processes(lab: Lab, name: str) -> list[ProcRef]:
+def stack_processes(lab: LabNodes, name: str) -> list[ProcRef]:
     """corosync, pacemakerd and pacemakerd's children (pacemaker-based, -controld, ...)."""
     node_state = lab.load_state().node(name)
     refs = [r for r in (node_state.pacemakerd, node_state.corosync) if r and is_alive(r)]
@@ -284,7 +283,7 @@ def stack_processes(lab: Lab, name: str) -> list[ProcRef]:
     return refs
 
 
-def kill_stack(lab: Lab, name: str) -> list[int]:
+def kill_stack(lab: LabNodes, name: str) -> list[int]:
     """SIGKILL corosync and every pacemaker daemon of the node (a crash of the cluster stack)."""
     refs = stack_processes(lab, name)
     for ref in refs:  # pacemakerd first, so it respawns nothing
@@ -306,19 +305,35 @@ def unavailable_reason() -> str | None:
 
 
 def up(
-    lab: Lab, timeout: float, *, seed_hosts: int, rng_seed: int, replace_existing: bool
+    lab: LabNodes,
+    timeout: float,
+    *,
+    seed_hosts: int,
+    rng_seed: int,
+    replace_existing: bool,
+    on_down: Callable[[DownReport], object] | None = None,
 ) -> float:
+    """Start the lab and wait until it is healthy; returns the seconds that took.
+
+    Whatever it tears down (an existing lab it replaces, itself after a failure) is reported to
+    `on_down`."""
     started = time.monotonic()
     cfg = lab.config
+
+    def tear_down() -> None:
+        report = down(cfg, lab.store)
+        if on_down is not None:
+            on_down(report)
+
     reason = unavailable_reason()
     if reason:
         raise LabError(reason)
     if replace_existing:
-        down(lab)
-    elif lab.exists():
+        tear_down()
+    elif lab.store.exists():
         state = lab.load_state()
         if not (state.phase == "claimed" and state.owner_pid == os.getpid()):
-            raise_exists(lab, state)
+            raise_exists(cfg, state)
     elif cfg.root.exists():
         raise LabError(
             f"{cfg.root} exists without a lab state; remove it: python -m lab down"
@@ -333,7 +348,7 @@ def up(
         cfg.root.chmod(0o755)
         lab.store.save(LabState(cfg.lab_id, str(cfg.root), "starting", os.getpid()))
         for node in cfg.nodes:
-            prepare_node_dirs(lab, node)
+            prepare_node_dirs(cfg, node)
         for node in cfg.nodes:
             start_holder(lab, node)
         wait_holders_ready(lab)
@@ -350,30 +365,30 @@ def up(
             tracked.forward(lab, node.name, PG_PORT)
         tracked.forward(lab, cfg.nodes[0].name, PG_PORT, target_host=cfg.vip)
         remaining = timeout - (time.monotonic() - started)
-        lab.wait_healthy(max(remaining, 1.0))
+        wait_healthy(lab, max(remaining, 1.0))
         mark("healthy")
     except BaseException:
         # CFHA_LAB_KEEP_ON_FAILURE=1 leaves a failed lab in place to debug it (then `lab down`).
         if os.environ.get("CFHA_LAB_KEEP_ON_FAILURE") != "1":
-            down(lab)
+            tear_down()
         raise
     seconds = time.monotonic() - started
     lab.store.update(lambda s: replace(s, phase="up", time_to_healthy_s=seconds))
     return seconds
 
 
-def raise_exists(lab: Lab, state: LabState) -> None:
+def raise_exists(cfg: LabConfig, state: LabState) -> None:
     raise LabError(
-        f"lab {lab.lab_id} already exists ({lab.config.state_file}, phase {state.phase},"
-        f" started by pid {state.owner_pid}); stop it first: python -m lab down --id {lab.lab_id}"
+        f"lab {cfg.lab_id} already exists ({cfg.state_file}, phase {state.phase},"
+        f" started by pid {state.owner_pid}); stop it first: python -m lab down --id {cfg.lab_id}"
     )
 
 
-def claim(lab: Lab) -> bool:
+def claim(cfg: LabConfig, store: StateStore) -> bool:
     """Reserve this lab id for the calling process (atomic); False if it is taken."""
     try:
-        lab.config.root.mkdir(mode=0o755)
+        cfg.root.mkdir(mode=0o755)
     except FileExistsError:
         return False
-    lab.store.save(LabState(lab.lab_id, str(lab.config.root), "claimed", os.getpid()))
+    store.save(LabState(cfg.lab_id, str(cfg.root), "claimed", os.getpid()))
     return True

@@ -6,9 +6,9 @@ corosync.conf and the seed cib.xml follow the CFEngine HA installation guide (re
 
 from __future__ import annotations
 
-import json
 from xml.sax.saxutils import quoteattr
 
+from lab.cfdb_plan import Hub, ha_info_text
 from lab.config import (
     CLUSTER_NAME,
     PG_ARCHIVE_DIR,
@@ -243,11 +243,7 @@ def pg_hba_conf(cfg: LabConfig) -> str:
 
 def ha_info_json(cfg: LabConfig) -> str:
     """masterfiles/cfe_internal/enterprise/ha/ha_info.json, identical on both hubs."""
-    info = {
-        n.address: {"sha": n.hostkey_sha, "internal_ip": n.address, "is_in_cluster": True}
-        for n in cfg.nodes
-    }
-    return json.dumps(info, indent=2) + "\n"
+    return ha_info_text([Hub(n.name, n.address, n.hostkey_sha) for n in cfg.nodes])
 
 
 HA_CFG_TEXT = (

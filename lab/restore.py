@@ -3,7 +3,8 @@
 Order of the repair:
 1. a node whose cluster stack is dead: stop the PostgreSQL it left running, drop a VIP it
    still holds, start corosync + pacemakerd again;
-2. maintenance-mode off, every `cli-` location constraint removed;
+2. maintenance-mode off; every `cli-` location constraint, cfha's resync hold and cfha's
+   remediation lock removed (`lab.cib_leftovers`);
 3. the promoted node P is kept as it is (its data is the truth: no row written on it is lost);
 4. the other node S is re-cloned from P when its data cannot follow P (PGSQL.lock present:
    it was a primary; data directory missing; its PostgreSQL is writable): S goes into node
@@ -12,52 +13,61 @@ Order of the repair:
    so pg_rewind cannot see a divergence;
 5. node standby/maintenance flags cleared, failures cleaned up, wait until healthy;
 6. master_hub.dat refreshed on both hubs, as cf-agent would.
-If that does not reach healthy in time, the lab is rebuilt (down + up, the seed is the same but
-rows written since are lost) and a warning is logged.
+None of it touches what was started in the nodes (`Lab.spawn`, `Lab.forward`: a demo's or a
+test's exporters and remediators). Only if that does not reach healthy in time is the lab
+rebuilt (down + up, the seed is the same but rows written since are lost, and every process
+started in the nodes stops with it); the report says so, and a running demo brings its stack
+back (`lab.product.stack`).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
-from clusterstate.parsers.cib import parse_cib
-from clusterstate.parsers.pcmk_values import is_cli_constraint
-from lab import diagnosis_faults, lifecycle, postgres
-from lab.config import PGDATA
+from clusterstate.parsers.cib import CibParseError
+from clusterstate.parsers.pcmk_values import Role
+from lab import diagnosis_faults, lifecycle, postgres, teardown
+from lab.cib_leftovers import find_leftovers
+from lab.config import MASTER_HUB_DAT, PGDATA
 from lab.errors import LabError
 from lab.node import NodeCommandError
+from lab.nodes import LabNodes
 from lab.procs import ProcError
-from lab.scenario_kit import wait_for
-from lab.status import LabStatus
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
+from lab.settle import promoted_node, wait_for, wait_healthy
+from lab.status import LabStatus, gather
 
 log = logging.getLogger("lab.restore")
+REBUILD_TIMEOUT_S = 120.0
 
 
-class RestoreError(LabError):
-    """The by-hand repair did not work (the caller falls back to a rebuild)."""
+@dataclass(frozen=True)
+class RestoreReport:
+    seconds: float
+    actions: tuple[str, ...] = ()  # what the repair did, in order; empty: it was healthy
+    rebuilt: str | None = None  # why the lab had to be rebuilt (down + up), if it had to
+
+    def describe(self, lab_id: int) -> str:
+        if self.rebuilt is not None:
+            return (
+                f"lab {lab_id} REBUILT (down + up) in {self.seconds:.1f}s: {self.rebuilt}\n"
+                "  every process started in its nodes stopped with it (a running demo brings"
+                " its stack back)"
+            )
+        done = "".join(f"\n  {action}" for action in self.actions) or "\n  (it was healthy)"
+        return f"lab {lab_id} healthy again after {self.seconds:.1f}s{done}"
 
 
 def _remaining(deadline: float, floor: float = 1.0) -> float:
     return max(deadline - time.monotonic(), floor)
 
 
-def _crm(lab: Lab, node: str, *argv: str, check: bool = True) -> None:
+def _crm(lab: LabNodes, node: str, *argv: str, check: bool = True) -> None:
     lab.run(node, list(argv), timeout=30, check=check)
 
 
-def cli_constraint_ids(lab: Lab, node: str) -> list[str]:
-    """The ids of the CIB's cli-* location constraints. (crm_mon names a ban with a lifetime by
-    its rule, "cli-ban-R-on-N-rule", which is no constraint cibadmin could delete.)"""
-    shown = lab.run(node, ["cibadmin", "--query"], timeout=30, check=True)
-    return [c.id for c in parse_cib(shown.stdout.encode()).cli_constraints()]
-
-
-def drop_stray_vip(lab: Lab, node: str) -> bool:
+def drop_stray_vip(lab: LabNodes, node: str) -> bool:
     spec = lab.node(node)
     shown = lab.run(node, ["ip", "-o", "-4", "addr", "show", "dev", spec.link], timeout=10)
     if f" {lab.vip}/" not in shown.stdout:
@@ -71,7 +81,7 @@ def drop_stray_vip(lab: Lab, node: str) -> bool:
     return True
 
 
-def revive_stack(lab: Lab, node: str) -> None:
+def revive_stack(lab: LabNodes, node: str) -> None:
     """The node's cluster stack died: clear what it left behind and start it again."""
     lifecycle.kill_stack(lab, node)
     inode = lab.load_state().node(node).netns_inode
@@ -79,6 +89,16 @@ def revive_stack(lab: Lab, node: str) -> None:
     postgres.force_stop(lab.runner(node), inode)
     drop_stray_vip(lab, node)
     lifecycle.start_stack(lab, node)
+
+
+def remove_leftovers(lab: LabNodes, node: str) -> list[str]:
+    """Delete cli- constraints, cfha's hold and cfha's lock (one CIB read); what went, in words."""
+    shown = lab.run(node, ["cibadmin", "--query"], timeout=30, check=True)
+    removed = []
+    for leftover in find_leftovers(shown.stdout.encode()):
+        lab.run(node, leftover.delete_argv(), timeout=30, check=True)
+        removed.append(f"removed {leftover.describe()}")
+    return removed
 
 
 def needs_reclone(status: LabStatus, node: str) -> list[str]:
@@ -89,13 +109,12 @@ def needs_reclone(status: LabStatus, node: str) -> list[str]:
         reasons.append("PGSQL.lock present (it was a primary)")
     if not runtime.pgdata_present:
         reasons.append("no data directory")
-    pg = status.pg[node]
-    if pg.reachable and pg.in_recovery is False:
+    if status.pg[node].writable:
         reasons.append("its PostgreSQL is writable")
     return reasons
 
 
-def reclone(lab: Lab, primary: str, node: str, deadline: float) -> None:
+def reclone(lab: LabNodes, primary: str, node: str, deadline: float) -> None:
     """Replace `node`'s data directory with a fresh base backup of `primary`."""
     _crm(lab, primary, "crm_attribute", "--node", node, "--name", "standby", "--update", "on")
     # Only now leave node maintenance: with the node in standby pacemaker can only stop there.
@@ -122,7 +141,7 @@ def reclone(lab: Lab, primary: str, node: str, deadline: float) -> None:
     )
     wait_for(
         lab,
-        lambda s: [] if s.crm and s.crm.role_on(node) == "Stopped" else [f"{node} still active"],
+        lambda s: [] if s.role_on(node) is Role.STOPPED else [f"{node} still active"],
         f"pacemaker stops {node}",
         timeout=_remaining(deadline),
     )
@@ -135,21 +154,23 @@ def reclone(lab: Lab, primary: str, node: str, deadline: float) -> None:
     lab.node(node).lock_host.unlink(missing_ok=True)
 
 
-def _repair(lab: Lab, deadline: float) -> None:
+def _repair(lab: LabNodes, deadline: float) -> list[str]:
+    actions = []
     for node in lab.node_names:
         if not lab.stack_alive(node):
             log.info("restore: restarting the cluster stack of %s", node)
             revive_stack(lab, node)
+            actions.append(f"restarted the cluster stack of {node}")
 
     def both_online(s: LabStatus) -> list[str]:
-        if s.crm is None:
-            return [f"crm_mon: {s.crm_error}"]
-        return [f"{n} offline" for n in lab.node_names if not s.crm.online(n)]
+        if s.pacemaker is None:
+            return [f"crm_mon: {s.pacemaker_error}"]
+        return [f"{n} offline" for n in lab.node_names if n not in s.pacemaker.online_nodes]
 
     current = wait_for(lab, both_online, "both nodes online", timeout=_remaining(deadline))
-    assert current.crm is not None
+    assert current.pacemaker is not None
     anchor = lab.node_names[0]
-    if current.crm.maintenance_mode:
+    if current.pacemaker.maintenance_mode is not False:
         _crm(
             lab,
             anchor,
@@ -161,10 +182,8 @@ def _repair(lab: Lab, deadline: float) -> None:
             "--update",
             "false",
         )
-    if any(is_cli_constraint(ban.id) for ban in current.crm.bans):
-        for constraint_id in cli_constraint_ids(lab, anchor):
-            constraint = f'<rsc_location id="{constraint_id}"/>'
-            _crm(lab, anchor, "cibadmin", "--delete", "--xml-text", constraint)
+        actions.append("maintenance-mode off")
+    actions += remove_leftovers(lab, anchor)
 
     def one_promoted(s: LabStatus) -> list[str]:
         return [] if s.primary else ["no single promoted node"]
@@ -177,6 +196,7 @@ def _repair(lab: Lab, deadline: float) -> None:
     if reasons:
         log.info("restore: re-cloning %s from %s: %s", other, primary, "; ".join(reasons))
         reclone(lab, primary, other, deadline)
+        actions.append(f"re-cloned {other} from {primary} ({'; '.join(reasons)})")
     for node in lab.node_names:
         for flag in ("standby", "maintenance"):
             _crm(
@@ -191,25 +211,41 @@ def _repair(lab: Lab, deadline: float) -> None:
                 check=False,
             )
     _crm(lab, primary, "crm_resource", "--cleanup")
-    lab.wait_healthy(_remaining(deadline))
+    actions.append("node flags cleared, failures cleaned up")
+    wait_healthy(lab, _remaining(deadline))
+    return actions
 
 
-def restore_healthy(lab: Lab, timeout: float) -> float:
+def refresh_master_hub(lab: LabNodes) -> str:
+    """Write the active hub's IP into both hubs' master_hub.dat, as cf-agent would."""
+    active = lab.node(promoted_node(lab)).address
+    for spec in lab.config.nodes:
+        spec.host_path(MASTER_HUB_DAT).write_text(active + "\n")
+    return active
+
+
+def restore_healthy(lab: LabNodes, timeout: float) -> RestoreReport:
     started = time.monotonic()
     deadline = started + timeout
-    if not lab.exists():
-        lab.up(timeout)
-        return time.monotonic() - started
-    for undone in diagnosis_faults.undo(lab):  # also where they leave the lab "healthy"
-        log.info("restore: undid %s", undone)
-    if not lab.status().healthy:
+    if not lab.store.exists():
+        lifecycle.up(lab, timeout, seed_hosts=50, rng_seed=1, replace_existing=False)
+        return RestoreReport(time.monotonic() - started, ("the lab was not up: started it",))
+    # what the diagnosis faults changed, also where they leave the lab "healthy" (paused replay)
+    actions: list[str] = [f"undid {u}" for u in diagnosis_faults.undo(lab)]
+    if not gather(lab).healthy:
         try:
-            _repair(lab, deadline)
-        except (LabError, NodeCommandError, postgres.PgError, ProcError) as err:
+            actions = _repair(lab, deadline)
+        except (LabError, NodeCommandError, postgres.PgSetupError, ProcError, CibParseError) as err:
             log.warning("restore: repair failed (%s); rebuilding lab %s", err, lab.lab_id)
             state = lab.load_state()
-            lab.down()
-            lab.up(max(timeout, 120.0), seed_hosts=state.seed_hosts, rng_seed=state.seed_rng)
-            return time.monotonic() - started
-    lab.refresh_master_hub()
-    return time.monotonic() - started
+            teardown.down(lab.config, lab.store)
+            lifecycle.up(
+                lab,
+                max(timeout, REBUILD_TIMEOUT_S),
+                seed_hosts=state.seed_hosts,
+                rng_seed=state.seed_rng,
+                replace_existing=False,
+            )
+            return RestoreReport(time.monotonic() - started, rebuilt=f"repair failed: {err}")
+    refresh_master_hub(lab)
+    return RestoreReport(time.monotonic() - started, tuple(actions))

@@ -5,26 +5,27 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from lab import postgres
+from clusterstate.parsers.pcmk_values import Role
+from clusterstate.parsers.pgsql_ra import PgsqlStatus, ReplicationState
+from lab import postgres, settle
 from lab.config import PG_BIN, PG_OS_USER, PGDATA
-from lab.errors import LabError
+from lab.nodes import LabNodes
 from lab.procs import ProcRef, exe_of, netns_inode, start_time
-from lab.status import LabStatus
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
+from lab.settle import Check, promoted_node
+from lab.status import LabStatus, agent_text
 
 
-class ScenarioError(LabError):
+class ScenarioError(settle.NotSettledError):
     """The scenario could not be applied, or its expected state did not appear in time."""
+
+    def __init__(self, message: str, last: LabStatus | None = None) -> None:
+        super().__init__(message, last)
 
 
 SETTLE_TIMEOUT_S = 45.0
-Check = Callable[[LabStatus], list[str]]
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,11 @@ class Target:
     primary: str
 
 
-def resolve_target(lab: Lab, node: str | None, default: str, allowed: tuple[str, ...]) -> Target:
+def resolve_target(
+    lab: LabNodes, node: str | None, default: str, allowed: tuple[str, ...]
+) -> Target:
     """Resolve the node a scenario hits; `default` and `allowed` are roles: primary/standby."""
-    primary = lab.primary()
+    primary = promoted_node(lab)
     standby = lab.other(primary)
     role_of = {primary: "primary", standby: "standby"}
     chosen = node if node is not None else (primary if default == "primary" else standby)
@@ -65,17 +68,11 @@ def resolve_target(lab: Lab, node: str | None, default: str, allowed: tuple[str,
     return Target(node=chosen, other=lab.other(chosen), primary=primary)
 
 
-def wait_for(lab: Lab, check: Check, what: str, timeout: float = SETTLE_TIMEOUT_S) -> LabStatus:
-    """Poll the lab until `check` finds nothing missing; raise with what was still missing."""
-    deadline = time.monotonic() + timeout
-    while True:
-        current = lab.status()
-        missing = check(current)
-        if not missing:
-            return current
-        if time.monotonic() >= deadline:
-            raise ScenarioError(f"{what}: not reached after {timeout:.0f}s: {'; '.join(missing)}")
-        time.sleep(0.3)
+def wait_for(
+    lab: LabNodes, check: Check, what: str, timeout: float = SETTLE_TIMEOUT_S
+) -> LabStatus:
+    """Poll the lab until `check` finds nothing missing; ScenarioError with what still was."""
+    return settle.wait_for(lab, check, what, timeout, error=ScenarioError)
 
 
 # -- expected states (pure checks on a LabStatus) --------------------------------------------
@@ -83,23 +80,24 @@ def wait_for(lab: Lab, check: Check, what: str, timeout: float = SETTLE_TIMEOUT_
 
 def failed_instance(s: LabStatus, node: str) -> list[str]:
     out = []
-    if s.crm is None:
-        return [f"no crm_mon ({s.crm_error})"]
-    if s.crm.role_on(node) != "Stopped":
-        out.append(f"cfpgsql on {node} is {s.crm.role_on(node)}, want Stopped")
-    if s.crm.fail_counts.get((node, "cfpgsql"), 0) < 1:
+    if s.pacemaker is None:
+        return [f"no crm_mon ({s.pacemaker_error})"]
+    if s.role_on(node) is not Role.STOPPED:
+        out.append(f"cfpgsql on {node} is {s.role_on(node)}, want stopped")
+    if s.pacemaker.fail_count("cfpgsql", node) < 1:
         out.append(f"no cfpgsql fail-count on {node}")
     return out
 
 
 def promoted_on(s: LabStatus, node: str) -> list[str]:
-    if s.crm is None:
-        return [f"no crm_mon ({s.crm_error})"]
+    if s.pacemaker is None or s.database is None:
+        return [f"no crm_mon ({s.pacemaker_error})"]
     out = []
-    if s.crm.promoted_nodes() != [node]:
-        out.append(f"promoted {s.crm.promoted_nodes()}, want [{node}]")
-    if s.crm.attr(node, "cfpgsql-status") != "PRI":
-        out.append(f"{node} cfpgsql-status={s.crm.attr(node, 'cfpgsql-status')}, want PRI")
+    if s.database.promoted_nodes != (node,):
+        out.append(f"promoted {list(s.database.promoted_nodes)}, want [{node}]")
+    view = s.agent(node)
+    if view is None or view.status is not PgsqlStatus.PRI:
+        out.append(f"{node} pgsql agent {agent_text(view)}, want PRI")
     if s.vip_nodes != [node]:
         out.append(f"VIP on {s.vip_nodes}, want [{node}]")
     return out
@@ -107,10 +105,12 @@ def promoted_on(s: LabStatus, node: str) -> list[str]:
 
 def standby_gone(s: LabStatus, primary: str, node: str) -> list[str]:
     out = []
-    if s.crm is not None and s.crm.attr(node, "cfpgsql-data-status") != "DISCONNECT":
-        out.append(f"{node} cfpgsql-data-status={s.crm.attr(node, 'cfpgsql-data-status')}")
-    pg = s.pg[primary]
-    if any(r.application_name == node for r in pg.replication):
+    view = s.agent(node)
+    if s.pacemaker is not None and (
+        view is None or view.replication_state is not ReplicationState.DISCONNECT
+    ):
+        out.append(f"{node} pgsql agent {agent_text(view)}, want DISCONNECT")
+    if any(link.name == node and link.connected for link in s.pg[primary].standbys):
         out.append(f"{primary} still replicates to {node}")
     return out
 
@@ -118,7 +118,7 @@ def standby_gone(s: LabStatus, primary: str, node: str) -> list[str]:
 # -- helpers that act ------------------------------------------------------------------------
 
 
-def postmaster(lab: Lab, node: str) -> ProcRef:
+def postmaster(lab: LabNodes, node: str) -> ProcRef:
     """The node's postmaster, checked to be PostgreSQL inside this node before we signal it."""
     spec = lab.node(node)
     pid = postgres.postmaster_pid(spec)
@@ -132,7 +132,7 @@ def postmaster(lab: Lab, node: str) -> ProcRef:
     return ProcRef(pid, start)
 
 
-def kill9_postgres(lab: Lab, node: str) -> int:
+def kill9_postgres(lab: LabNodes, node: str) -> int:
     ref = postmaster(lab, node)
     os.kill(ref.pid, signal.SIGKILL)
     inode = lab.load_state().node(node).netns_inode
@@ -142,11 +142,11 @@ def kill9_postgres(lab: Lab, node: str) -> int:
     return ref.pid
 
 
-def crm(lab: Lab, node: str, *argv: str) -> None:
+def crm(lab: LabNodes, node: str, *argv: str) -> None:
     lab.run(node, list(argv), timeout=30, check=True)
 
 
-def pg_ctl(lab: Lab, node: str, *args: str) -> None:
+def pg_ctl(lab: LabNodes, node: str, *args: str) -> None:
     lab.run(
         node,
         [str(PG_BIN / "pg_ctl"), "-D", str(PGDATA), *args],

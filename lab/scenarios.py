@@ -10,13 +10,13 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from clusterstate.parsers.pcmk_values import ConstraintKind, Role
 from lab import diagnosis_faults, postgres
 from lab.config import PG_LOGFILE, PG_PORT, PGDATA
 from lab.lifecycle import kill_stack
+from lab.nodes import LabNodes
 from lab.scenario_kit import (
-    Check,
     ScenarioError,
     ScenarioResult,
     Target,
@@ -30,10 +30,8 @@ from lab.scenario_kit import (
     standby_gone,
     wait_for,
 )
-from lab.status import LabStatus
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
+from lab.settle import Check, promoted_node
+from lab.status import LabStatus, gather
 
 __all__ = ["SCENARIOS", "ScenarioError", "ScenarioResult", "inject", "wait_for"]
 
@@ -41,7 +39,7 @@ __all__ = ["SCENARIOS", "ScenarioError", "ScenarioResult", "inject", "wait_for"]
 # -- the scenarios ---------------------------------------------------------------------------
 
 
-def stop_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
+def stop_standby(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """kill -9 the standby's postmaster.
 
     Leaves: the standby's monitor failed ('not running'), fail-count=1, so cfpgsql stays Stopped
@@ -70,7 +68,7 @@ def stop_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def wipe_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
+def wipe_standby(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """The standby's data directory is destroyed.
 
     Made as stop-standby; once pacemaker has stopped the instance, /var/cfengine/state/pg/data
@@ -104,7 +102,7 @@ def wipe_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def kill_primary(lab: Lab, node: str | None = None) -> ScenarioResult:
+def kill_primary(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """kill -9 the primary's postmaster: pacemaker fails over.
 
     Leaves: the other node promoted (PRI, LATEST), the VIP on it; the old primary's cfpgsql
@@ -137,7 +135,7 @@ def kill_primary(lab: Lab, node: str | None = None) -> ScenarioResult:
 DIVERGED_ROWS = 5
 
 
-def diverge(lab: Lab, node: str | None = None) -> ScenarioResult:
+def diverge(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """The old primary took writes the new primary never saw.
 
     Made as kill-primary, then, after the failover, the old primary's PostgreSQL is started by
@@ -164,8 +162,8 @@ def diverge(lab: Lab, node: str | None = None) -> ScenarioResult:
         lsn = postgres.query(spec, "SELECT pg_current_wal_lsn()::text")[0][0]
     finally:
         pg_ctl(lab, old, "-m", "fast", "-w", "-t", "30", "stop")
-    new_baseline = lab.status().crm
-    baseline = new_baseline.attr(first.other, "cfpgsql-master-baseline") if new_baseline else None
+    new_primary = gather(lab).agent(first.other)
+    baseline = new_primary.master_baseline_lsn if new_primary is not None else None
     t = Target(node=old, other=first.other, primary=first.primary_before)
     return result(
         "diverge",
@@ -180,11 +178,11 @@ def diverge(lab: Lab, node: str | None = None) -> ScenarioResult:
         started,
         diverged_row_ids=",".join(str(r[0]) for r in rows),
         old_primary_wal_lsn=str(lsn),
-        new_primary_master_baseline=str(baseline),
+        new_primary_master_baseline="unknown" if baseline is None else f"{baseline:#x}",
     )
 
 
-def fail_monitor(lab: Lab, node: str | None = None) -> ScenarioResult:
+def fail_monitor(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """A real monitor failure whose cause is then gone: a cleanup alone heals it.
 
     The node's PostgreSQL socket is renamed, so the agent's monitor (psql over that socket)
@@ -218,7 +216,7 @@ def fail_monitor(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def ban(lab: Lab, node: str | None = None) -> ScenarioResult:
+def ban(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """A leftover `cli-ban`: `crm_resource --ban --resource mscfpgsql --node NODE`.
 
     Leaves: location constraint cli-ban-mscfpgsql-on-NODE (-INFINITY), cfpgsql cleanly Stopped
@@ -232,9 +230,10 @@ def ban(lab: Lab, node: str | None = None) -> ScenarioResult:
 
     def check(s: LabStatus) -> list[str]:
         out = promoted_on(s, survivor) + standby_gone(s, survivor, t.node)
-        if s.crm is not None and s.crm.role_on(t.node) != "Stopped":
-            out.append(f"cfpgsql on {t.node} is {s.crm.role_on(t.node)}")
-        if s.crm is not None and not any(b.id.startswith("cli-ban") for b in s.crm.bans):
+        if s.role_on(t.node) is not Role.STOPPED:
+            out.append(f"cfpgsql on {t.node} is {s.role_on(t.node)}")
+        bans = s.pacemaker.location_constraints if s.pacemaker is not None else ()
+        if not any(c.kind is ConstraintKind.CLI_BAN for c in bans):
             out.append("no cli-ban constraint")
         return out
 
@@ -248,14 +247,14 @@ def ban(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def maintenance(lab: Lab, node: str | None = None) -> ScenarioResult:
+def maintenance(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """maintenance-mode=true for the whole cluster.
 
     Leaves: every resource unmanaged and no monitors; PostgreSQL, replication and the VIP keep
     running exactly as they were (healthy except for the flag).
     """
     started = time.monotonic()
-    primary = lab.primary()
+    primary = promoted_node(lab)
     t = Target(node=primary, other=lab.other(primary), primary=primary)
     crm(
         lab,
@@ -270,9 +269,9 @@ def maintenance(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
     def check(s: LabStatus) -> list[str]:
-        if s.crm is None or not s.crm.maintenance_mode:
+        if s.pacemaker is None or not s.pacemaker.maintenance_mode:
             return ["maintenance-mode not on yet"]
-        return [] if not any(r.managed for r in s.crm.instances("cfpgsql")) else ["still managed"]
+        return [] if s.database is not None and not s.database.managed else ["still managed"]
 
     wait_for(lab, check, "maintenance")
     return result(
@@ -284,7 +283,7 @@ def maintenance(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def node_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
+def node_standby(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Node standby: `crm_attribute --node NODE --name standby --update on`.
 
     Leaves: NODE in standby, cfpgsql Stopped there (no failure). Putting the primary in standby
@@ -296,10 +295,11 @@ def node_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
 
     def check(s: LabStatus) -> list[str]:
         out = promoted_on(s, t.other) + standby_gone(s, t.other, t.node)
-        if s.crm is None or not s.crm.flag(t.node, "standby"):
+        node = s.pacemaker_node(t.node)
+        if node is None or not node.standby:
             out.append(f"{t.node} not in standby")
-        elif s.crm.role_on(t.node) != "Stopped":
-            out.append(f"cfpgsql on {t.node} is {s.crm.role_on(t.node)}")
+        elif s.role_on(t.node) is not Role.STOPPED:
+            out.append(f"cfpgsql on {t.node} is {s.role_on(t.node)}")
         return out
 
     wait_for(lab, check, "node-standby")
@@ -312,7 +312,7 @@ def node_standby(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def stop_node(lab: Lab, node: str | None = None) -> ScenarioResult:
+def stop_node(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """corosync and all pacemaker daemons of a node die (SIGKILL); default: the standby.
 
     Leaves: the node OFFLINE for the survivor (stonith is disabled, so its resources count as
@@ -326,11 +326,11 @@ def stop_node(lab: Lab, node: str | None = None) -> ScenarioResult:
     killed = kill_stack(lab, t.node)
 
     def check(s: LabStatus) -> list[str]:
-        if s.crm is None:
-            return [f"no crm_mon ({s.crm_error})"]
-        out = [] if not s.crm.online(t.node) else [f"{t.node} still online"]
+        if s.pacemaker is None:
+            return [f"no crm_mon ({s.pacemaker_error})"]
+        out = [f"{t.node} still online"] if t.node in s.pacemaker.online_nodes else []
         if t.node == t.primary:
-            out += [] if s.crm.promoted_nodes() == [t.other] else ["no failover yet"]
+            out += [] if s.primary == t.other else ["no failover yet"]
         return out
 
     wait_for(lab, check, "stop-node")
@@ -343,7 +343,7 @@ def stop_node(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-def two_primaries(lab: Lab, node: str | None = None) -> ScenarioResult:
+def two_primaries(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     """Both PostgreSQL writable: the standby promoted by hand outside pacemaker's control.
 
     How it stays: the node is first put into node-level maintenance (`crm_attribute --node NODE
@@ -368,7 +368,7 @@ def two_primaries(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
     wait_for(
         lab,
-        lambda s: [] if s.crm and s.crm.flag(t.node, "maintenance") else ["not yet"],
+        lambda s: [] if (n := s.pacemaker_node(t.node)) and n.maintenance else ["not yet"],
         "node maintenance",
     )
     pg_ctl(lab, t.node, "-w", "-t", "30", "promote")
@@ -395,7 +395,7 @@ def two_primaries(lab: Lab, node: str | None = None) -> ScenarioResult:
     )
 
 
-SCENARIOS: dict[str, Callable[[Lab, str | None], ScenarioResult]] = {
+SCENARIOS: dict[str, Callable[[LabNodes, str | None], ScenarioResult]] = {
     "stop-standby": stop_standby,
     "wipe-standby": wipe_standby,
     "kill-primary": kill_primary,
@@ -415,7 +415,7 @@ SCENARIOS: dict[str, Callable[[Lab, str | None], ScenarioResult]] = {
 }
 
 
-def inject(lab: Lab, name: str, node: str | None = None) -> ScenarioResult:
+def inject(lab: LabNodes, name: str, node: str | None = None) -> ScenarioResult:
     try:
         scenario = SCENARIOS[name]
     except KeyError:

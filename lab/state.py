@@ -26,7 +26,9 @@ class StateError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class NodeState:
+class NodeProcesses:
+    """The processes the lab started for one node, as recorded in the state file."""
+
     holder: ProcRef | None = None  # the process that owns the node's namespaces
     netns_inode: int | None = None
     corosync: ProcRef | None = None
@@ -53,15 +55,15 @@ class LabState:
     root: str
     phase: str  # "claimed" | "starting" | "up" | "stopping"
     owner_pid: int
-    nodes: dict[str, NodeState] = field(default_factory=dict)
+    nodes: dict[str, NodeProcesses] = field(default_factory=dict)
     tracked: tuple[Tracked, ...] = ()
     seed_hosts: int = 0
     seed_now: str = ""  # ISO timestamp the cfdb seed used as "now"
     seed_rng: int = 0
     time_to_healthy_s: float | None = None
 
-    def node(self, name: str) -> NodeState:
-        return self.nodes.get(name, NodeState())
+    def node(self, name: str) -> NodeProcesses:
+        return self.nodes.get(name, NodeProcesses())
 
     def with_node(self, name: str, **changes: Any) -> LabState:
         nodes = dict(self.nodes)
@@ -116,7 +118,7 @@ def from_json(data: Any) -> LabState:
         if data.get("version") != STATE_VERSION:
             raise StateError(f"unsupported state version {data.get('version')!r}")
         nodes = {
-            name: NodeState(
+            name: NodeProcesses(
                 holder=_ref(n.get("holder")),
                 netns_inode=n.get("netns_inode"),
                 corosync=_ref(n.get("corosync")),

@@ -15,8 +15,8 @@ import signal
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from lab.config import LabConfig
 from lab.procs import (
     ProcRef,
     is_alive,
@@ -26,16 +26,14 @@ from lab.procs import (
     start_time,
     terminate,
 )
-from lab.state import LabState, NodeState, StateError
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
+from lab.state import LabState, NodeProcesses, StateError, StateStore
 
 log = logging.getLogger("lab")
 PACEMAKER_STOP_TIMEOUT_S = 60.0
 # A cluster that never finished starting can sit in its election for a long time after SIGTERM;
 # its data is thrown away anyway, so it gets a short grace before SIGKILL.
 PACEMAKER_STOP_TIMEOUT_STARTING_S = 5.0
+KILL_SWEEPS = 5
 
 
 @dataclass(frozen=True)
@@ -77,7 +75,21 @@ def _all_node_processes(state: LabState) -> list[ProcRef]:
     return list(dict.fromkeys(refs))
 
 
-def _state_from_holders(lab: Lab) -> LabState | None:
+def _kill_what_is_left(state: LabState, killed: list[int]) -> list[ProcRef]:
+    """SIGKILL everything still in the nodes, sweeping again while anything is: a parent killed
+    after its child (pacemakerd, a lost state file's unknown order) may have respawned it."""
+    found: list[ProcRef] = []
+    for _ in range(KILL_SWEEPS):
+        alive = [r for r in _all_node_processes(state) if is_alive(r)]
+        if not alive:
+            break
+        killed += [r.pid for r in alive if r.pid not in killed]
+        found += [r for r in alive if r not in found]
+        terminate(alive, timeout=3, sig=signal.SIGKILL)
+    return found
+
+
+def _state_from_holders(cfg: LabConfig) -> LabState | None:
     nodes = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -86,23 +98,22 @@ def _state_from_holders(lab: Lab) -> LabState | None:
             argv = Path(f"/proc/{entry.name}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        for spec in lab.config.nodes:
+        for spec in cfg.nodes:
             if b"lab.nodeinit" in argv and str(spec.root).encode() in argv:
                 pid = int(entry.name)
                 start, inode = start_time(pid), netns_inode(pid)
                 if start is not None and inode is not None and not is_host_netns(inode):
-                    nodes[spec.name] = NodeState(holder=ProcRef(pid, start), netns_inode=inode)
+                    nodes[spec.name] = NodeProcesses(holder=ProcRef(pid, start), netns_inode=inode)
     if not nodes:
         return None
-    log.warning("lab %s: no state file; found its holders %s", lab.lab_id, nodes)
-    return LabState(lab.lab_id, str(lab.config.root), "stopping", os.getpid(), nodes=nodes)
+    log.warning("lab %s: no state file; found its holders %s", cfg.lab_id, nodes)
+    return LabState(cfg.lab_id, str(cfg.root), "stopping", os.getpid(), nodes=nodes)
 
 
-def down(lab: Lab) -> DownReport:
+def down(cfg: LabConfig, store: StateStore) -> DownReport:
     started = time.monotonic()
-    cfg = lab.config
     try:
-        state: LabState | None = lab.store.load()
+        state: LabState | None = store.load()
     except StateError:
         state = None
     if state is None and not cfg.root.exists():
@@ -112,10 +123,10 @@ def down(lab: Lab) -> DownReport:
     if state is None:
         # No usable state file: find the lab's holders by their --root argument, and with them
         # everything in their network namespaces.
-        state = _state_from_holders(lab)
+        state = _state_from_holders(cfg)
     if state is not None:
-        if lab.store.exists():
-            lab.store.update(lambda s: replace(s, phase="stopping"))
+        if store.exists():
+            store.update(lambda s: replace(s, phase="stopping"))
         terminate([t.proc for t in state.tracked], timeout=5)
         pacemakers = [n.pacemakerd for n in state.nodes.values() if n.pacemakerd]
         # pacemakerd stops its resources (demote, stop PostgreSQL, remove the VIP) before exiting.
@@ -124,9 +135,7 @@ def down(lab: Lab) -> DownReport:
         )
         terminate(pacemakers, timeout=grace)
         terminate([n.corosync for n in state.nodes.values() if n.corosync], timeout=10)
-        remaining = _all_node_processes(state)
-        killed = [r.pid for r in remaining if is_alive(r)]
-        terminate(remaining, timeout=3, sig=signal.SIGKILL)
+        remaining = _kill_what_is_left(state, killed)
         seen = (
             [t.proc for t in state.tracked]
             + remaining
@@ -140,7 +149,7 @@ def down(lab: Lab) -> DownReport:
     shutil.rmtree(cfg.root, ignore_errors=True)
     if cfg.root.exists():
         shutil.rmtree(cfg.root)  # raises with the reason
-    report = DownReport(
+    return DownReport(
         existed=True,
         killed=tuple(killed),
         seconds=time.monotonic() - started,
@@ -151,5 +160,3 @@ def down(lab: Lab) -> DownReport:
         root=str(cfg.root),
         links=tuple(n.link for n in cfg.nodes),
     )
-    lab.last_down = report
-    return report

@@ -12,17 +12,15 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from lab.procs import terminate
+from lab.errors import LabError
+from lab.nodes import LabNodes
+from lab.procs import is_alive, terminate
 from lab.state import Tracked
-
-if TYPE_CHECKING:
-    from lab.cluster import Lab
 
 
 def spawn(
-    lab: Lab,
+    lab: LabNodes,
     node: str,
     argv: Sequence[str],
     *,
@@ -39,15 +37,26 @@ def spawn(
     return ref.pid
 
 
-def stop_tracked(lab: Lab, pid: int, timeout: float) -> None:
+def stop_tracked(lab: LabNodes, pid: int, timeout: float) -> None:
     state = lab.load_state()
     found = [t for t in state.tracked if t.proc.pid == pid]
     terminate([t.proc for t in found], timeout=timeout)
     lab.store.update(lambda s: replace(s, tracked=tuple(t for t in s.tracked if t.proc.pid != pid)))
 
 
+def is_running(lab: LabNodes, pid: int) -> bool:
+    """Whether `pid` is a process of this lab's state (spawned or forwarder) and still runs.
+
+    False once the lab was stopped or rebuilt: its processes went with it."""
+    try:
+        state = lab.load_state()
+    except LabError:
+        return False
+    return any(t.proc.pid == pid and is_alive(t.proc) for t in state.tracked)
+
+
 def forward(
-    lab: Lab, node: str, port: int, *, target_host: str = "127.0.0.1", local_port: int = 0
+    lab: LabNodes, node: str, port: int, *, target_host: str = "127.0.0.1", local_port: int = 0
 ) -> int:
     runner = lab.runner(node)
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9735"
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+\Z")  # \Z: `$` also matches before a final newline
 
 
 class TlsConfig(StrictModel):
@@ -95,7 +95,7 @@ class GuardConfig(StrictModel):
         return value
 
 
-class PostgresConfig(StrictModel):
+class PgsqlOverrides(StrictModel):
     """Overrides of what the CIB's pgsql resource says; leave unset to use the CIB."""
 
     user: str | None = Field(default=None, description="OS user owning the data (CIB: pgdba)")
@@ -165,9 +165,16 @@ class RemediatorConfig(StrictModel):
         description="a repeat of an alert whose last decision was a refusal that can change "
         "with time is decided again after this long (never while a job exists for it)",
     )
+    max_queued_jobs: int = Field(
+        default=100,
+        ge=1,
+        le=100_000,
+        description="jobs waiting for the worker at most; past it a new job is refused "
+        "(`queue_full`, decided again on Alertmanager's repeat once there is room)",
+    )
     web: WebConfig = Field(default_factory=WebConfig)
     guard: GuardConfig = Field(default_factory=GuardConfig)
-    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    postgres: PgsqlOverrides = Field(default_factory=PgsqlOverrides)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
 
     @field_validator("cluster", "node")

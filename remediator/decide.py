@@ -52,9 +52,13 @@ class Decider:
         self.kill_switch = kill_switch
 
     def limits(self, rule: Rule, target: str, now: float, exclude_job: str | None = None) -> Limits:
-        """Kill switch, circuit, cooldown and attempt budget of (action, target)."""
+        """Kill switch, circuit, cooldown and attempt budget of (action, target).
+
+        `exclude_job`: the interrupted job this one replaces. It does not put its successor in
+        cooldown, but it counts towards the attempt budget like any run that reached the cluster.
+        """
         action, journal = rule.action, self.journal
-        checks = [self._kill_switch_check()]
+        checks = [self.kill_switch_check()]
         circuit = journal.circuit(action, target)
         if circuit and circuit["open"]:
             checks.append(Check(guard.CIRCUIT_OPEN, False, f"open: {circuit['reason']}"))
@@ -68,15 +72,25 @@ class Decider:
         else:
             checks.append(Check(guard.COOLDOWN, True, "no recent run"))
         budget = rule.attempts
-        used = journal.attempts_since(action, target, now - budget.window_seconds, exclude_job)
+        used = journal.attempts_since(action, target, now - budget.window_seconds)
         detail = f"{used} of {budget.max_attempts} attempts in {budget.window_seconds:.0f}s used"
         checks.append(Check(guard.ATTEMPT_BUDGET, used < budget.max_attempts, detail))
         return Limits(tuple(checks))
 
-    def _kill_switch_check(self) -> Check:
+    def kill_switch_check(self) -> Check:
         if self.kill_switch.engaged():
             return Check(guard.KILL_SWITCH, False, f"kill switch {self.kill_switch.path} engaged")
         return Check(guard.KILL_SWITCH, True, "not engaged")
+
+    def observe(self, snapshot: ClusterState) -> None:
+        """Every read of the current CIB is evidence of the constraints' ages: new ones are first
+        seen now, those gone are forgotten (`pcs resource ban` places the same id again later).
+        A read without a current CIB is evidence of nothing."""
+        pacemaker = snapshot.pacemaker
+        if not (pacemaker.up and pacemaker.cib_current):
+            return
+        seen = {constraint_signature(c): c.id for c in pacemaker.location_constraints}
+        self.journal.observe_constraints(seen, snapshot.taken_at)
 
     def evaluate(
         self, rule: Rule, job_id: str, hints: Hints, *, record_observations: bool
@@ -90,15 +104,21 @@ class Decider:
             check = Check(guard.CLUSTER_UNREADABLE, False, str(exc))
             return unresolved(rule.action, spec.target_key(hints), check), None
 
-        def first_seen(c: LocationConstraint) -> float:
-            return self.journal.first_seen(
-                constraint_signature(c), c.id, snapshot.taken_at, record=record_observations
-            )
-
         if record_observations:
-            for c in snapshot.pacemaker.location_constraints:  # evidence of age for later
-                first_seen(c)
-        ctx = Context(snapshot, self.config, job_id, hints, first_seen)
+            self.observe(snapshot)
+
+        def known_since(c: LocationConstraint) -> float:
+            """The earliest time `c` is known to exist: its first sighting since it last
+            appeared, or the end of its lifetime rule once passed (placed before its end)."""
+            times = [snapshot.taken_at]
+            seen = self.journal.first_seen(constraint_signature(c))
+            if seen is not None:
+                times.append(seen)
+            if c.expires_at is not None and c.expires_at <= snapshot.taken_at:
+                times.append(c.expires_at)
+            return min(times)
+
+        ctx = Context(snapshot, self.config, job_id, hints, known_since)
         evaluation = spec.evaluate(ctx, rule.parameters)
         if evaluation.refusal is None and evaluation.command_checks:
             extra = tuple(check(self.services.runner) for check in evaluation.command_checks)

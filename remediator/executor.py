@@ -166,6 +166,16 @@ class Executor:
         )
         return outcome
 
+    @staticmethod
+    def _recovery_refusal(plan: Plan, step: Step, snapshot: ClusterState | None) -> str | None:
+        """Why a destructive recovery step must not run now (None: it may)."""
+        if not step.destructive:
+            return None
+        if snapshot is None:
+            return "refused: the cluster cannot be read, nothing is changed blind"
+        check = plan.recovery_guard(snapshot)
+        return None if check.ok else f"refused by {check.name}: {check.detail}"
+
     def _on_failure(self, job_id: str, plan: Plan, outcomes: dict[str, Outcome]) -> list[str]:
         """Run the on-failure steps; returns `name: why` of each that succeeded."""
         done: list[str] = []
@@ -182,6 +192,11 @@ class Executor:
                 snapshot is None or not step.when.test(outcomes, snapshot)
             ):
                 self._finish(job_id, idx, Outcome(False, skipped=True, detail="not needed"))
+                continue
+            refusal = self._recovery_refusal(plan, step, snapshot)
+            if refusal is not None:
+                log.error("job %s: on-failure step %s not run: %s", job_id, step.name, refusal)
+                self._finish(job_id, idx, Outcome(False, skipped=True, detail=refusal))
                 continue
             started = self._clock.monotonic()
             outcome = self._command(step)

@@ -8,14 +8,18 @@ decision, enforced by triggers that abort any UPDATE or DELETE on it.
 
 Everything that answers an HTTP request is committed before the answer is sent. One connection,
 serialised by a lock: the service has one worker and a few request threads, and each operation is
-a handful of small statements.
+a handful of small statements. Every SQLite failure, including a database locked by another
+process past the busy wait or a full disk at commit, is a JournalError: the webhook answers 503
+for it and the health check (`check_writable`, a real write) reports it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,6 +27,10 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_VERSION = "1"
+BUSY_TIMEOUT_SECONDS = 10.0
+"""How long a statement waits for another process's write lock before it fails."""
+PROBE_TIMEOUT_SECONDS = 1.0
+"""The health check's write waits this long at most: a health check must answer quickly."""
 ACTIVE_STATES = ("queued", "running")
 TERMINAL_STATES = ("succeeded", "failed", "refused", "interrupted", "dry_run", "cancelled")
 SCHEMA = """
@@ -96,7 +104,10 @@ class Journal:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                str(path), timeout=10, isolation_level=None, check_same_thread=False
+                str(path),
+                timeout=BUSY_TIMEOUT_SECONDS,
+                isolation_level=None,
+                check_same_thread=False,
             )
             self._db.row_factory = _row
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -121,21 +132,46 @@ class Journal:
                 yield
                 return
             try:
-                self._db.execute("BEGIN IMMEDIATE")
+                self._statement("BEGIN IMMEDIATE")
                 yield
-                self._db.execute("COMMIT")
+                self._statement("COMMIT")
             except BaseException:
                 if self._db.in_transaction:
-                    self._db.execute("ROLLBACK")
+                    with contextlib.suppress(sqlite3.Error):  # the first error is the one to report
+                        self._db.execute("ROLLBACK")
                 raise
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[dict[str, Any]]:
         """One statement; rows as dicts (JSON columns decoded). Raises JournalError."""
         with self._lock:
+            return self._statement(sql, params).fetchall()
+
+    def _write(self, sql: str, params: tuple[Any, ...] = ()) -> int:
+        """One statement that changes rows; how many it changed. Raises JournalError."""
+        with self._lock:
+            return self._statement(sql, params).rowcount
+
+    def _statement(self, sql: str, params: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+        try:
+            return self._db.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise JournalError(str(exc)) from exc
+
+    def check_writable(self) -> None:
+        """Commit a small write now, waiting at most PROBE_TIMEOUT_SECONDS for another process's
+        lock. Raises JournalError when it cannot: a read alone would not notice a full disk, a
+        read-only file or a database locked by someone else."""
+        with self._lock:
+            self._statement(f"PRAGMA busy_timeout = {int(PROBE_TIMEOUT_SECONDS * 1000)}")
             try:
-                return self._db.execute(sql, params).fetchall()
-            except sqlite3.Error as exc:
-                raise JournalError(str(exc)) from exc
+                with self.transaction():
+                    self._statement(
+                        "INSERT INTO meta (key, value) VALUES ('write_probe', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                        (str(time.time()),),
+                    )
+            finally:
+                self._statement(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
 
     # -- audit -----------------------------------------------------------------------------------
     def audit(
@@ -200,7 +236,9 @@ class Journal:
         self.execute(sql, tuple(fields.values()))
         return str(fields["id"])
 
-    def update_job(self, job_id: str, **fields: Any) -> None:
+    def update_job(self, job_id: str, *, expect_state: str | None = None, **fields: Any) -> bool:
+        """Change a job; with `expect_state`, only if it is still in that state (a queued job
+        cancelled meanwhile is not overwritten). True when the job was changed."""
         for name in JSON_COLUMNS & set(fields):
             fields[name] = json.dumps(fields[name])
         unknown = set(fields) - set(JOB_COLUMNS)
@@ -208,7 +246,11 @@ class Journal:
             raise TypeError(f"unknown job fields: {sorted(unknown)}")
         assignments = ", ".join(f"{name} = ?" for name in fields)
         sql = f"UPDATE jobs SET {assignments} WHERE id = ?"  # noqa: S608 - names checked above
-        self.execute(sql, (*fields.values(), job_id))
+        params = [*fields.values(), job_id]
+        if expect_state is not None:
+            sql += " AND state = ?"
+            params.append(expect_state)
+        return self._write(sql, tuple(params)) > 0
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         rows = self.execute("SELECT * FROM jobs WHERE id = ?", (job_id,))
@@ -228,11 +270,16 @@ class Journal:
         )
         return rows[0] if rows else None
 
-    def queued_for_alert(self, fingerprint: str, starts_at: str) -> list[dict[str, Any]]:
+    def active_for_alert(self, fingerprint: str, starts_at: str) -> list[dict[str, Any]]:
+        """The episode's jobs that are queued (being decided included) or running."""
         return self.execute(
-            "SELECT * FROM jobs WHERE state = 'queued' AND fingerprint = ? AND starts_at = ?",
+            "SELECT * FROM jobs WHERE state IN ('queued', 'running') AND fingerprint = ? "
+            "AND starts_at = ? ORDER BY created_at, rowid",
             (fingerprint, starts_at),
         )
+
+    def queued_count(self) -> int:
+        return int(self.execute("SELECT COUNT(*) AS n FROM jobs WHERE state = 'queued'")[0]["n"])
 
     def steps(self, job_id: str) -> list[dict[str, Any]]:
         return self.execute("SELECT * FROM steps WHERE job_id = ? ORDER BY idx", (job_id,))
@@ -275,13 +322,12 @@ class Journal:
         )
         return rows[0]["at"] if rows else None
 
-    def attempts_since(
-        self, action: str, target: str, since: float, exclude_job: str | None = None
-    ) -> int:
+    def attempts_since(self, action: str, target: str, since: float) -> int:
+        """Runs that reached the cluster, whatever their end (an interrupted one counts)."""
         rows = self.execute(
             "SELECT COUNT(*) AS n FROM jobs WHERE action = ? AND target = ? AND executed = 1 "
-            "AND started_at >= ? AND id IS NOT ?",
-            (action, target, since, exclude_job),
+            "AND started_at >= ?",
+            (action, target, since),
         )
         return int(rows[0]["n"])
 
@@ -328,17 +374,28 @@ class Journal:
         return self.execute("SELECT * FROM circuits ORDER BY action, target")
 
     # -- constraint ages -------------------------------------------------------------------------
-    def first_seen(self, signature: str, constraint_id: str, now: float, record: bool) -> float:
-        """When this constraint was first seen; `record` notes it now if it is new."""
+    def observe_constraints(self, seen: dict[str, str], now: float) -> None:
+        """One snapshot's constraints (signature -> id): new ones are first seen now, and those
+        no longer there are forgotten, so one placed again later is young again."""
+        with self.transaction():
+            known = {r["signature"] for r in self.execute("SELECT signature FROM constraints_seen")}
+            for signature in known - set(seen):
+                self._write("DELETE FROM constraints_seen WHERE signature = ?", (signature,))
+            for signature, constraint_id in seen.items():
+                if signature not in known:
+                    self._write(
+                        "INSERT INTO constraints_seen (signature, constraint_id, first_seen) "
+                        "VALUES (?, ?, ?)",
+                        (signature, constraint_id, now),
+                    )
+
+    def first_seen(self, signature: str) -> float | None:
+        """When this constraint was first seen since it last appeared; None: not seen."""
         rows = self.execute(
             "SELECT first_seen FROM constraints_seen WHERE signature = ?", (signature,)
         )
-        if rows:
-            return float(rows[0]["first_seen"])
-        if record:
-            self.execute(
-                "INSERT OR IGNORE INTO constraints_seen (signature, constraint_id, first_seen) "
-                "VALUES (?, ?, ?)",
-                (signature, constraint_id, now),
-            )
-        return now
+        return float(rows[0]["first_seen"]) if rows else None
+
+    def forget_constraint(self, constraint_id: str) -> int:
+        """Forget every sighting of a constraint id (it may have gone); how many there were."""
+        return self._write("DELETE FROM constraints_seen WHERE constraint_id = ?", (constraint_id,))

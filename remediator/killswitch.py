@@ -2,7 +2,9 @@
 
 A file, so that it works when the service cannot be reached (`touch` it, or
 `cfha-remediator killswitch on`), and so that it survives restarts. The authenticated API writes
-the same file. Anything that prevents reading it (permissions, I/O errors) counts as engaged.
+the same file. Only a path that is certainly absent is "not engaged": anything there (a file, a
+directory, a dangling or looping symlink) engages it, and so does anything that prevents looking
+(permissions, a path through a file, I/O errors). Unknown fails.
 """
 
 from __future__ import annotations
@@ -19,9 +21,12 @@ class KillSwitch:
 
     def engaged(self) -> bool:
         try:
-            return self.path.exists()
+            os.lstat(self.path)  # the link itself: `exists()` is False for a dangling one
+        except FileNotFoundError:
+            return False
         except OSError:
             return True
+        return True
 
     def state(self) -> dict[str, Any]:
         if not self.engaged():

@@ -31,7 +31,7 @@ from clusterstate.tools import CommandError, CommandRunner
 
 log = logging.getLogger(__name__)
 
-_VALUE = re.compile(r"^[A-Za-z0-9_.:;=-]+$")
+_VALUE = re.compile(r"^[A-Za-z0-9_.:;=-]+\Z")  # \Z: `$` also matches before a final newline
 
 
 class LockError(Exception):

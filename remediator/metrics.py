@@ -16,12 +16,14 @@ from prometheus_client.core import Metric
 
 from remediator import __version__, guard
 from remediator.actions import ACTION_NAMES
+from remediator.intake import INTAKE_REFUSALS
 from remediator.journal import Journal, JournalError
 from remediator.killswitch import KillSwitch
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
 RESULTS = ("succeeded", "failed", "refused", "interrupted", "dry_run")
-ALERT_DECISIONS = ("accepted", "duplicate", "ignored", "resolved", "cancelled")
+ALERT_DECISIONS = ("accepted", "duplicate", "ignored", "resolved", "cancelled", "invalid")
+REFUSAL_REASONS = (*guard.PRECONDITIONS, *INTAKE_REFUSALS)
 WEBHOOK_CODES = ("202", "400", "401", "405", "413", "415", "503")
 
 
@@ -66,14 +68,15 @@ WEBHOOK_REQUESTS = MetricSpec(
 )
 ALERTS = MetricSpec(
     "cfha_remediation_alerts_total",
-    "Alerts received, by intake decision (accepted, duplicate, ignored, resolved, cancelled).",
+    "Alerts received, by intake decision (accepted, duplicate, ignored, resolved, cancelled, "
+    "invalid).",
     kind=Kind.COUNTER,
     labels=("decision",),
 )
 JOURNAL_OK = MetricSpec(
     "cfha_remediation_journal_ok",
-    "1 when the journal could be read for this scrape; 0 means the other journal-based series "
-    "are missing from it.",
+    "1 when the journal could be read and written for this scrape; at 0 the webhook answers 503, "
+    "no job runs, and the other journal-based series are missing.",
 )
 INFO = MetricSpec(
     "cfha_remediation_info",
@@ -139,6 +142,7 @@ class RemediatorCollector:
         try:
             journal = MetricWriter()
             self._journal_metrics(journal)
+            self._journal.check_writable()  # a read alone misses a full disk or a lock
         except JournalError:
             out.gauge(JOURNAL_OK, 0.0)
         else:
@@ -159,7 +163,7 @@ class RemediatorCollector:
         )
         refused = {(r["action"], r["refused_by"]): r["n"] for r in rows}
         for action in ACTION_NAMES:
-            for precondition in guard.PRECONDITIONS:
+            for precondition in REFUSAL_REASONS:
                 count = refused.get((action, precondition), 0)
                 out.counter(REFUSALS, count, action=action, precondition=precondition)
         for row in j.circuits():

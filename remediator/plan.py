@@ -111,12 +111,23 @@ class Step:
         }
 
 
+RecoveryGuard = Callable[[ClusterState], Check]
+"""Re-read before each destructive recovery step: recovery may only change what is still safe."""
+
+
+def _nothing_to_guard(_s: ClusterState) -> Check:
+    return Check("recovery_guard", True, "the plan changes nothing in recovery")
+
+
 @dataclass(frozen=True)
 class Plan:
     action: str
     target: str
     steps: tuple[Step, ...]
     on_failure: tuple[Step, ...] = ()
+    recovery_guard: RecoveryGuard = _nothing_to_guard
+    """Checked on a fresh read before each destructive `on_failure` step (skipped if it fails
+    or the cluster cannot be read): the cluster may have changed since the plan failed."""
 
     @property
     def deadline_seconds(self) -> float:

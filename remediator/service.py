@@ -12,11 +12,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry
 
-from remediator import guard
 from remediator.actions import ACTIONS
-from remediator.actions.base import HintError, Hints
 from remediator.config import RemediatorConfig
 from remediator.decide import Decider
+from remediator.guard import Check
 from remediator.intake import Intake, IntakeResult
 from remediator.journal import Journal
 from remediator.killswitch import KillSwitch
@@ -89,7 +88,12 @@ class Remediator:
 
     def preview(self, payload: WebhookPayload) -> list[dict[str, Any]]:
         """What would happen now for each alert, with every check's result. Changes nothing."""
-        return [self._preview_alert(alert) for alert in payload.alerts]
+        return [
+            self._preview_alert(item)
+            if isinstance(item, Alert)
+            else {"decision": "invalid", **item.as_dict()}
+            for item in payload.items
+        ]
 
     def _preview_alert(self, alert: Alert) -> dict[str, Any]:
         base: dict[str, Any] = {
@@ -99,21 +103,19 @@ class Remediator:
             "labels": alert.labels,
         }
         if alert.status == "resolved":
-            queued = self.journal.queued_for_alert(alert.fingerprint, alert.starts_at_key)
-            return base | {"decision": "resolve", "would_cancel": [j["id"] for j in queued]}
+            active = self.journal.active_for_alert(alert.fingerprint, alert.starts_at_key)
+            return base | {
+                "decision": "resolve",
+                "would_cancel": [j["id"] for j in active if j["state"] == "queued"],
+            }
         rule = self.policy.match(alert)
         if rule is None:
             return base | {"decision": "ignore", "reason": "no_rule"}
         spec = ACTIONS[rule.action]
         base |= {"rule": rule.name, "action": rule.action}
-        try:
-            hints = Hints.from_labels(alert.labels)
-        except HintError as exc:
-            return base | {
-                "decision": "refuse",
-                "refused_by": guard.LABEL_INVALID,
-                "reason": str(exc),
-            }
+        hints = self.intake.screen(alert)
+        if isinstance(hints, Check):
+            return base | {"decision": "refuse", "refused_by": hints.name, "reason": hints.detail}
         target = spec.target_key(hints)
         base["target"] = target
         if spec.scope(hints, self.config) == "local" and hints.node not in (
@@ -122,12 +124,12 @@ class Remediator:
         ):
             return base | {"decision": "ignore", "reason": "not_my_node"}
         episode = self.journal.episode(alert.fingerprint, alert.starts_at_key)
-        now = self.services.clock.time()
-        limits = self.decider.limits(rule, target, now)
         job_id = f"preview{uuid.uuid4().hex[:12]}"
         evaluation, _snapshot = self.decider.evaluate(
             rule, job_id, hints, record_observations=False
         )
+        base["target"] = evaluation.target  # as the live cluster names it, as a job is keyed
+        limits = self.decider.limits(rule, evaluation.target, self.services.clock.time())
         refusal = limits.refusal or evaluation.refusal
         return base | {
             "decision": "refuse" if refusal else "act",

@@ -8,9 +8,16 @@ and only then does the plan run. A failed job opens the circuit after `circuit_f
 in a row; exhausting the attempt budget opens it too, so a remediation that does not stick pages
 a human instead of looping.
 
-On start, jobs left `running` by a crash are marked `interrupted` (their cluster lock released
-if it is still theirs) and, if their alert is still firing, a new job is queued for the same
-episode: it is decided from live state like any other, never replayed from the old plan.
+The lock is taken inside the try/finally that releases it: a create that went through but could
+not be confirmed is released too. A job stays `queued` while it is decided and while it waits for
+the lock, so a resolve can still cancel it: every change of state from `queued` is conditional,
+and a cancelled job never runs.
+
+On start, jobs left `running` by a crash are marked `interrupted` and, if their alert is still
+firing, a new job is queued for the same episode: it is decided from live state like any other,
+never replayed from the old plan. No job of this process runs yet, so a cluster lock held by this
+node is a leftover of the previous one (a crash anywhere between taking and releasing it) and is
+released, whatever became of its job or its alert.
 """
 
 from __future__ import annotations
@@ -108,10 +115,6 @@ class Worker:
             detail = "the remediator stopped while this job was running"
             self.journal.update_job(job["id"], state="interrupted", detail=detail, finished_at=now)
             self._audit(job, "interrupted", "restart")
-            try:
-                self.services.lock.release(job["id"])
-            except LockError as exc:
-                log.error("cannot release the lock of interrupted job %s: %s", job["id"], exc)
             episode = self.journal.episode(job["fingerprint"], job["starts_at"])
             if episode is None or episode.get("resolved_at") is not None:
                 continue
@@ -123,7 +126,24 @@ class Worker:
             self.journal.record_episode(job["fingerprint"], job["starts_at"], now, new_id)
             self._audit(job, "redecide", "interrupted", new_job=new_id)
             redecided.append(new_id)
+        self._release_leftover_lock()
         return redecided
+
+    def _release_leftover_lock(self) -> None:
+        lock = self.services.lock
+        try:
+            held = lock.read()
+            if held.owner_node != self.config.node_name or held.job_id is None:
+                return
+            released = lock.release(held.job_id)
+        except LockError as exc:
+            log.error("cannot release this hub's leftover cluster lock: %s", exc)
+            return
+        if released:
+            log.warning("released the cluster lock left by job %s", held.job_id)
+            self.journal.audit(
+                self.services.clock.time(), "lock_released", reason="recovery", job_id=held.job_id
+            )
 
     # -- one job ---------------------------------------------------------------------------------
     def process(self, job: dict[str, Any]) -> None:
@@ -136,17 +156,22 @@ class Worker:
         except HintError as exc:
             self._refuse(job, Check(guard.LABEL_INVALID, False, str(exc)))
             return
-        now = self.services.clock.time()
-        limits = self.decider.limits(rule, job["target"], now, exclude_job=job["parent_job"])
-        if limits.refusal is not None:
-            if limits.refusal.name == guard.ATTEMPT_BUDGET:
-                self._open_circuit(job, f"attempt budget exhausted: {limits.refusal.detail}")
-            self._refuse(job, limits.refusal, checks=list(limits.checks))
+        kill_switch = self.decider.kill_switch_check()
+        if not kill_switch.ok:  # before reading anything: the operator said stop
+            self._refuse(job, kill_switch)
             return
         evaluation, snapshot = self.decider.evaluate(
             rule, job["id"], hints, record_observations=True
         )
         before = snapshot.summary() if snapshot else None
+        job = self._live_target(job, evaluation.target)
+        now = self.services.clock.time()
+        limits = self.decider.limits(rule, job["target"], now, exclude_job=job["parent_job"])
+        if limits.refusal is not None:
+            if limits.refusal.name == guard.ATTEMPT_BUDGET:
+                self._open_circuit(job, f"attempt budget exhausted: {limits.refusal.detail}")
+            self._refuse(job, limits.refusal, evaluation, before, limits.checks)
+            return
         refusal = evaluation.refusal
         # A lock held by the other hub is not a refusal yet: wait for it (bounded), then decide.
         if refusal is not None and (refusal.name != guard.CLUSTER_LOCK or job["dry_run"]):
@@ -157,16 +182,30 @@ class Worker:
             return
         self._locked_run(job, rule, hints, evaluation)
 
+    def _live_target(self, job: dict[str, Any], target: str) -> dict[str, Any]:
+        """Key the job on what it would touch, as the live cluster names it (a clone and its
+        primitive, a constraint by id or by resource and node, are one target), so that its
+        circuit, cooldown and attempt budget are those of that target whatever the labels said."""
+        if target == job["target"]:
+            return job
+        self.journal.update_job(job["id"], expect_state="queued", target=target)
+        self._audit({**job, "target": target}, "target_resolved", job["target"])
+        return {**job, "target": target}
+
+    def _still_queued(self, job: dict[str, Any]) -> bool:
+        current = self.journal.job(job["id"])
+        return current is not None and current["state"] == "queued"
+
     def _locked_run(
         self, job: dict[str, Any], rule: Rule, hints: Hints, planned: Evaluation
     ) -> None:
         assert planned.plan is not None
         ttl = planned.plan.deadline_seconds + self.config.guard.lock_margin_seconds
-        acquired = self._acquire(job, ttl)
-        if acquired is not None:
-            self._refuse(job, acquired, planned)
-            return
-        try:
+        try:  # the acquisition itself may leave the lock behind when it fails half-way
+            refusal = self._acquire(job, ttl)
+            if refusal is not None:
+                self._refuse(job, refusal, planned)
+                return
             # The other hub may have acted while we waited: decide again, under the lock.
             evaluation, snapshot = self.decider.evaluate(
                 rule, job["id"], hints, record_observations=True
@@ -185,7 +224,8 @@ class Worker:
                 self._audit(job, "lock_release_failed", str(exc))
 
     def _acquire(self, job: dict[str, Any], ttl: float) -> Check | None:
-        """None when the lock is ours; else the refusal (busy past the wait, or unreadable)."""
+        """None when the lock is ours; else the refusal (busy past the wait, unreadable, or the
+        job was cancelled while it waited)."""
         clock = self.services.clock
         deadline = clock.monotonic() + self.config.guard.lock_wait_seconds
         while True:
@@ -199,6 +239,8 @@ class Worker:
             if clock.monotonic() >= deadline:
                 return Check(guard.CLUSTER_LOCK, False, outcome.detail)
             clock.sleep(self.config.guard.poll_interval_seconds)
+            if not self._still_queued(job):
+                return Check(guard.CLUSTER_LOCK, False, "cancelled while waiting for the lock")
 
     def _run(
         self,
@@ -209,16 +251,22 @@ class Worker:
     ) -> None:
         assert evaluation.plan is not None
         now = self.services.clock.time()
-        self.journal.update_job(
-            job["id"],
-            state="running",
-            executed=1,
-            started_at=now,
-            checks=[c.as_dict() for c in evaluation.checks],
-            plan=evaluation.plan.describe(),
-            before=before,
-        )
-        self._audit(job, "executing")
+        with self.journal.transaction():  # the claim and its audit record, one commit
+            claimed = self.journal.update_job(
+                job["id"],
+                expect_state="queued",
+                state="running",
+                executed=1,
+                started_at=now,
+                checks=[c.as_dict() for c in evaluation.checks],
+                plan=evaluation.plan.describe(),
+                before=before,
+            )
+            if claimed:
+                self._audit(job, "executing")
+        if not claimed:
+            log.info("job %s was cancelled before it ran", job["id"])
+            return
         self.current[rule.action] = job["id"]
         try:
             guard_fn = evaluation.guard
@@ -228,6 +276,8 @@ class Worker:
             )
         finally:
             self.current.pop(rule.action, None)
+        if result.after is not None:
+            self.decider.observe(result.after)
         self._finish(job, result.state, result.detail, result=result)
         if result.state == "failed":
             failures = self.journal.failures_in_a_row(rule.action, job["target"])
@@ -268,8 +318,11 @@ class Worker:
         if result is not None:
             fields["refused_by"] = result.stopped_by
             fields["after"] = result.after.summary() if result.after else None
+        was = "running" if result is not None else "queued"
         with self.journal.transaction():  # the outcome and its audit record, one commit
-            self.journal.update_job(job["id"], **fields)
+            if not self.journal.update_job(job["id"], expect_state=was, **fields):
+                log.info("job %s was cancelled while it was decided", job["id"])
+                return
             self._audit(job, state, detail)
         log.info("job %s %s %s: %s (%s)", job["id"], job["action"], job["target"], state, detail)
 
@@ -283,8 +336,9 @@ class Worker:
     ) -> None:
         all_checks = [*checks, *(evaluation.checks if evaluation else ())]
         with self.journal.transaction():  # the refusal and its audit record, one commit
-            self.journal.update_job(
+            refused = self.journal.update_job(
                 job["id"],
+                expect_state="queued",
                 state="refused",
                 refused_by=check.name,
                 detail=check.detail,
@@ -293,6 +347,9 @@ class Worker:
                 plan=evaluation.plan.describe() if evaluation and evaluation.plan else None,
                 before=before,
             )
+            if not refused:
+                log.info("job %s was cancelled while it was decided", job["id"])
+                return
             self._audit(job, "refused", check.name, detail=check.detail)
         log.info("job %s %s refused by %s: %s", job["id"], job["action"], check.name, check.detail)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -140,6 +141,18 @@ class MetricWriter:
         """Build prometheus_client families, adding the identity label `cluster`."""
         for spec, samples in self._samples.items():
             yield _family(spec, cluster, samples)
+
+
+def exposition_text(writer: MetricWriter, cluster: str) -> str:
+    """The writer's samples alone as the Prometheus text format (tests and benchmarks)."""
+
+    class _Families:
+        def collect(self) -> Iterator[Metric]:
+            yield from writer.families(cluster)
+
+    registry = CollectorRegistry()
+    registry.register(_Families())
+    return generate_latest(registry).decode()
 
 
 def described(spec: MetricSpec) -> Metric:

@@ -25,7 +25,7 @@ __all__ = [
     "parse_master_hub",
 ]
 
-_SHA_RE = re.compile(r"^[0-9a-fA-F]{32,128}$")
+_SHA_RE = re.compile(r"[0-9a-fA-F]{32,128}")
 
 
 class CfengineFileError(ValueError):
@@ -64,7 +64,7 @@ def parse_ha_info(text: str) -> tuple[HaHub, ...]:
         if not isinstance(sha, str):
             raise CfengineFileError(f"ha_info.json[{key}].sha is missing")
         sha = sha.strip().removeprefix("SHA=")
-        if not _SHA_RE.match(sha):
+        if not _SHA_RE.fullmatch(sha):
             # The shipped template holds "PLACE KEY HERE": a hub that was never filled in.
             raise CfengineFileError(f"ha_info.json[{key}].sha {sha!r} is not a key hash")
         internal = entry.get("internal_ip")

@@ -22,8 +22,6 @@ from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import bcrypt
-
 from .webconfig import WebSecurity
 from .wsgi import StartResponse, WSGIApp
 
@@ -88,6 +86,8 @@ class BasicAuth:
 
 
 def _bcrypt_matches(password: bytes, hashed: bytes) -> bool:
+    import bcrypt  # noqa: PLC0415 - only with basic auth: 0.4 MiB the exporter need not carry
+
     try:
         return bcrypt.checkpw(password, hashed)
     except ValueError:  # bcrypt 5 refuses passwords over 72 bytes: they cannot match

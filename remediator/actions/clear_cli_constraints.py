@@ -87,6 +87,8 @@ def evaluate(ctx: Context, params: ClearCliConstraintsParams) -> Evaluation:
         ]
     if not candidates:
         return unresolved(NAME, key, Check(guard.NOTHING_TO_DO, False, "no such cli constraint"))
+    # The live target: a constraint named by its id or by its resource and node is one target.
+    key = ",".join(sorted(c.id for c in candidates))
 
     eligible: list[LocationConstraint] = []
     waiting: list[str] = []

@@ -81,6 +81,7 @@ def evaluate(ctx: Context, params: ResourceCleanupParams) -> Evaluation:
             NAME, key, Check(guard.TARGET_UNKNOWN, False, f"{rsc_id} is not allowed by policy")
         )
     node = hints.node
+    key = f"{rsc_id}@{node}"  # the live target: a clone id and its primitive are one target
     pgsql = s.pacemaker.pgsql
     is_pgsql = pgsql is not None and rsc_id == pgsql.resource
     resources = tuple(r for r in (rsc_id, rsc.clone) if r)

@@ -115,7 +115,18 @@ class ResyncPlanner:
     def plan(self) -> Plan:
         steps = [*self._hold(), *self._keep(), *self._rewind(), *self._basebackup()]
         steps += [*self._restore(), *self._rejoin()]
-        return Plan("resync_standby", self.t.node, tuple(steps), tuple(self._on_failure()))
+        return Plan(
+            "resync_standby",
+            self.t.node,
+            tuple(steps),
+            tuple(self._on_failure()),
+            recovery_guard=self._not_primary_now,
+        )
+
+    def _not_primary_now(self, s: ClusterState) -> Check:
+        """The hold bans the target: never once it is (or may be) the primary, e.g. after the
+        other hub went away during the rebuild and pacemaker promoted this one."""
+        return guard.target_not_primary(s, self.t.node, self.ctx.config.guard.vip_resource)
 
     def _cmd(
         self,
@@ -368,12 +379,19 @@ class ResyncPlanner:
         )
         left_as_found = "left as found: running, its data untouched (not held stopped for hours)"
         steps += [
-            self._cmd("release_hold_as_found", left_as_found, self._release_argv(), when=as_found),
+            self._cmd(
+                "release_hold_as_found",
+                left_as_found,
+                self._release_argv(),
+                when=as_found,
+                destructive=True,  # the recovery guard: never on a node that is primary now
+            ),
             self._cmd(
                 "restart_as_found",
                 f"pacemaker starts {t.rsc} on {t.node} again",
                 cleanup_argv(self.ctx.config, t.rsc, t.node),
                 when=as_found,
+                destructive=True,
             ),
             self._cmd(
                 "reassert_hold",
@@ -381,6 +399,7 @@ class ResyncPlanner:
                 "stays banned until a human has looked",
                 self._place_hold(),
                 when=changed,
+                destructive=True,
             ),
         ]
         return steps

@@ -28,7 +28,7 @@ TOKEN_KEY = "CFHA_TOKEN"  # noqa: S105 - the name of a Flask config key, not a s
 MIN_TOKEN_LENGTH = 16
 # What a client can send in an Authorization header and we can compare byte for byte: printable
 # ASCII without spaces. A token with an inner newline or a non-ASCII byte would never match.
-TOKEN_PATTERN = re.compile(rb"^[\x21-\x7e]+$")
+TOKEN_PATTERN = re.compile(rb"[\x21-\x7e]+")
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
 
@@ -48,7 +48,7 @@ def load_token(path: Path | None, *, allow_insecure_file: bool = False) -> bytes
     problems = []
     if len(token) < MIN_TOKEN_LENGTH:
         problems.append(f"the token must be at least {MIN_TOKEN_LENGTH} bytes")
-    if not TOKEN_PATTERN.match(token):
+    if not TOKEN_PATTERN.fullmatch(token):
         problems.append(
             "the token must be one line of printable ASCII without spaces (it has a space, an "
             "inner line break, a control character or a non-ASCII byte)"

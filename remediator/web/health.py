@@ -1,4 +1,4 @@
-"""GET /healthz: 200 while the worker runs and the journal answers, 503 otherwise.
+"""GET /healthz: 200 while the worker runs and the journal takes a write, 503 otherwise.
 
 Without the bearer token it says only that (`{"status": "ok"}` or `"unhealthy"`): what a health
 check needs, nothing about the node or its safety state. With the token it adds the problems,
@@ -24,7 +24,7 @@ def healthz() -> ResponseReturnValue:
     if current_app.config["CFHA_WORKER"] and not remediator.worker.alive:
         problems.append("worker not running")
     try:
-        remediator.journal.execute("SELECT 1")
+        remediator.journal.check_writable()  # a read alone misses a full disk or a lock
     except JournalError as exc:
         problems.append(f"journal: {exc}")
     status = 200 if not problems else 503

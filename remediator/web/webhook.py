@@ -23,11 +23,16 @@ bp = Blueprint("webhook", __name__)
 
 
 def decode_json(body: bytes) -> object:
-    """Raises ValueError for anything that is not one JSON document (deep nesting included)."""
+    """Raises ValueError for anything that is not one JSON document (deep nesting included) of
+    Unicode text: JSON may escape a lone surrogate (`\\ud800`), which no UTF-8 text can hold."""
     try:
-        return json.loads(body.decode("utf-8"))
+        data = json.loads(body.decode("utf-8"))
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("not UTF-8 JSON: a string holds a lone surrogate") from exc
     except (UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"not UTF-8 JSON: {type(exc).__name__}") from exc
+    return data
 
 
 @bp.post("/webhook")

@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from lab.promrules import REQUEST_ROUTE, ROUTE_LABEL
-from lab.promstack import Notification
+from lab.product.promrules import REQUEST_ROUTE, ROUTE_LABEL
+from lab.product.promstack import Notification
 
 AMS = ("shipped", "nofencing")
 REMEDIATOR = "cfha-remediator"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lab import amconfig
-from lab.promrules import REQUEST_ROUTE, ROUTE_LABEL
+from lab.product import amconfig
+from lab.product.promrules import REQUEST_ROUTE, ROUTE_LABEL
 from tests.alerts.test_rules import ALERT_RULES
 
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C", "LC_ALL": "C"}

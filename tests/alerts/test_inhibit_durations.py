@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.promrules import parse_duration
+from lab.product.promrules import parse_duration
 from tests.alerts.test_alertmanager import CONFIG, HUMANS, LABELS, matches
 from tests.alerts.test_rules import HUMAN_RULES, catalogue
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from lab import amconfig
-from lab.promrules import REQUEST_ROUTE, ROUTE_LABEL
-from lab.promstack import (
+from lab.product import amconfig
+from lab.product.promrules import REQUEST_ROUTE, ROUTE_LABEL
+from lab.product.promstack import (
     Alertmanager,
     Notification,
     PromStack,

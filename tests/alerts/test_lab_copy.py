@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lab.promrules import (
+from lab.product.promrules import (
     LAB_FACTOR,
     LAB_OFFSET,
     REQUEST_ROUTE,

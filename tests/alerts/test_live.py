@@ -22,11 +22,11 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from lab import amconfig
 from lab.cfhub import collect_once
 from lab.cluster import Lab
-from lab.promrules import write_lab_copy
-from lab.promstack import (
+from lab.product import amconfig
+from lab.product.promrules import write_lab_copy
+from lab.product.promstack import (
     Prometheus,
     PromStack,
     StackError,

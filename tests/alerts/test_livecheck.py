@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.promstack import Notification
+from lab.product.promstack import Notification
 from tests.alerts import livecheck
 
 EXPECTS = (

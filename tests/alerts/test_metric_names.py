@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from exporter.registry import all_metric_specs
-from lab.promrules import Rule, load_rules
+from lab.product.promrules import Rule, load_rules
 from tests.conftest import REPO
 from tests.support.promql import Selector, metric_names, selectors, template_queries
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.promrules import AlertCase, Rule, cases_of, parse_duration, rules_of
+from lab.product.promrules import AlertCase, Rule, cases_of, parse_duration, rules_of
 from tests.alerts.test_rules import CASES, ENV, RULES, RULES_DIR, RUNBOOKS, TESTS_DIR, promtool
 from tests.support.promql import metric_names
 from tests.support.promseries import SeriesError, expand, metric_name, visible

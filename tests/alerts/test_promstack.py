@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.promstack import PromStack, StackError, missing_binaries, wait_until
+from lab.product.promstack import PromStack, StackError, missing_binaries, wait_until
 
 
 def alive(pid: int) -> bool:

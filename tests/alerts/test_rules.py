@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lab.promrules import (
+from lab.product.promrules import (
     REQUEST_ROUTE,
     ROUTE_LABEL,
     AlertCase,

@@ -87,7 +87,7 @@ def hub_role(collector: float, statement: float, baseline: float) -> dict[str, A
 
 
 def hub_scrape_result(primary_at_100000: float = 0.0465) -> dict[str, Any]:
-    largest = {"hosts": 100_000, "runs": 60,
+    largest = {"postgresql": "18.6", "hosts": 100_000, "runs": 60,
                "primary": {"explain_analyze": ["Aggregate  (cost=...)", "Execution Time: 40 ms"],
                            **hub_role(primary_at_100000, 0.040, 0.0218)},
                "standby": hub_role(0.0545, 0.047, 0.0240)}  # fmt: skip
@@ -95,7 +95,8 @@ def hub_scrape_result(primary_at_100000: float = 0.0465) -> dict[str, Any]:
         "goal_seconds_at_100000": 0.050,
         "load_average_1m": 1.4,
         "sizes": [
-            {"hosts": 1_000, "runs": 200, "primary": hub_role(0.0013, 0.0009, 0.0002),
+            {"postgresql": "18.6", "hosts": 1_000, "runs": 200,
+             "primary": hub_role(0.0013, 0.0009, 0.0002),
              "standby": hub_role(0.0014, 0.0010, 0.0004)},
             largest,
         ],
@@ -158,12 +159,13 @@ def webhook_load_result(repeated_p99: float = 0.0250) -> dict[str, Any]:
 
 def resync_size(
     megabytes: int, database_bytes: int, copied_bytes: int, bare: list[float],
-    remediator: list[float],
+    remediator: list[float], *, postgresql: str = "15.18",
 ) -> dict[str, Any]:  # fmt: skip
     """What resync.bench_size returns."""
     samples = {"bare": bare, "remediator": remediator}
     median = {kind: statistics.median(s) for kind, s in samples.items()}
     return {
+        "postgresql": postgresql,
         "megabytes": megabytes,
         "database_bytes": database_bytes,
         "copied_bytes": copied_bytes,
@@ -184,16 +186,21 @@ def resync_result() -> dict[str, Any]:
     ]}  # fmt: skip
 
 
-def pg_scrape_result() -> dict[str, Any]:
-    raw, scrape = 0.00023, 0.0017
+def pg_scrape_case(postgresql: str, raw: float, scrape: float) -> dict[str, Any]:
+    """What pg_scrape.measure_on returns."""
     return {
+        "postgresql": postgresql,
         "raw_sql_median_seconds": raw,
         "scrape_median_seconds": scrape,
         "scrape_p99_seconds": 0.0031,
         "ratio_scrape_to_raw_sql": scrape / raw,
         "exporter_rss_bytes": 41 * MIB,
-        "runs": 300,
     }
+
+
+def pg_scrape_result() -> dict[str, Any]:
+    return {"runs": 300, "cases": [pg_scrape_case("15.18", 0.00023, 0.0017),
+                                   pg_scrape_case("18.6", 0.00025, 0.0018)]}  # fmt: skip
 
 
 def soak_result() -> dict[str, Any]:

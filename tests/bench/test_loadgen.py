@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 
 from bench import loadgen, webhook_load
 from bench.loadgen import Reply, Request, Run
-from tests.support.pgpair import free_port
+from lab.loopback import free_port
 
 Handler = Callable[[bytes], Awaitable[None]]
 REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"

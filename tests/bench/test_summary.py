@@ -10,7 +10,16 @@ from typing import Any
 
 import pytest
 
-from bench import common, full_scrape, pacemaker_scale, resync, summary, webhook_load
+from bench import (
+    common,
+    full_scrape,
+    hub_scrape,
+    pacemaker_scale,
+    pg_scrape,
+    resync,
+    summary,
+    webhook_load,
+)
 from bench.loadgen import Run
 from bench.summary import Row
 from tests.bench import results
@@ -69,13 +78,13 @@ def test_pacemaker_scale_rows(results_dir: Path) -> None:
 def test_hub_scrape_rows_judge_the_goal_only_at_100000_hosts(results_dir: Path) -> None:
     rows = summary.hub_scrape(saved("hub_scrape", results.hub_scrape_result(), results_dir))
     assert rows == [
-        Row("hub collector, 1,000 hosts, primary", "1.3 ms", "count(*) of the 3 tables 0.2 ms",
-            "6.50"),
-        Row("hub collector, 1,000 hosts, standby", "1.4 ms", "count(*) of the 3 tables 0.4 ms",
-            "3.50"),
-        Row("hub collector, 100,000 hosts, primary", "46.5 ms",
+        Row("hub collector, PostgreSQL 18.6, 1,000 hosts, primary", "1.3 ms",
+            "count(*) of the 3 tables 0.2 ms", "6.50"),
+        Row("hub collector, PostgreSQL 18.6, 1,000 hosts, standby", "1.4 ms",
+            "count(*) of the 3 tables 0.4 ms", "3.50"),
+        Row("hub collector, PostgreSQL 18.6, 100,000 hosts, primary", "46.5 ms",
             "count(*) of the 3 tables 21.8 ms", "2.13", "<= 50 ms", "met"),
-        Row("hub collector, 100,000 hosts, standby", "54.5 ms",
+        Row("hub collector, PostgreSQL 18.6, 100,000 hosts, standby", "54.5 ms",
             "count(*) of the 3 tables 24.0 ms", "2.27", "<= 50 ms", "missed"),
     ]  # fmt: skip
 
@@ -129,17 +138,21 @@ def test_duplicate_storm_missed_by_a_second_job_or_a_refused_delivery(results_di
 def test_resync_rows(results_dir: Path) -> None:
     rows = summary.resync(saved("resync", results.resync_result(), results_dir))
     assert rows == [
-        Row("re-sync of a standby, 100 MB database (131 MB copied)", "0.59 s",
+        Row("re-sync of a standby, PostgreSQL 15.18, 100 MB database (131 MB copied)", "0.59 s",
             "bare pg_basebackup + start 0.46 s", "1.28", "<= 1.2", "missed"),
-        Row("re-sync of a standby, 999 MB database (1,030 MB copied)", "2.51 s",
-            "bare pg_basebackup + start 2.45 s", "1.02", "<= 1.2", "met"),
+        Row("re-sync of a standby, PostgreSQL 15.18, 999 MB database (1,030 MB copied)",
+            "2.51 s", "bare pg_basebackup + start 2.45 s", "1.02", "<= 1.2", "met"),
     ]  # fmt: skip
 
 
 def test_pg_scrape_row(results_dir: Path) -> None:
     rows = summary.pg_scrape(saved("pg_scrape", results.pg_scrape_result(), results_dir))
-    assert rows == [Row("postgres collector alone, /metrics (reference)", "1.7 ms",
-                        "its SQL 0.2 ms", "7.39")]  # fmt: skip
+    assert rows == [
+        Row("postgres collector alone, PostgreSQL 15.18, /metrics (reference)", "1.7 ms",
+            "its SQL 0.2 ms", "7.39"),
+        Row("postgres collector alone, PostgreSQL 18.6, /metrics (reference)", "1.8 ms",
+            "its SQL 0.2 ms", "7.20"),
+    ]  # fmt: skip
 
 
 def test_compare_ha_cluster_exporter_row(results_dir: Path) -> None:
@@ -153,7 +166,8 @@ def test_compare_ha_cluster_exporter_row(results_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "report"),
     [("full_scrape", full_scrape.lines), ("pacemaker_scale", pacemaker_scale.lines),
-     ("webhook_load", webhook_load.lines), ("resync", resync.lines)],
+     ("webhook_load", webhook_load.lines), ("resync", resync.lines),
+     ("hub_scrape", hub_scrape.lines), ("pg_scrape", pg_scrape.lines)],
 )  # fmt: skip
 def test_fixture_reads_as_the_benchmark_reads_its_own_result(
     name: str, report: Callable[[dict[str, Any]], list[str]], results_dir: Path
@@ -187,14 +201,14 @@ def test_main_prints_and_writes_the_table_of_every_result(
     lines = printed.splitlines()
     assert lines[:2] == ["| figure | cfha | baseline (same run) | ratio | goal | |",
                          "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    assert len(lines) == 2 + 6 + 4 + 4 + 6 + 2 + 1 + 2 + 1
+    assert len(lines) == 2 + 6 + 4 + 4 + 6 + 2 + 2 + 2 + 1
     assert all(line.count("|") == 7 for line in lines)
     assert lines[2].startswith("| full scrape vs the two peer exporters, primary (hub1)")
     assert lines[-1].startswith("| offline healthy CIB")
     assert ("| exporter RSS growth per 1,000 scrapes after 500, 3,000 scrapes at 20/s (offline) | "
             "39 KiB | VmRSS 60.0 -> 60.1 MiB |  | <= 100 KiB | met |") in lines  # fmt: skip
-    assert ("| re-sync of a standby, 100 MB database (131 MB copied) | 0.59 s | bare "
-            "pg_basebackup + start 0.46 s | 1.28 | <= 1.2 | missed |") in lines  # fmt: skip
+    assert ("| re-sync of a standby, PostgreSQL 15.18, 100 MB database (131 MB copied) | 0.59 s "
+            "| bare pg_basebackup + start 0.46 s | 1.28 | <= 1.2 | missed |") in lines  # fmt: skip
 
 
 def test_unnamed_means_the_results_present(
@@ -205,9 +219,10 @@ def test_unnamed_means_the_results_present(
     assert summary.main([], results_dir=results_dir) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(" | ")[0] for line in lines[2:]] == [
-        "| re-sync of a standby, 100 MB database (131 MB copied)",
-        "| re-sync of a standby, 999 MB database (1,030 MB copied)",
-        "| postgres collector alone, /metrics (reference)",
+        "| re-sync of a standby, PostgreSQL 15.18, 100 MB database (131 MB copied)",
+        "| re-sync of a standby, PostgreSQL 15.18, 999 MB database (1,030 MB copied)",
+        "| postgres collector alone, PostgreSQL 15.18, /metrics (reference)",
+        "| postgres collector alone, PostgreSQL 18.6, /metrics (reference)",
     ]
 
 
@@ -239,7 +254,8 @@ def test_a_named_result_that_is_missing_is_said(
      ("\xff", "is not readable JSON"),  # not UTF-8
      ("null", "is not shaped as bench.hub_scrape writes it (TypeError"),
      ('{"machine": {}}', "is not shaped as bench.hub_scrape writes it (KeyError: 'sizes')"),
-     ('{"sizes": [{"hosts": 1000, "primary": {}}]}', "(KeyError: 'collector_median_seconds')")],
+     ('{"sizes": [{"postgresql": "18.6", "hosts": 1000, "primary": {}}]}',
+      "(KeyError: 'collector_median_seconds')")],
 )  # fmt: skip
 def test_a_malformed_result_is_said_and_the_others_still_shown(
     content: str, says: str, results_dir: Path, capsys: pytest.CaptureFixture[str]

@@ -16,9 +16,9 @@ from clusterstate.pg import PgSession, PgSettings
 from clusterstate.postgres import PgFacts
 from clusterstate.postgres_read import PostgresUnreadable, read_postgres
 from clusterstate.tools import SubprocessRunner
+from lab.offline.clusterstates import pair_params
+from lab.offline.pgpair import PgPair
 from tests.support import pgcapture
-from tests.support.pgpair import PgPair
-from tests.support.states import pair_params
 
 DEADLINE = 30.0
 

@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
+from lab.offline.cibstates import PCMK_TZ, CibStates
 from remediator.config import config_from_mapping
 from remediator.live import cluster_reader
-from servicekit.metrics import MetricWriter
-from tests.support.cibstates import PCMK_TZ, CibStates
-from tests.support.exposition import writer_text
+from servicekit.metrics import MetricWriter, exposition_text
 from tests.support.metrics_text import sample_value
 from tests.support.runners import OfflineRunner
 
@@ -61,7 +60,7 @@ def test_the_format_is_detected_once_said_in_a_metric_and_read_from_then_on(
         state = collector.collect(out)
         assert state.up and state.database is not None
         assert state.database.promoted_nodes == ("hub1",)
-    text = writer_text(out)
+    text = exposition_text(out, "cfcluster")
     format_of = "cfha_pacemaker_crm_mon_format"
     assert sample_value(text, format_of, node="hub1", state="as_xml") == 1
     assert sample_value(text, format_of, node="hub1", state="output_as") == 0
@@ -80,5 +79,5 @@ def test_a_modern_crm_mon_costs_no_detection(cib_states: CibStates, tmp_path: Pa
     out = MetricWriter()
     collector.collect(out)
     assert not [call for call in runner.calls if "--help-all" in call]
-    assert sample_value(writer_text(out), "cfha_pacemaker_crm_mon_format", node="hub1",
-                        state="output_as") == 1  # fmt: skip
+    text = exposition_text(out, "cfcluster")
+    assert sample_value(text, "cfha_pacemaker_crm_mon_format", node="hub1", state="output_as") == 1

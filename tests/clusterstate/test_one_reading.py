@@ -27,9 +27,9 @@ from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig
 from exporter.scrape import ScheduledCollector, Scraper
+from lab.offline.cibstates import PCMK_TZ, CibStates
 from remediator.config import config_from_mapping
 from remediator.live import cluster_reader
-from tests.support.cibstates import PCMK_TZ, CibStates
 from tests.support.metrics_text import samples, scrape_text
 from tests.support.runners import OfflineRunner
 from tests.support.shared import pacemaker_fixture_dirs

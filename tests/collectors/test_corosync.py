@@ -13,8 +13,7 @@ from clusterstate.corosync import CorosyncState
 from clusterstate.tools import CommandError, CommandResult
 from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig
 from exporter.scrape import CollectorError
-from servicekit.metrics import MetricWriter
-from tests.support.exposition import writer_text
+from servicekit.metrics import MetricWriter, exposition_text
 from tests.support.metrics_text import sample_value
 from tests.support.runners import ScriptedRunner
 
@@ -39,7 +38,7 @@ def runner(scenario: str, *, quorum_rc: int = 0, nodelist: bool = True) -> Scrip
 def collect(scripted: ScriptedRunner) -> tuple[CorosyncState, str]:
     out = MetricWriter()
     facts = CorosyncCollector(CorosyncConfig(), "hub1", scripted).collect(out)
-    return facts, writer_text(out)
+    return facts, exposition_text(out, "cfcluster")
 
 
 def series(text: str) -> list[str]:
@@ -145,7 +144,7 @@ def test_corosync_not_running_gives_explicit_down_series() -> None:
     assert raised.value.reason == "unavailable"
     assert isinstance(raised.value.facts, CorosyncState) and not raised.value.facts.up
     assert raised.value.partial is not None
-    assert series(writer_text(raised.value.partial)) == [
+    assert series(exposition_text(raised.value.partial, "cfcluster")) == [
         'cfha_corosync_up{cluster="cfcluster",node="hub1"} 0.0'
     ]
 
@@ -159,7 +158,7 @@ def test_a_failing_cfgtool_still_publishes_quorum() -> None:
         CorosyncCollector(CorosyncConfig(), "hub1", scripted).collect(MetricWriter())
     assert raised.value.reason == "timeout"
     assert raised.value.partial is not None
-    text = writer_text(raised.value.partial)
+    text = exposition_text(raised.value.partial, "cfcluster")
     assert sample_value(text, "cfha_corosync_quorate", node="hub1") == 1
     assert sample_value(text, "cfha_corosync_faulty_links", node="hub1") is None
     facts = raised.value.facts

@@ -15,8 +15,8 @@ from clusterstate.postgres import PgFacts, WalReceiver
 from clusterstate.tools import SubprocessRunner
 from exporter.collectors.diagnosis import DiagnosisCollector, DiagnosisConfig
 from exporter.scrape import CollectorError, CollectorResult
+from lab.offline.clusterstates import PGSQL, pacemaker
 from servicekit.metrics import MetricWriter
-from tests.support.states import PGSQL, pacemaker
 
 WAITING = PgFacts(up=True, role="standby", timeline=1, receiver=WalReceiver("waiting"))
 

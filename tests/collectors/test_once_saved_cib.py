@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cibstates import PCMK_TZ, CibStates
+from lab.offline.cibstates import PCMK_TZ, CibStates
 from tests.support.metrics_text import sample_value
 
 

@@ -19,21 +19,21 @@ from zoneinfo import ZoneInfo
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lxml import etree
 
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.crm_mon_model import PacemakerdState
 from clusterstate.timezone import local_zone
-from clusterstate.tools import CommandResult, CommandRunner, SubprocessRunner
+from clusterstate.tools import REAP_SECONDS, CommandResult, CommandRunner, SubprocessRunner
 from exporter.collectors import pacemaker_metrics as pm
 from exporter.collectors.corosync import CorosyncCollector, CorosyncConfig
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig
 from exporter.config import ConfigError, config_from_mapping
 from exporter.scrape import CollectorError, CollectorResult, ScheduledCollector, Scraper
-from servicekit.metrics import MetricWriter
+from lab.offline.cibstates import BASE_AT, PCMK_TZ, CibStates, cibadmin_query, crm_mon_xml
+from servicekit.metrics import MetricWriter, exposition_text
 from tests.parsers.test_parsers_fuzz import CIB_SEEDS, CRM_MON_SEEDS, FUZZ, mutated
-from tests.support.cibstates import BASE_AT, PCMK_TZ, CibStates, cibadmin_query, crm_mon_xml
-from tests.support.exposition import writer_text
 from tests.support.metrics_text import sample_value, scrape_text
 from tests.support.runners import CibFileRunner, ScriptedRunner
 
@@ -171,7 +171,7 @@ def test_a_starting_pacemakerd_is_reported_with_its_state() -> None:
     assert error.reason == "unavailable"
     assert isinstance(error.facts, PacemakerState)
     assert error.facts.pacemakerd_state is PacemakerdState.RUNNING
-    text = writer_text(written(error))
+    text = exposition_text(written(error), "cfcluster")
     state = "cfha_pacemaker_pacemakerd_state"
     assert sample_value(text, state, node="hub1", state="running") == 1
     assert sample_value(text, state, node="hub1", state="shutting_down") == 0
@@ -383,3 +383,71 @@ def test_subprocess_fake_is_really_killed_group_wide(tmp_path: Path) -> None:
     )
     assert error.reason == "timeout"
     assert wait_gone(int(pid_file.read_text()))
+
+
+def test_a_child_that_left_the_process_group_is_killed_and_never_holds_the_collector(
+    tmp_path: Path,
+) -> None:
+    """A crm_mon helper that calls setsid (its own session and group) and keeps the output pipe
+    open: the runner finds it by the pipe and kills it, and returns on time (issue 19 item 5).
+    FAKE (allowed only for this): a crm_mon whose child escapes."""
+    pid_file = tmp_path / "escaped.pid"
+    fake = tmp_path / "crm_mon"
+    fake.write_text(f"#!/bin/sh\nsetsid sh -c 'echo $$ > {pid_file}; exec sleep 300' &\nwait\n")
+    fake.chmod(0o755)
+    started = time.monotonic()
+    error = failure(
+        collector(SubprocessRunner(), crm_mon_path=str(fake), crm_mon_timeout_seconds=0.5)
+    )
+    elapsed = time.monotonic() - started
+    assert error.reason == "timeout"
+    assert elapsed < 0.5 + 2 * REAP_SECONDS + 1.0, elapsed
+    assert wait_gone(int(pid_file.read_text()))
+
+
+def test_an_orphaned_helper_holding_the_pipe_after_crm_mon_exited_is_killed(
+    tmp_path: Path,
+) -> None:
+    """crm_mon itself exits, its helper (re-parented to init, in another session) keeps stdout
+    open: the read times out instead of waiting forever, and the helper is killed."""
+    pid_file = tmp_path / "orphan.pid"
+    fake = tmp_path / "crm_mon"
+    fake.write_text(f"#!/bin/sh\nsetsid sh -c 'echo $$ > {pid_file}; exec sleep 300' &\nexit 0\n")
+    fake.chmod(0o755)
+    started = time.monotonic()
+    error = failure(
+        collector(SubprocessRunner(), crm_mon_path=str(fake), crm_mon_timeout_seconds=0.5)
+    )
+    assert error.reason == "timeout"
+    assert time.monotonic() - started < 0.5 + 2 * REAP_SECONDS + 1.0
+    assert wait_gone(int(pid_file.read_text()))
+
+
+def test_a_fatal_assertion_with_truncated_output_is_a_parse_failure(
+    cib_states: CibStates, tmp_path: Path
+) -> None:
+    """A truncated saved CIB: crm_mon exits 0, prints a plausible but partial document, and
+    says "Triggered fatal assertion" on stderr. Never read as the cluster's state."""
+    runner = ScriptedRunner()
+    healthy_xml = crm_mon_xml(cib_states.healthy())
+    runner.set(
+        "crm_mon",
+        healthy_xml,
+        stderr="crm_mon: Triggered fatal assertion at xml.c:1234 : node != NULL\n",
+    )
+    error = failure(collector(runner))
+    assert error.reason == "parse" and "fatal assertion" in str(error)
+    assert isinstance(error.facts, PacemakerState) and not error.facts.up
+
+
+def test_a_document_without_its_required_sections_is_a_parse_failure(
+    cib_states: CibStates,
+) -> None:
+    document = etree.fromstring(crm_mon_xml(cib_states.healthy()))
+    nodes = document.find("nodes")
+    assert nodes is not None
+    document.remove(nodes)
+    runner = ScriptedRunner()
+    runner.set("crm_mon", etree.tostring(document))
+    error = failure(collector(runner))
+    assert error.reason == "parse" and "lacks nodes" in str(error)

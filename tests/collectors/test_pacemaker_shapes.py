@@ -17,8 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from clusterstate.pacemaker_state import pacemaker_state
 from clusterstate.parsers.crm_mon import ClusterUnavailableError, parse_crm_mon
 from exporter.collectors.pacemaker_write import write_state
-from servicekit.metrics import MetricWriter
-from tests.support.exposition import writer_text
+from servicekit.metrics import MetricWriter, exposition_text
 from tests.support.metrics_text import sample_value
 from tests.support.shared import pacemaker_fixture_dirs
 
@@ -42,7 +41,7 @@ def page(path: Path) -> str:
     )
     out = MetricWriter()
     write_state(out, facts, now=0.0)
-    return writer_text(out, cluster="test")
+    return exposition_text(out, "test")
 
 
 @pytest.mark.parametrize("path", crm_mon_documents())

@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from tests.support.cibstates import BASE_AT, INCIDENT_AT, CibStates
+from lab.offline.cibstates import BASE_AT, INCIDENT_AT, CibStates
 from tests.support.golden import STATES, golden_path, render
 from tests.support.metrics_text import sample_value
 

@@ -14,9 +14,8 @@ from clusterstate.parsers.pgsql_ra import PgsqlStatus, ReplicationState
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig, PgsqlAgentFacts
 from exporter.scrape import CollectorError, CollectorResult
-from servicekit.metrics import MetricWriter
-from tests.support.cibstates import PCMK_TZ, CibStates
-from tests.support.exposition import writer_text
+from lab.offline.cibstates import PCMK_TZ, CibStates
+from servicekit.metrics import MetricWriter, exposition_text
 from tests.support.metrics_text import sample_value
 from tests.support.runners import CibFileRunner
 
@@ -43,7 +42,7 @@ def test_a_lock_left_behind_is_present_with_its_age(cib_states: CibStates, tmp_p
     os.utime(lock, (NOW - 3600, NOW - 3600))
     out = MetricWriter()
     facts = agent(str(lock)).collect(out, {"pacemaker": pacemaker_result(cib_states.failover())})
-    text = writer_text(out)
+    text = exposition_text(out, "cfcluster")
     assert sample_value(text, "cfha_pgsql_lock_present", node="hub1") == 1
     assert sample_value(text, "cfha_pgsql_lock_age_seconds", node="hub1") == 3600
     assert sample_value(text, "cfha_pgsql_lock_modified_timestamp_seconds", node="hub1") == (
@@ -61,7 +60,8 @@ def test_the_lock_path_comes_from_the_resources_tmpdir(cib_states: CibStates) ->
     facts = agent().collect(out, {"pacemaker": pacemaker_result(cib_states.healthy())})
     assert facts.lock.path == "/var/cfengine/state/pg/tmp/PGSQL.lock"
     assert facts.lock.present is False
-    assert sample_value(writer_text(out), "cfha_pgsql_lock_age_seconds", node="hub1") is None
+    text = exposition_text(out, "cfcluster")
+    assert sample_value(text, "cfha_pgsql_lock_age_seconds", node="hub1") is None
 
 
 def test_a_missing_directory_means_no_lock_and_a_directory_is_not_a_lock(tmp_path: Path) -> None:
@@ -87,7 +87,7 @@ def test_without_pacemaker_only_the_lock_is_published(tmp_path: Path) -> None:
     assert "not running" in str(raised.value)
     facts = raised.value.facts
     assert isinstance(facts, PgsqlAgentFacts) and facts.views == ()
-    text = writer_text(out)
+    text = exposition_text(out, "cfcluster")
     assert sample_value(text, "cfha_pgsql_lock_present", node="hub1") == 1
     assert sample_value(text, "cfha_pgsql_status", node="hub1", state="PRI") is None
     with pytest.raises(CollectorError, match="disabled"):
@@ -102,7 +102,7 @@ def test_without_any_cib_the_lock_is_unknown_rather_than_guessed() -> None:
     out = MetricWriter()
     with pytest.raises(CollectorError, match=r"set collectors\.pgsql_agent\.lock_path"):
         agent().collect(out, {"pacemaker": result})
-    text = writer_text(out)
+    text = exposition_text(out, "cfcluster")
     assert sample_value(text, "cfha_pgsql_lock_present", node="hub1") is None
     assert "cfha_pgsql_lock_info{" not in text
 
@@ -138,7 +138,7 @@ def test_which_agent_runs_and_whether_it_can_read_this_crm_mon(
     )
     out = MetricWriter()
     collector.collect(out, {"pacemaker": pacemaker_result(cib_states.healthy())})
-    text = writer_text(out)
+    text = exposition_text(out, "cfcluster")
     info = "cfha_pgsql_agent_info"
     assert sample_value(text, info, node="hub1", flavour=flavour, crm_mon=reading) == 1
     assert sample_value(text, "cfha_pgsql_agent_reads_crm_mon", node="hub1") == reads
@@ -153,6 +153,6 @@ def test_an_unreadable_agent_script_is_unknown(cib_states: CibStates, tmp_path: 
     )
     out = MetricWriter()
     collector.collect(out, {"pacemaker": pacemaker_result(cib_states.healthy())})
-    text = writer_text(out)
+    text = exposition_text(out, "cfcluster")
     assert "cfha_pgsql_agent_info{" not in text
     assert sample_value(text, "cfha_pgsql_agent_reads_crm_mon", node="hub1") is None

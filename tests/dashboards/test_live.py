@@ -24,8 +24,8 @@ import pytest
 import yaml
 
 from lab.cluster import Lab
-from lab.promstack import Prometheus, PromStack, missing_binaries
-from lab.waiting import StackError, wait_until
+from lab.product.promstack import Prometheus, PromStack, missing_binaries
+from lab.product.waiting import StackError, wait_until
 from remediator.policy import load_policy
 from tests.conftest import REPO
 from tests.dashboards import boards as data

@@ -15,7 +15,7 @@ import yaml
 
 from dashboards import queries
 from exporter.registry import all_metric_specs
-from lab.promrules import load_rules
+from lab.product.promrules import load_rules
 from tests.conftest import REPO
 from tests.dashboards import boards as data
 from tests.support.promql import Selector, selectors

@@ -26,9 +26,9 @@ from typing import Any
 import pytest
 import yaml
 
+from lab.loopback import free_port
 from tests.deploy.units import DEPLOY
 from tests.support.daemons import Daemon, get_json, wait_for
-from tests.support.pgpair import free_port
 from tests.support.tlsfiles import TlsFiles, make_tls_files
 
 ALERTMANAGER = shutil.which("prometheus-alertmanager")

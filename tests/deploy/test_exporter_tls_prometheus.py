@@ -26,9 +26,9 @@ import pytest
 import yaml
 
 from exporter.registry import COLLECTORS, DERIVED
+from lab.loopback import free_port
 from tests.deploy.units import DEPLOY, REPO
 from tests.support.daemons import Daemon, get_json, plain_http_answered, wait_for
-from tests.support.pgpair import free_port
 from tests.support.tlsfiles import TlsFiles, make_tls_files
 
 USER = "prometheus"

@@ -15,7 +15,7 @@ from werkzeug.test import Client
 from exporter.cli import main
 from exporter.config import ConfigError
 from exporter.web.security import parse_basic_authorization, secure
-from exporter.web.webconfig import load_web_config
+from exporter.web.webconfig import _bcrypt_hash, load_web_config
 from exporter.web.wsgi import Handler, Response, Router
 from tests.support.tlsfiles import TlsFiles, make_tls_files
 
@@ -186,6 +186,13 @@ def test_basic_auth_guards_everything_but_healthz(tmp_path: Path, password_hash:
     assert again.status_code == 200
     health = client.get("/healthz")
     assert health.status_code == 200 and health.headers["X-Frame-Options"] == "deny"
+
+
+def test_a_hash_with_a_trailing_newline_is_refused(password_hash: str) -> None:
+    """`$` also matched before a final newline: a hash so pasted was taken for a valid one."""
+    with pytest.raises(ValueError, match="not a bcrypt hash"):
+        _bcrypt_hash(password_hash + "\n")
+    assert _bcrypt_hash(password_hash) == password_hash
 
 
 def test_parse_basic_authorization() -> None:

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 
 from exporter.collectors.hub_sql import CANDIDATES
+from lab.offline.pgpair import PgPair
 from tests.deploy.units import DEPLOY
-from tests.support.pgpair import PG_BIN, PgPair
 
 SQL = DEPLOY / "cfengine/sql/monitor-role.sql"
 HUB_TABLES = sorted({name for names in CANDIDATES.values() for name in names})
@@ -19,7 +19,7 @@ OTHER_TABLE = "__variables"
 
 def run_sql(pair: PgPair, role: str) -> subprocess.CompletedProcess[str]:
     # The policy's command line, pointed at the test primary instead of /tmp's socket.
-    argv = [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(pair.primary.port)]
+    argv = [str(pair.install.tool("psql")), "-h", "127.0.0.1", "-p", str(pair.primary.port)]
     argv += ["-U", "postgres", "-d", "postgres", "-X", "-q", "-t", "-A"]
     argv += ["-v", "ON_ERROR_STOP=1", "-v", f"role={role}", "-f", str(SQL)]
     return subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)

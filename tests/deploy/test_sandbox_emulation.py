@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lab.loopback import free_port
 from tests.deploy.units import DEPLOY, UNITS, unit_settings
 from tests.support.daemons import Daemon, wait_for
-from tests.support.pgpair import free_port
 from tests.support.tlsfiles import TlsFiles, make_tls_files
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (mount namespaces)")
@@ -37,12 +37,24 @@ VENV_BIN = Path(sys.executable).parent
 TOKEN = "a-bearer-token-of-more-than-16-bytes"
 
 
-def confined(argv: list[str], writable: list[Path], identity: list[str]) -> list[str]:
-    """argv in a mount namespace where only `writable` can be written, as `identity`."""
-    binds = " && ".join(
-        f"mount --bind {shlex.quote(str(p))} {shlex.quote(str(p))}" for p in writable
-    )
-    script = f'{binds + " && " if binds else ""}mount -o remount,bind,ro / && exec "$@"'
+def confined(
+    argv: list[str],
+    writable: list[Path],
+    identity: list[str],
+    shown: dict[Path, Path] | None = None,
+) -> list[str]:
+    """argv in a mount namespace where only `writable` can be written, as `identity`.
+
+    `shown` maps host directories to where the namespace shows them (read-only): the checkout
+    and the venv may sit under a directory the service's user cannot traverse (a clone in
+    root's 0700 home), and only the namespace, not the host, is changed to reach them.
+    """
+    mounts = [f"mount --bind {shlex.quote(str(p))} {shlex.quote(str(p))}" for p in writable]
+    for source, target in (shown or {}).items():
+        there = shlex.quote(str(target))
+        mounts += [f"mount --bind {shlex.quote(str(source))} {there}",
+                   f"mount -o remount,bind,ro {there}"]  # fmt: skip
+    script = " && ".join([*mounts, "mount -o remount,bind,ro /", "cd /", 'exec "$@"'])
     return ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c", script,
             "confined", "setpriv", *identity, "--", *argv]  # fmt: skip
 
@@ -170,9 +182,12 @@ def test_exporter_serves_as_its_unprivileged_user_on_a_read_only_system(
     config = yaml.safe_load((DEPLOY / "config/exporter.yml").read_text())
     config["web"]["listen_address"] = f"127.0.0.1:{port}"
     (tmp_path / "exporter.yml").write_text(yaml.safe_dump(config))
-    # The venv's interpreter lives under /root (0700); the system's same-version one, with this
-    # checkout and the venv's packages on the path, is what an unprivileged user can run.
+    # The venv's interpreter may live under /root (0700); the system's same-version one, with
+    # this checkout and the venv's packages on the path, is what an unprivileged user can run.
     site = next((VENV_BIN.parent / "lib").glob("python3.*/site-packages"))
+    code, packages = tmp_path / "code", tmp_path / "site-packages"  # mount points, 0755
+    for mount_point in (code, packages):
+        mount_point.mkdir()
     argv = [
         f"/usr/bin/python{sys.version_info.major}.{sys.version_info.minor}", "-m", "exporter",
         f"--config.file={tmp_path / 'exporter.yml'}",
@@ -185,9 +200,9 @@ def test_exporter_serves_as_its_unprivileged_user_on_a_read_only_system(
                 "--inh-caps=-all", "--bounding-set=-all"]  # fmt: skip
     daemon = Daemon(
         "cfha-exporter",
-        confined(argv, [], identity),
+        confined(argv, [], identity, shown={REPO: code, site: packages}),
         tmp_path / "exporter.log",
-        env={"PYTHONPATH": f"{REPO}:{site}", "PYTHONDONTWRITEBYTECODE": "1"},
+        env={"PYTHONPATH": f"{code}:{packages}", "PYTHONDONTWRITEBYTECODE": "1"},
     ).start()
     context = ssl.create_default_context(cafile=str(tls.ca_cert))
     auth = {

@@ -1,6 +1,6 @@
 """The product stack on the session's shared lab, and the report written after the run.
 
-`product` starts cfha (exporters, remediators, Prometheus, Alertmanager, sink: `lab.stack`)
+`product` starts cfha (exporters, remediators, Prometheus, Alertmanager, sink: `lab.product.stack`)
 on `lab_cluster` once for the module; `e2e_report` collects one record per scenario and writes
 artifacts/e2e-report.json and .md when the module ends, also when scenarios failed.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lab.cluster import Lab
-from lab.stack import ProductStack, StackSettings, missing_binaries
+from lab.product.stack import ProductStack, StackSettings, missing_binaries
 from tests.e2e import report
 
 REPO = Path(__file__).resolve().parents[2]

@@ -2,7 +2,7 @@
 
 Nodes are named by role and resolved when the scenario runs: `T` is the node the fault hits,
 `O` the other one ("" for a cluster-wide alert). Receivers are those of
-alerts/alertmanager.example.yml as the lab runs it (`lab.stackconfig.alertmanager_config`):
+alerts/alertmanager.example.yml as the lab runs it (`lab.product.stackconfig.alertmanager_config`):
 `cfha-pager` and `cfha-ticket` for the humans, `cfha-remediator` for the remediation requests
 (both hubs' remediators and the sink get them). A remediable alert is two alerts of one name
 (alerts/README.md): the humans' copy, and the request (`cfha_route="remediator"`, severity

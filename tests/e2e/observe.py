@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab import postgres
 from lab.cluster import Lab
 from lab.errors import LabError
-from lab.stack import ProductStack, StackError
+from lab.product.stack import ProductStack, StackError
+from lab.status import read_pg
 from tests.e2e.matrix import ROUTE_LABEL, Key
 
 Delivery = tuple[str, str, str, str, str]  # (receiver, alertname, node, route, status)
@@ -182,9 +182,10 @@ class Sampler:
         """Standbys that a primary reports as `streaming` in pg_stat_replication."""
         out: set[str] = set()
         for node in self.lab.node_names:
-            facts = postgres.facts(self.lab.node(node))
-            if facts.reachable and facts.in_recovery is False:
-                out |= {r.application_name for r in facts.replication if r.state == "streaming"}
+            others = [n for n in self.lab.node_names if n != node]
+            facts = read_pg(self.lab.node(node), others)
+            if facts.writable:
+                out |= set(facts.streaming_to)
         return out
 
     def _healthy(self) -> bool:

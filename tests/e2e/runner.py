@@ -23,9 +23,9 @@ import psycopg
 
 from lab.cluster import Lab
 from lab.errors import LabError
-from lab.stack import ProductStack, StackError
-from lab.stackconfig import REMEDIATOR_RECEIVER
-from lab.waiting import wait_until
+from lab.polling import poll
+from lab.product.stack import ProductStack, StackError
+from lab.product.stackconfig import REMEDIATOR_RECEIVER
 from tests.e2e import checks
 from tests.e2e.matrix import ANY_SCENARIO, BASELINE, REQUEST, Scenario
 from tests.e2e.observe import Sampler, Timeline, alert_key, deliveries
@@ -62,10 +62,14 @@ def rows_on(lab: Lab, node: str, note: str) -> int:
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    try:
-        return wait_until(check, timeout, what, interval=0.5)
-    except StackError as exc:
-        raise ScenarioFailed(str(exc)) from None
+    return poll(
+        check,
+        timeout=timeout,
+        what=what,
+        interval=0.5,
+        retry_on=(OSError, ValueError, StackError),
+        error=ScenarioFailed,
+    )
 
 
 def quiet(stack: ProductStack) -> bool:
@@ -82,6 +86,8 @@ def prepare(stack: ProductStack, name: str) -> None:
     lab = stack.lab
     if not lab.status().healthy:
         lab.restore_healthy()
+    if stack.lost_hubs():  # a restore that had to rebuild the lab took cfha's processes with it
+        stack.bring_back_hubs()
     wait_for(lambda: quiet(stack), QUIET_TIMEOUT, "only the baseline alerts")
     stack.restart_remediators(name)
 

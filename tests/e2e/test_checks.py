@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from lab import stackconfig
-from lab.promstack import free_port
+from lab.loopback import free_port
+from lab.product import stackconfig
 from remediator.policy import load_policy
 from tests.e2e import checks, report
 from tests.e2e.matrix import MATRIX, SCENARIOS, remediable

@@ -1,5 +1,6 @@
 """`make demo` as a user runs it: it comes up, everything it prints answers on 127.0.0.1, the
-humans' notifications show in its terminal, and `make demo-down` stops it leaving nothing behind.
+humans' notifications show in its terminal, it brings cfha back when the lab is rebuilt under it,
+and `make demo-down` stops it leaving nothing behind.
 
 The demo runs on a free lab id of its own (`--lab-id free`), beside the session's lab.
 """
@@ -19,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from lab.cluster import Lab
-from lab.promstack import http_get_bytes
-from lab.stack import missing_binaries
-from lab.testing import lab_unavailable_reason
+from lab.lifecycle import unavailable_reason
+from lab.product.promstack import http_get_bytes
+from lab.product.stack import missing_binaries
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -62,12 +63,25 @@ class Output:
         raise AssertionError(f"no {pattern!r} in the demo's output:\n{self.text[-4000:]}")
 
 
+def python_m(*argv: str) -> None:
+    """`python -m ARGV...` from the checkout, as a user types it in another terminal."""
+    done = subprocess.run(
+        [sys.executable, "-m", *argv],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 def test_demo_comes_up_shows_everything_and_goes_down() -> None:
-    reason = lab_unavailable_reason()
+    reason = unavailable_reason()
     if reason or missing_binaries():
         pytest.skip(reason or f"not installed: {missing_binaries()}")
     process = subprocess.Popen(
-        [sys.executable, "-m", "lab.demo", "--lab-id", "free"],
+        [sys.executable, "-m", "lab.product.demo", "--lab-id", "free"],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -96,20 +110,28 @@ def test_demo_comes_up_shows_everything_and_goes_down() -> None:
         assert b'"jobs"' in http_get_bytes(request)
         # what reaches a human is printed as it arrives: the heartbeat comes at once
         out.wait_for(r"\[cfha-heartbeat\] FIRING CfHaWatchdog", 60)
+        # The lab rebuilt under the demo (what a restore that cannot repair does): the demo says
+        # so and starts cfha in the hubs again, at the same addresses, with the same journals.
+        journals = sorted(Path(token_file).parent.glob("hub*/journal-*.db"))
+        assert journals, token_file
+        for command in ("down", "up"):
+            python_m("lab", "--id", str(lab_id), command)
+        out.wait_for("the lab was stopped or rebuilt under the demo", 30)
+        back = out.wait_for(r"cfha runs again in hub1 and hub2 \((\d+) s\)", 60)
+        for url in status_pages:
+            assert b"cfha_" in http_get_bytes(f"{url}metrics")
+        assert b'"jobs"' in http_get_bytes(request)
+        assert sorted(Path(token_file).parent.glob("hub*/journal-*.db")) == journals
         started = time.monotonic()
-        down = subprocess.run(
-            [sys.executable, "-m", "lab.demo", "--down", "--lab-id", str(lab_id)],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=150,
-            check=False,
-        )
-        assert down.returncode == 0, down.stdout + down.stderr
+        python_m("lab.product.demo", "--down", "--lab-id", str(lab_id))
         assert process.wait(timeout=30) == 0
         out.wait_for("demo stopped; nothing left running", 5)
         assert not Lab(lab_id).exists()
-        print(f"\ndemo: ready in {ready:.0f} s, down in {time.monotonic() - started:.1f} s")
+        assert not Path(token_file).parent.parent.exists()  # the demo's own files too
+        print(
+            f"\ndemo: ready in {ready:.0f} s, cfha back {back.group(1)} s after the lab was"
+            f" rebuilt, down in {time.monotonic() - started:.1f} s"
+        )
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab.stack import ProductStack
+from lab.product.stack import ProductStack
 from tests.e2e.matrix import MATRIX, SCENARIOS
 from tests.e2e.report import ScenarioRecord
 from tests.e2e.runner import run_scenario

@@ -21,7 +21,17 @@ from exporter.registry import metrics_registry
 from exporter.scrape import ScheduledCollector, Scraper
 from exporter.web.app import create_app
 from exporter.web.wsgi import WSGIApp
-from tests.support.pgpair import PgPair, free_port
+from lab.loopback import free_port
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
+from tests.support.pgskip import newest_pg
+
+
+@pytest.fixture(scope="module")
+def pg() -> PgInstall:
+    """One major: the command line and HTTP behaviour do not depend on it (the published series
+    are compared across majors in test_pg_versions)."""
+    return newest_pg()
 
 
 def write(tmp_path: Path, text: str) -> Path:

@@ -28,11 +28,12 @@ from exporter.scrape import ScheduledCollector, Scraper
 from exporter.server import bind
 from exporter.web.app import create_app
 from exporter.web.wsgi import WSGIApp
+from lab.loopback import free_port
+from lab.offline.clusterstates import pacemaker, pair_params
+from lab.offline.pgpair import PgPair
 from servicekit.metrics import MetricSpec, MetricWriter
 from tests.support import browser, pgcapture
 from tests.support.metrics_text import sample_value, samples
-from tests.support.pgpair import PgPair, free_port
-from tests.support.states import pacemaker, pair_params
 
 DEADLINE = 30.0
 

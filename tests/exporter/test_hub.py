@@ -1,4 +1,5 @@
-"""The hub-report collector against a real cfdb (lab.cfdb's seed) on a primary and its standby."""
+"""The hub-report collector against a real cfdb (lab.cfdb's seed) on a primary and its standby
+(each tested PostgreSQL major)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,12 @@ from exporter.config import config_from_mapping
 from exporter.registry import build_collectors
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
 from lab import cfdb
+from lab.cfdb_plan import ha_info_text
+from lab.loopback import free_port
+from lab.offline.hubdata import HUBS, IP_OF, create_cfdb
+from lab.offline.pgpair import PgPair, PgServer
 from servicekit.metrics import MetricWriter
-from tests.support.hubenv import HUBS, IP_OF, create_cfdb, ha_info_text
 from tests.support.metrics_text import sample_value, scrape_text
-from tests.support.pgpair import PgPair, PgServer, free_port
 
 HOSTS = 400
 
@@ -47,7 +50,7 @@ def seeded(pg_pair: PgPair) -> tuple[PgPair, cfdb.SeedCounts, cfdb.SeedPlan]:
 @pytest.fixture
 def ha_info(tmp_path: Path) -> Path:
     path = tmp_path / "ha_info.json"
-    path.write_text(ha_info_text())
+    path.write_text(ha_info_text(HUBS))
     return path
 
 

@@ -2,7 +2,7 @@
 
 The server's kernel still accepts connections and acknowledges every packet, so neither
 statement_timeout (the server would have to run) nor TCP timeouts help: only the client can end
-the wait. Real PostgreSQL 15 (tests/support/pgpair), the real collector and scraper.
+the wait. Real PostgreSQL 15 (lab/offline/pgpair.py), the real collector and scraper.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import pytest
 from clusterstate.pg import PgError, PgSession, PgSettings
 from exporter.collectors.postgres import PostgresCollector, PostgresConfig
 from exporter.scrape import ScheduledCollector, Scrape, Scraper
+from lab.offline.pgpair import PgPair
 from tests.support.daemons import wait_for
 from tests.support.metrics_text import sample_value, scrape_text
-from tests.support.pgpair import PgPair
 
 DEADLINE = 5.0  # the collector's default deadline
 

@@ -24,10 +24,13 @@ from pathlib import Path
 import pytest
 
 from exporter.registry import COLLECTORS, DERIVED
+from lab.loopback import free_port
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 from tests.deploy.units import UNITS, unit_settings
 from tests.support.daemons import Daemon, wait_for
 from tests.support.metrics_text import sample_value
-from tests.support.pgpair import PgPair, free_port
+from tests.support.pgskip import newest_pg
 
 IDLE_CONNECTIONS = 1000
 BURST = 20
@@ -105,6 +108,13 @@ def test_a_thousand_idle_connections_neither_block_a_scrape_nor_stay_open(
             for sock in idle:
                 sock.close()
         assert daemon.alive()
+
+
+@pytest.fixture(scope="module")
+def pg() -> PgInstall:
+    """One major: what is under test is the serving (a frozen server is only the hang); the
+    SIGTERM test alone waits 20 s per major."""
+    return newest_pg()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from werkzeug.test import Client
 
-from exporter.collectors.cfengine import HA_INFO, CfengineCollector, CfengineConfig
+from exporter.collectors.cfengine import CfengineCollector, CfengineConfig
 from exporter.collectors.hub import HubCollector, HubConfig
 from exporter.collectors.postgres import PostgresCollector, PostgresConfig
 from exporter.collectors.verdict import VerdictCollector, VerdictConfig
@@ -29,9 +29,13 @@ from exporter.server import bind
 from exporter.web.app import create_app
 from exporter.web.filters import ago, size, utc
 from exporter.web.wsgi import WSGIApp
+from lab.loopback import free_port
+from lab.offline.hubdata import HUBS, create_cfdb, write_workdir
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 from tests.support import browser
-from tests.support.hubenv import HUBS, IP_OF, create_cfdb, write_workdir
-from tests.support.pgpair import PgPair, free_port
+from tests.support.hubscrape import hub_scraper
+from tests.support.pgskip import newest_pg
 
 STATUS_KEYS = {
     "schema", "cluster", "node", "version", "observed_at", "observed_age_seconds", "status",
@@ -47,24 +51,11 @@ class Exporter:
     url: str
 
 
-def build(pair: PgPair, work: Path, node: str = "hub1", verdict: bool = True) -> Scraper:
-    server = pair.primary if node == "hub1" else pair.standby
-    local = frozenset({IP_OF[node]})
-    collectors: list[Collector] = [
-        PostgresCollector(
-            PostgresConfig(conninfo=server.conninfo(), expected_standbys=["hub1", "hub2"]), node
-        ),
-        HubCollector(
-            HubConfig(conninfo=server.conninfo(dbname="cfdb"), ha_info_path=work / HA_INFO),
-            node,
-            local_addresses=lambda: local,
-        ),
-        CfengineCollector(CfengineConfig(workdir=work), node, local_addresses=lambda: local),
-    ]
-    derived = [VerdictCollector(VerdictConfig(), node)] if verdict else []
-    return Scraper(
-        [ScheduledCollector(c, 10.0) for c in collectors], derived, node=node, cluster="cfcluster"
-    )
+@pytest.fixture(scope="module")
+def pg() -> PgInstall:
+    """One major: the page renders facts that are the same on every major (test_pg_versions
+    compares them), and a second Chromium run would cost seconds for nothing new."""
+    return newest_pg()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +67,7 @@ def hub_pair(pg_pair: PgPair, tmp_path_factory: pytest.TempPathFactory) -> tuple
 @pytest.fixture
 def exporter(hub_pair: tuple[PgPair, Path]) -> Iterator[Exporter]:
     pair, work = hub_pair
-    scraper = build(pair, work)
+    scraper = hub_scraper(pair, work)
     registry = metrics_registry(scraper)
     app = create_app(scraper, registry)
     port = free_port()
@@ -200,7 +191,7 @@ def test_page_without_any_observation_still_renders(tmp_path: Path) -> None:
 
 def test_without_the_verdict_the_status_is_unknown(hub_pair: tuple[PgPair, Path]) -> None:
     pair, work = hub_pair
-    scraper = build(pair, work, node="hub2", verdict=False)
+    scraper = hub_scraper(pair, work, node="hub2", verdict=False)
     try:
         client = Client(create_app(scraper, CollectorRegistry()))
         assert client.get("/api/status").get_json()["status"] == "unknown"

@@ -23,6 +23,7 @@ from exporter.collectors.verdict_model import (
 from exporter.collectors.verdict_reasons import BY_CODE, CODES, REASONS, render_markdown
 from exporter.collectors.verdict_rules import evaluate
 from exporter.scrape import CollectorResult
+from lab.offline.clusterstates import node
 from servicekit.metrics import MetricWriter
 from tests.conftest import REPO
 from tests.exporter.verdict_facts import (
@@ -41,7 +42,6 @@ from tests.exporter.verdict_facts import (
     pg_standby,
     standby_link,
 )
-from tests.support.states import node
 
 T = Thresholds(max_lag_bytes=64 * 2**20, max_lag_seconds=60, hub_report_stale_seconds=900)
 

@@ -21,9 +21,9 @@ from exporter.collectors.verdict import VerdictCollector, VerdictConfig
 from exporter.collectors.verdict_model import Thresholds, Verdict
 from exporter.collectors.verdict_rules import evaluate
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
+from lab.offline.cibstates import PCMK_TZ, CibStates
 from servicekit.metrics import MetricWriter
 from tests.exporter.verdict_facts import healthy
-from tests.support.cibstates import PCMK_TZ, CibStates
 from tests.support.golden import NOW
 from tests.support.runners import CibFileRunner, ScriptedRunner
 

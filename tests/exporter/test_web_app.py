@@ -244,7 +244,7 @@ def test_the_exporter_process_imports_no_web_framework() -> None:
         import json, os, signal, sys, threading, urllib.request
         from exporter.cli import main
         from exporter.registry import COLLECTORS, DERIVED
-        from tests.support.pgpair import free_port
+        from lab.loopback import free_port
 
         FRAMEWORKS = ("flask", "werkzeug", "jinja2", "markupsafe")
         port = free_port()

@@ -20,8 +20,8 @@ from clusterstate.postgres import PgFacts, StandbyLink, WalReceiver
 from exporter.collectors.cfengine import CfengineFacts
 from exporter.collectors.hub import HubFacts, HubMember
 from exporter.collectors.verdict_model import CollectorStatus, VerdictInputs
-from tests.support import states
-from tests.support.states import node
+from lab.offline import clusterstates as states
+from lab.offline.clusterstates import node
 
 NOW = 1_800_000_000.0
 IP = {"hub1": "10.250.5.1", "hub2": "10.250.5.2"}

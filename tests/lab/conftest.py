@@ -1,6 +1,7 @@
 """Fixtures and timing report for the lab tests.
 
-`lab_cluster` / `healthy_lab` come from `lab.testing` via tests/conftest.py (one lab per session).
+`lab_cluster` / `healthy_lab` come from tests/support/lab_fixtures.py via tests/conftest.py (one
+lab per session).
 The live tests record durations in `LAB_TIMINGS`; they are printed at the end of the run.
 """
 

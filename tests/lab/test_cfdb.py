@@ -14,7 +14,7 @@ from lab import cfdb
 from lab.cfhub import collect_once
 from lab.config import PG_BIN, LabConfig
 from lab.render import ha_info_json
-from lab.testing import temporary_postgres
+from tests.support.lab_fixtures import temporary_postgres
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 HUBS = cfdb.hubs_from_ha_info(ha_info_json(LabConfig.for_id(9)), ("hub1", "hub2"))

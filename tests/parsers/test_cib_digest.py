@@ -13,10 +13,11 @@ import pytest
 from clusterstate.pacemaker import PacemakerReader, PacemakerSettings
 from clusterstate.pacemaker_state import LOCK_SET_ID
 from clusterstate.parsers.cib_digest import DIGEST_BITS, config_digest
+from lab.offline.cibstates import CibStates, cibadmin_query, run_tool
 from remediator.actions.resync_plan import hold_xml
 from remediator.actions.resync_target import PgTarget
 from remediator.lock import ClusterLock
-from tests.support.cibstates import CibStates, cibadmin_query, require_pacemaker_tools, run_tool
+from tests.support.pacemaker_tools import require_pacemaker_tools
 from tests.support.runners import CibFileRunner
 
 AGENT = ("cfpgsql-data-status",)

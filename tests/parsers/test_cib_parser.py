@@ -15,7 +15,7 @@ from clusterstate.parsers.cib import CibParseError, parse_cib
 from clusterstate.parsers.cib_model import LocationConstraint
 from clusterstate.parsers.crm_mon import parse_crm_mon
 from clusterstate.parsers.pcmk_values import ConstraintKind, Role
-from tests.support.cibstates import (
+from lab.offline.cibstates import (
     BASE_AT,
     INCIDENT_AT,
     PCMK_TZ,

@@ -21,7 +21,7 @@ from lxml import etree
 from clusterstate.parsers.cib import CibParseError, parse_cib
 from clusterstate.parsers.crm_mon import ClusterStatus, parse_crm_mon
 from clusterstate.parsers.pcmk_values import Role
-from tests.support.cibstates import crm_mon_xml, require_pacemaker_tools
+from lab.offline.cibstates import crm_mon_xml
 from tests.support.shared import pacemaker_fixture_dirs
 
 FIXTURE_DIRS = pacemaker_fixture_dirs()
@@ -218,8 +218,7 @@ def test_regression_cib_parses_or_is_refused_as_malformed(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", params(CIB_DOCS))
-def test_installed_crm_mon_on_each_regression_cib(path: Path) -> None:
-    require_pacemaker_tools()
+def test_installed_crm_mon_on_each_regression_cib(path: Path, pacemaker_tools: None) -> None:
     raw = crm_mon_xml(path, tz="UTC")
     status = parse_crm_mon(raw, local_tz=UTC)
     check_invariants(status, raw)

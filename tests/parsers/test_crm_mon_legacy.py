@@ -21,11 +21,10 @@ from clusterstate.pacemaker_cli import LEGACY_CRM_MON_ARGV
 from clusterstate.pacemaker_state import agent_views
 from clusterstate.parsers.crm_mon import ClusterStatus, parse_crm_mon
 from clusterstate.parsers.crm_mon_model import Clone, Group
-from tests.support.cibstates import (
+from lab.offline.cibstates import (
     PCMK_TZ,
     CibStates,
     crm_mon_xml,
-    require_pacemaker_tools,
     run_tool,
     tool_env,
 )
@@ -37,6 +36,7 @@ from tests.support.legacy_fixtures import (
     render,
 )
 from tests.support.pacemaker11 import NOT_CONNECTED_11, STANDIN_DIR
+from tests.support.pacemaker_tools import require_pacemaker_tools
 
 ZONE = ZoneInfo(PCMK_TZ)
 STATES = committed_states()

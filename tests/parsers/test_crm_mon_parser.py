@@ -17,7 +17,7 @@ from clusterstate.parsers.crm_mon import (
     resource_of_op_key,
 )
 from clusterstate.parsers.crm_mon_model import FenceStatus, NoQuorumPolicy, PacemakerdState, Role
-from tests.support.cibstates import PCMK_TZ, CibStates, crm_mon_xml
+from lab.offline.cibstates import PCMK_TZ, CibStates, crm_mon_xml
 
 CAPTURED = Path(__file__).parents[1] / "fixtures" / "pacemaker"
 ZONE = ZoneInfo(PCMK_TZ)

@@ -32,7 +32,7 @@ from clusterstate.parsers.pgsql_ra import (
     ReplicationState,
     SyncState,
 )
-from tests.support.cibstates import (
+from lab.offline.cibstates import (
     BASE_AT,
     HEALTHY_AT,
     INCIDENT_AT,

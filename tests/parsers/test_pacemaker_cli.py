@@ -21,8 +21,9 @@ from clusterstate.pacemaker_cli import (
 )
 from clusterstate.parsers.crm_mon import CRM_MON_ARGV, parse_crm_mon
 from clusterstate.tools import CommandError, SubprocessRunner
-from tests.support.cibstates import PCMK_TZ, CibStates, require_pacemaker_tools, tool_env
+from lab.offline.cibstates import PCMK_TZ, CibStates, tool_env
 from tests.support.pacemaker11 import FIXTURES, STANDIN_DIR
+from tests.support.pacemaker_tools import require_pacemaker_tools
 from tests.support.runners import CibFileRunner
 
 STANDIN = STANDIN_DIR / "crm_mon"

@@ -21,7 +21,7 @@ from clusterstate.parsers.pcmk_values import (
     parse_role,
     parse_score,
 )
-from tests.support.cibstates import ctime_text
+from lab.offline.cibstates import ctime_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")

@@ -21,7 +21,7 @@ from clusterstate.parsers.pgsql_agent_script import (
     ocf_agent_path,
     reads_crm_mon,
 )
-from tests.support.cibstates import CibStates, run_tool
+from lab.offline.cibstates import CibStates, run_tool
 from tests.support.legacy_fixtures import FIXTURE_DIR, LEGACY_SUFFIX
 
 STOCK = Path("/usr/lib/ocf/resource.d/heartbeat/pgsql")

@@ -32,9 +32,7 @@ from clusterstate.parsers.pg_messages import Cause, Clue
 from clusterstate.parsers.pgsql_ra import PgsqlStatus
 from clusterstate.postgres import PgFacts, StandbyLink
 from clusterstate.tools import CommandResult
-from remediator.lock import LockOutcome, holder_value
-from remediator.services import Services
-from tests.support.states import (
+from lab.offline.clusterstates import (
     failure,
     history,
     location,
@@ -42,6 +40,8 @@ from tests.support.states import (
     pg_standby,
     with_pacemaker,
 )
+from remediator.lock import LockOutcome, holder_value
+from remediator.services import Services
 
 from .snapshots import NOW, healthy
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import yaml
 
+from lab.loopback import free_port
 from remediator.app import create_app
 from remediator.config import load_config
 from remediator.server import bind, serve
-from tests.support.pgpair import free_port
 
 from .conftest import TOKEN
 from .fakeworld import World

@@ -2,7 +2,7 @@
 
 hub1 is the primary (promoted, PRI, VIP, PGSQL.lock is normal there), hub2 the standby streaming
 on timeline 1. `local` says which hub the remediator under test runs on. The states are the shared
-model's (`clusterstate`), built with tests/support/states.py.
+model's (`clusterstate`), built with lab/offline/clusterstates.py.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import replace
 
 from clusterstate.model import ClusterState
 from clusterstate.postgres import PgFacts
-from tests.support.states import (
+from lab.offline.clusterstates import (
     PGSQL,
     GiB,
     agent,

@@ -19,11 +19,12 @@ import pytest
 from lxml import etree
 
 from clusterstate.tools import SubprocessRunner
+from lab.offline.cibstates import run_tool
 from remediator.actions.resync_plan import hold_xml
 from remediator.actions.resync_target import PgTarget
 from remediator.lock import ClusterLock, lock_set_xml
 from remediator.simulate import location_constraint_xpath
-from tests.support.cibstates import require_pacemaker_tools, run_tool
+from tests.support.pacemaker_tools import require_pacemaker_tools
 
 SCHEMAS = Path("/usr/share/pacemaker")
 TARGET = PgTarget(

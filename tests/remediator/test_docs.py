@@ -6,6 +6,7 @@ from pathlib import Path
 
 from remediator import guard
 from remediator.actions import ACTION_NAMES
+from remediator.intake import INTAKE_REFUSALS
 from remediator.metrics import METRICS
 
 from .conftest import AppFactory
@@ -15,7 +16,7 @@ DOC = (Path(__file__).resolve().parents[2] / "docs" / "remediator.md").read_text
 
 def test_every_metric_precondition_and_action_is_documented() -> None:
     missing = [m.name for m in METRICS if f"`{m.name}`" not in DOC]
-    missing += [p for p in guard.PRECONDITIONS if f"`{p}`" not in DOC]
+    missing += [p for p in (*guard.PRECONDITIONS, *INTAKE_REFUSALS) if f"`{p}`" not in DOC]
     missing += [a for a in ACTION_NAMES if f"### {a}" not in DOC]
     assert missing == []
 

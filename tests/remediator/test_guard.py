@@ -12,11 +12,11 @@ from clusterstate.model import ClusterState
 from clusterstate.pacemaker_state import LockState, ResourcePlacement, pacemaker_state
 from clusterstate.parsers.crm_mon import parse_crm_mon
 from clusterstate.parsers.crm_mon_model import FenceEvent, FenceStatus
+from lab.offline.clusterstates import agent, corosync, node, pg_down, pg_primary, pg_standby
+from lab.offline.clusterstates import with_pacemaker as pacemaker_with
 from remediator import guard
 from remediator.actions.base import cluster_safety
 from remediator.config import config_from_mapping
-from tests.support.states import agent, corosync, node, pg_down, pg_primary, pg_standby
-from tests.support.states import with_pacemaker as pacemaker_with
 
 from .snapshots import NOW, PGSQL, healthy, host
 

@@ -52,19 +52,31 @@ def test_everything_survives_reopen(journal: Journal, tmp_path: Path) -> None:
     )
     journal.record_episode("f1", "s", 1.0, job)
     journal.set_circuit("resource_cleanup", "t", is_open=True, now=2.0, reason="r", job_id=job)
-    assert journal.first_seen("sig", "cli-ban-x", 5.0, record=True) == 5.0
+    journal.observe_constraints({"sig": "cli-ban-x"}, 5.0)
     journal.close()
     again = Journal(tmp_path / "j.db", "hub1")
     assert again.job(job)["labels"] == {"a": "b"}  # type: ignore[index]
     assert again.episode("f1", "s")["job_id"] == job  # type: ignore[index]
     assert again.circuit("resource_cleanup", "t")["open"] == 1  # type: ignore[index]
-    assert again.first_seen("sig", "cli-ban-x", 99.0, record=True) == 5.0
-    assert again.first_seen("new", "cli-ban-y", 99.0, record=False) == 99.0
-    assert again.first_seen("new", "cli-ban-y", 100.0, record=False) == 100.0
+    assert again.first_seen("sig") == 5.0
+    assert again.first_seen("new") is None
+
+
+def test_a_constraint_seen_gone_is_forgotten(journal: Journal) -> None:
+    journal.observe_constraints({"a": "cli-ban-a", "b": "cli-ban-b"}, 5.0)
+    journal.observe_constraints({"a": "cli-ban-a", "c": "cli-ban-c"}, 9.0)
+    assert (journal.first_seen("a"), journal.first_seen("b"), journal.first_seen("c")) == (
+        5.0,
+        None,
+        9.0,
+    )
+    assert journal.forget_constraint("cli-ban-a") == 1
+    journal.observe_constraints({"a": "cli-ban-a"}, 20.0)
+    assert journal.first_seen("a") == 20.0
 
 
 def test_rejects_unknown_columns(journal: Journal) -> None:
     with pytest.raises(TypeError):
-        journal.update_job("x", **{"state = 'x'; --": 1})
+        journal.update_job("x", **{"state = 'x'; --": "1"})
     with pytest.raises(TypeError):
         journal.audit(1.0, "e", sneaky="x")

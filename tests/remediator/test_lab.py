@@ -9,7 +9,10 @@ After each test the session's shared lab is restored to healthy.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
 import threading
 import time
@@ -25,7 +28,7 @@ import pytest
 import yaml
 
 from lab.cluster import Lab
-from lab.stackconfig import lab_policy
+from lab.product.stackconfig import CLUSTER, lab_policy
 
 from .conftest import TOKEN, alert, ban_alert, cleanup_alert, payload, resync_alert
 from .snapshots import cleanup_argv
@@ -57,7 +60,9 @@ class Hub:
             return exc.code, json.loads(exc.read())
 
     def post(self, *alerts: dict[str, Any]) -> dict[str, Any]:
-        status, body = self.request("POST", "/webhook", payload(*alerts))
+        """As Alertmanager sends them: each alert carries the exporter's `cluster` label."""
+        ours = [{**a, "labels": {**a["labels"], "cluster": CLUSTER}} for a in alerts]
+        status, body = self.request("POST", "/webhook", payload(*ours))
         assert status == 202, body
         return body  # type: ignore[no-any-return]
 
@@ -98,7 +103,7 @@ def hubs(lab: Lab, tmp_path: Path) -> Iterator[dict[str, Hub]]:
             config.write_text(
                 yaml.safe_dump(
                     {
-                        "cluster": "cfcluster",
+                        "cluster": CLUSTER,
                         "node": node,
                         "journal": str(base / "journal.db"),
                         "kill_switch_file": str(base / "paused"),
@@ -114,19 +119,30 @@ def hubs(lab: Lab, tmp_path: Path) -> Iterator[dict[str, Hub]]:
                 )
             )
             log = base / "remediator.log"
-            pid = lab.spawn(
-                node,
-                [sys.executable, "-m", "remediator", "--config.file", str(config), "serve"],
-                env={"PYTHONPATH": str(REPO)},
-                log_path=log,
-            )
-            hubs[node] = Hub(node, lab.forward(node, PORT), pid, log)
+            hubs[node] = Hub(node, lab.forward(node, PORT), start_remediator(lab, node, base), log)
         for hub in hubs.values():
             wait_healthy(hub)
         yield hubs
     finally:
         for hub in hubs.values():
             lab.stop_spawned(hub.pid, timeout=40)
+
+
+def start_remediator(lab: Lab, node: str, base: Path) -> int:
+    """`cfha-remediator serve` inside the node, on the config and journal in `base`."""
+    return lab.spawn(
+        node,
+        [
+            sys.executable,
+            "-m",
+            "remediator",
+            "--config.file",
+            str(base / "remediator.yml"),
+            "serve",
+        ],
+        env={"PYTHONPATH": str(REPO)},
+        log_path=base / "remediator.log",
+    )
 
 
 def wait_healthy(hub: Hub, timeout: float = 30) -> None:
@@ -356,3 +372,75 @@ def test_refuses_without_quorum(lab: Lab, hubs: dict[str, Hub]) -> None:
         assert job["refused_by"] == "quorate", job["checks"]
     finally:
         lab.run(primary, ["corosync-cmapctl", "-s", "quorum.two_node", "u8", "1"])
+
+
+LOCK = """
+import sys, time
+from clusterstate.tools import SubprocessRunner
+from remediator.lock import ClusterLock
+node, verb, job = sys.argv[1:4]
+lock = ClusterLock(SubprocessRunner(), "cibadmin", node, timeout=20)
+if verb == "take":
+    assert lock.acquire(job, time.time(), 14400).acquired, lock.read()
+else:
+    assert lock.release(job), lock.read()
+"""
+
+
+def cib_lock(lab: Lab, node: str, verb: str, job: str) -> None:
+    """Take or release the cluster lock inside `node` exactly as a job there does."""
+    argv = [sys.executable, "-c", LOCK, node, verb, job]
+    lab.run(node, argv, timeout=60, env={"PYTHONPATH": str(REPO)}, check=True)
+
+
+def kill_hard(pid: int) -> None:
+    """SIGKILL the remediator and any process it started: a crash runs no `finally`."""
+    family = [pid]
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:  # the parent: a process this test started
+            family.append(int(stat.parent.name))
+    for member in family:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(member, signal.SIGKILL)
+
+
+def test_a_lock_left_by_a_crash_is_released_at_recovery(
+    lab: Lab, hubs: dict[str, Hub], tmp_path: Path
+) -> None:
+    """Issue 17 item 3, live: the remediator dies after its job took the cluster lock and before
+    the job ran; it is restarted and the alert resolves. The lock is gone within that recovery
+    (before, it stayed until its lifetime ran out: hours for a resync).
+
+    The job waits for a lock the other hub holds, the remediator is killed, and the lock is
+    then taken for that job the way the job would have taken it. The kill switch keeps the
+    restarted worker from deciding the job again, so only the recovery can release the lock."""
+    hit = lab.inject("ban")
+    acting, other = hit.node, lab.other(hit.node)
+    hub = hubs[acting]
+    an_alert = ban_alert(constraint=f"cli-ban-mscfpgsql-on-{hit.node}")
+    cib_lock(lab, other, "take", "held-by-the-other-hub")
+    try:
+        [job_id] = hub.post(an_alert)["accepted"]
+        kill_hard(hub.pid)
+        lab.stop_spawned(hub.pid)  # already dead: only forgets it
+        cib_lock(lab, other, "release", "held-by-the-other-hub")
+        cib_lock(lab, acting, "take", job_id)
+        assert job_id in lab.run(acting, ["cibadmin", "--query", "--scope", "crm_config"]).stdout
+        (tmp_path / acting / "paused").touch()
+        hub.pid = start_remediator(lab, acting, tmp_path / acting)
+        wait_healthy(hub)
+        resolved = hub.post({**an_alert, "status": "resolved"})
+        assert resolved["resolved"] == 1
+        crm_config = lab.run(acting, ["cibadmin", "--query", "--scope", "crm_config"]).stdout
+        assert "cfha-remediation-lock" not in crm_config, crm_config
+        _, audit = hub.request("GET", "/api/audit?limit=50")
+        released = [a for a in audit["audit"] if a["event"] == "lock_released"]
+        assert [(a["job_id"], a["reason"]) for a in released] == [(job_id, "recovery")]
+    finally:
+        xpath = "//crm_config/cluster_property_set[@id='cfha-remediation-lock']"
+        lab.run(acting, ["cibadmin", "--delete", "--xpath", xpath])
+        (tmp_path / acting / "paused").unlink(missing_ok=True)

@@ -1,4 +1,5 @@
-"""The PostgreSQL and local-file readers against a real primary/standby pair on loopback."""
+"""The PostgreSQL and local-file readers against a real primary/standby pair on loopback, on each
+tested PostgreSQL major."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from dataclasses import replace
 from clusterstate.host import pgsql_lock, probe_data_dir
 from clusterstate.pacemaker_state import PgsqlParams
 from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
-from tests.support.pgpair import PgPair
+from lab.offline.pgpair import PgPair
 
 
 def params(pair: PgPair, port: int) -> PgsqlParams:
@@ -18,7 +19,7 @@ def params(pair: PgPair, port: int) -> PgsqlParams:
         pgdata=str(pair.standby.datadir),
         tmpdir=str(pair.base / "tmp"),
         pgdba="postgres",
-        pgctl="/usr/lib/postgresql/15/bin/pg_ctl",
+        pgctl=str(pair.install.tool("pg_ctl")),
         psql=None,
         master_ip="127.0.0.1",
         repuser="postgres",

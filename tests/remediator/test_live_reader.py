@@ -26,6 +26,8 @@ from clusterstate.pacemaker_state import PgsqlParams
 from clusterstate.postgres import PgFacts
 from clusterstate.read import ClusterStateReader
 from clusterstate.tools import CommandResult, SubprocessRunner
+from lab.offline.cibstates import HEALTHY_AT, INCIDENT_AT, PCMK_TZ, CibStates
+from lab.offline.clusterstates import GiB, lock_file, pg_primary, pg_standby
 from remediator import guard
 from remediator.actions.base import Context, Hints
 from remediator.actions.clear_cli_constraints import ClearCliConstraintsParams
@@ -37,9 +39,7 @@ from remediator.live import pacemaker_settings
 from remediator.lock import ClusterLock
 from remediator.simulate import removal_is_quiet
 from tests.remediator.snapshots import cleanup_argv
-from tests.support.cibstates import HEALTHY_AT, INCIDENT_AT, PCMK_TZ, CibStates
 from tests.support.runners import OfflineRunner
-from tests.support.states import GiB, lock_file, pg_primary, pg_standby
 
 from .snapshots import host
 

@@ -10,8 +10,7 @@ import pytest
 from flask import Flask
 
 from clusterstate.host import DataDir
-from tests.remediator.snapshots import cleanup_argv
-from tests.support.states import (
+from lab.offline.clusterstates import (
     agent,
     failure,
     history,
@@ -20,9 +19,10 @@ from tests.support.states import (
     pg_primary,
     with_pacemaker,
 )
+from tests.remediator.snapshots import cleanup_argv
 
 from .conftest import AppFactory, circuit_of, core, job_of, resync_alert
-from .fakeworld import World
+from .fakeworld import Call, World
 from .snapshots import PGSQL, healthy, host, standby_failed
 from .test_worker import run, send
 
@@ -249,3 +249,65 @@ def test_refusals(
         world.base = replace(world.base, primary=change.pop("primary"))  # type: ignore[arg-type]
     world.base = with_pacemaker(world.base, **change)
     assert refused_by(app, world, resync_alert()).startswith(precondition)
+
+
+def test_recovery_never_holds_a_node_that_became_the_primary(
+    broken_standby: World, app: Flask
+) -> None:
+    """The re-sync fails in `verify` because the other hub went away meanwhile and pacemaker
+    promoted the target: `reassert_hold` re-reads the cluster and must not ban the one primary
+    (issue 17 item 1)."""
+    world = broken_standby
+
+    applied = world.apply
+
+    def other_hub_goes_away(call: Call) -> int:
+        code = applied(call)
+        if "--cleanup" in call.argv:  # the last command before verify, once it took effect
+            p = world.base.pacemaker
+            assert p.database is not None and p.vip is not None
+            database = replace(p.database, active_nodes=("hub2",), promoted_nodes=("hub2",))
+            world.base = replace(
+                with_pacemaker(
+                    world.base,
+                    nodes=(node("hub1", False), node("hub2", is_dc=True)),
+                    database=database,
+                    vip=replace(p.vip, active_nodes=("hub2",)),
+                    resources=(database, replace(p.vip, active_nodes=("hub2",))),
+                    agent_views=(agent("hub2", "PRI", "LATEST"),),
+                    location_constraints=(),
+                ),
+                primary=pg_primary(streaming_to=()),
+            )
+            world.update_local("hub2", postgres=pg_primary(streaming_to=()))
+        return code
+
+    world.apply = other_hub_goes_away  # type: ignore[method-assign]
+    job_id = send(app, resync_alert())["accepted"][0]
+    run(app)
+    job = job_of(app, job_id)
+    assert job["state"] == "failed" and "verify" in job["detail"]
+    steps = {s["name"]: s for s in core(app).journal.steps(job_id)}
+    assert steps["reassert_hold"]["outcome"] == "skipped"
+    assert "target_not_primary" in steps["reassert_hold"]["detail"]
+    after_cleanup = world.commands()[world.commands().index(cleanup_argv("hub2")) + 1 :]
+    assert not [c for c in after_cleanup if c[:2] == ("cibadmin", "--modify")]
+    assert not world.base.pacemaker.location_constraints  # hub2, the primary, is not banned
+
+
+def test_recovery_changes_nothing_blind(broken_standby: World, app: Flask) -> None:
+    """The cluster cannot be read when the recovery would run: the hold is not re-asserted on
+    an unknown target (a human is paged by the failed job and the open circuit)."""
+    world = broken_standby
+
+    def cluster_goes_dark(call: Call) -> None:
+        if "--cleanup" in call.argv:
+            world.on_call = None
+            world.readable = False
+
+    world.on_call = cluster_goes_dark
+    job_id = send(app, resync_alert())["accepted"][0]
+    run(app)
+    steps = {s["name"]: s for s in core(app).journal.steps(job_id)}
+    assert steps["reassert_hold"]["outcome"] == "skipped"
+    assert "cannot be read" in steps["reassert_hold"]["detail"]

@@ -11,7 +11,7 @@ from flask import Flask
 
 from clusterstate.handshake import Handshake
 from clusterstate.parsers.pg_messages import Cause, Clue
-from tests.support.states import agent, pg_standby, with_pacemaker
+from lab.offline.clusterstates import agent, pg_standby, with_pacemaker
 
 from .conftest import job_of, resync_alert
 from .fakeworld import World

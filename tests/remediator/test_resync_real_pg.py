@@ -1,4 +1,4 @@
-"""resync_standby's data steps for real, on a real PostgreSQL pair, without the lab.
+"""resync_standby's data steps for real, on a real PostgreSQL pair (each tested major), no lab.
 
 Everything the plan runs on PostgreSQL runs for real: setpriv to the postgres user, pg_rewind
 (dry run and real), pg_basebackup into a fresh directory, install/mv/cp/rm. Only pacemaker is a
@@ -21,27 +21,27 @@ import pytest
 from flask import Flask
 
 from clusterstate.host import probe_data_dir
+from lab.offline.pacemaker_standin import PacemakerStandIn
+from lab.offline.pginstall import PgInstall
+from lab.offline.pgpair import PgPair
 from remediator.app import close_app, create_app
 from remediator.clock import SystemClock
 from remediator.config import config_from_mapping
 from remediator.services import Services
 from tests.support import pgcapture
-from tests.support.pgpair import PG_BIN, PgPair
 
 from .conftest import TOKEN, auth, circuit_of, core, job_of, payload, resync_alert
-from .pg_standin import PacemakerStandIn
-
-pytestmark = pytest.mark.skipif(not (PG_BIN / "pg_rewind").exists(), reason="PostgreSQL 15 missing")
 
 
 @pytest.fixture
-def pair() -> Iterator[PgPair]:
-    pg = PgPair()
+def pair(pg: PgInstall) -> Iterator[PgPair]:
+    """A fresh pair per test (each one breaks its standby), on each tested major."""
+    fresh = PgPair(pg)
     try:
-        pg.start()
-        yield pg
+        fresh.start()
+        yield fresh
     finally:
-        pg.close()
+        fresh.close()
 
 
 @pytest.fixture

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
+from lab.loopback import free_port
 from remediator.config import ConfigError, config_from_mapping
 from remediator.server import bind
 from remediator.web.auth import load_token
 from tests.support.daemons import Daemon, wait_for
-from tests.support.pgpair import free_port
 from tests.support.tlsfiles import TlsFiles, make_tls_files
 
 from .conftest import TOKEN

@@ -216,7 +216,8 @@ def test_duplicates_are_dropped_and_survive_a_restart(make_app: AppFactory) -> N
 def test_labels_that_are_not_pacemaker_ids_are_refused(client: FlaskClient, app: Flask) -> None:
     body = payload(cleanup_alert(node="hub2; rm -rf /"))
     result = post(client, body).json  # type: ignore[attr-defined]
-    assert len(result["refused"]) == 1
-    job = app.extensions["cfha_remediator"].journal.job(result["refused"][0])
+    [refused] = result["refused"]
+    assert refused["refused_by"] == "label_invalid" and "node" in refused["detail"]
+    job = app.extensions["cfha_remediator"].journal.job(refused["job_id"])
     assert job["state"] == "refused" and job["refused_by"] == "label_invalid"
     assert app.extensions["cfha_remediator"].worker.run_pending() == 0

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from lab.offline.clusterstates import location, with_pacemaker
 from remediator.journal import JournalError
 from remediator.policy import Policy, load_policy, policy_from_mapping
 from tests.remediator.snapshots import cleanup_argv
-from tests.support.states import location, with_pacemaker
 
 from .conftest import (
     AppFactory,
@@ -297,9 +297,10 @@ def test_interrupted_job_is_marked_and_redecided_after_restart(
     # Decided again from live state: a new plan, starting with (re)placing the hold.
     replayed = [c.argv for c in world.calls[before:]]
     assert replayed[0][:3] == ("cibadmin", "--modify", "--allow-create")
-    assert [a["event"] for a in reversed(journal.audit_log(job_id=old_id))][-2:] == [
+    assert [a["event"] for a in reversed(journal.audit_log(job_id=old_id))][-3:] == [
         "interrupted",
         "redecide",
+        "lock_released",
     ]
 
 

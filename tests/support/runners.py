@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from clusterstate.tools import CommandError, CommandResult, SubprocessRunner
-from tests.support.cibstates import PCMK_TZ
+from lab.offline.cibstates import PCMK_TZ
 
 
 class CibFileRunner:

@@ -1,6 +1,6 @@
 """The product's configuration on the lab: pure builders, no side effects.
 
-Used by `lab.stack` (the demo and the end-to-end tests bring the product up the same way):
+Used by `lab.product.stack` (the demo and the end-to-end tests bring the product up the same way):
 
 - `exporter_config(node, other, dsn, port)`: cfha-exporter on a hub, as a deployment sets it.
 - `remediator_config(...)` and `lab_policy()`: cfha-remediator on a hub. The lab policy is the
@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lab import amconfig
+from lab.product import amconfig
 from remediator.policy import load_policy
 
 CLUSTER = "cfcluster"

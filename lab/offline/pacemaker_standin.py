@@ -1,7 +1,8 @@
 """Pacemaker stood in for, everything else real: the resync data steps on a real PostgreSQL pair.
 
-Used by `test_resync_real_pg` and by the re-sync benchmark (`bench/resync.py`). Pacemaker cannot
-run outside the lab, so this runner/reader/lock plays its part: the hold stops the standby the way
+A fake, and says so: used by tests/remediator/test_resync_real_pg.py and by the re-sync benchmark
+(`bench/resync.py`), where pacemaker cannot run (outside the lab). This runner/reader/lock plays
+its part: the hold stops the standby the way
 the agent's stop does (`pg_ctl stop -m fast`), releasing it and the cleanup start it the way the
 agent's start does (standby.signal plus primary_conninfo with application_name = node name). Every
 other command runs for real (setpriv, pg_rewind, pg_basebackup, install/mv/cp/rm), and
@@ -23,11 +24,11 @@ from clusterstate.model import ClusterState
 from clusterstate.pacemaker_state import LockState
 from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
 from clusterstate.tools import CommandResult, SubprocessRunner
+from lab.offline.clusterstates import corosync, location, pacemaker, pair_params, placement
+from lab.offline.pgpair import PgPair
 from remediator.lock import LockOutcome
-from tests.support.pgpair import PgPair
-from tests.support.states import agent, location, pair_params, with_pacemaker
 
-from .snapshots import healthy
+DAY_S = 86400.0
 
 
 class StandInLock:
@@ -103,30 +104,39 @@ class PacemakerStandIn:
 
     # -- ClusterReader ---------------------------------------------------------------------
     def read(self) -> ClusterState:
+        """hub1 the primary of a day-old cluster (no recent change or failover), hub2 the
+        standby this remediator runs on; PostgreSQL's and the files' parts read for real."""
         now = time.time()
         data = probe_data_dir(self.params.pgdata or "")
         primary, database_bytes = self.pg.primary(self.params)
         local = self.pg.local(replace(self.params, pgport=self.pair.standby.port))
         running = bool(data.postmaster_running)
         streaming = running and "hub2" in primary.streaming_to
-        s = healthy("hub2", now)
-        p = s.pacemaker
-        assert p.database is not None
-        database = replace(p.database, active_nodes=("hub1", "hub2") if running else ("hub1",))
-        state = with_pacemaker(
-            s,
-            database=database,
-            resources=(database, *p.resources[1:]),
-            agent_views=(
-                agent("hub1", "PRI", "LATEST"),
-                agent("hub2", "HS:async" if streaming else "STOP"),
-            ),
-            location_constraints=(location("cfha-hold-mscfpgsql-on-hub2"),) if self.held else (),
-            pgsql=self.params,
-            lock=self.lock.state,
+        database = placement(
+            "cfpgsql",
+            ("hub1", "hub2") if running else ("hub1",),
+            ("hub1",),
+            primitive="cfpgsql",
+            clone="mscfpgsql",
         )
-        return replace(
-            state,
+        hold = location("cfha-hold-mscfpgsql-on-hub2")
+        return ClusterState(
+            taken_at=now,
+            local_node="hub2",
+            pacemaker=pacemaker(
+                "hub2",
+                database=database,
+                agents={
+                    "hub1": ("PRI", "LATEST"),
+                    "hub2": ("HS:async" if streaming else "STOP", None),
+                },
+                location_constraints=(hold,) if self.held else (),
+                pgsql=self.params,
+                lock=self.lock.state,
+                last_change=now - DAY_S,
+                last_promotion=now - DAY_S,
+            ),
+            corosync=corosync("hub2"),
             postgres=local,
             primary=primary,
             primary_database_bytes=database_bytes,

@@ -1,18 +1,19 @@
-"""A CFEngine hub's data for tests and benchmarks: a seeded cfdb and the HA files.
+"""A CFEngine hub's data without the live lab: a seeded cfdb on a `PgPair`, and the HA files.
 
-The cfdb tables and their seed come from the lab (`lab.cfdb`), so tests, benchmarks and the live
-lab all use the same documented schema and the same deterministic data.
+The cfdb tables and their seed are the lab's (`lab.cfdb`), the files are laid out as the lab's
+hubs have them (`lab.config`), so tests, benchmarks and the live lab all use the same documented
+schema and the same deterministic data.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from exporter.collectors.cfengine import HA_ENABLED, HA_INFO, MASTER_HUB
 from lab import cfdb
-from tests.support.pgpair import MONITOR_ROLE, PgPair
+from lab.cfdb_plan import ha_info_text
+from lab.config import CFENGINE_DIR, HA_ENABLED, HA_INFO_JSON, MASTER_HUB_DAT
+from lab.offline.pgpair import MONITOR_ROLE, PgPair
 
 HUBS = (
     cfdb.Hub(name="hub1", ip="10.250.99.1", sha="1f" * 32),
@@ -30,26 +31,22 @@ def create_cfdb(
     )
     moment = now or datetime.now(UTC).replace(microsecond=0)
     plan = cfdb.plan(hosts, moment, rng_seed, HUBS)
-    counts = cfdb.seed(pair.primary.conninfo(user="postgres", dbname=dbname), hosts, moment,
-                       rng_seed, HUBS)  # fmt: skip
+    counts = cfdb.seed(
+        pair.primary.conninfo(user="postgres", dbname=dbname), hosts, moment, rng_seed, HUBS
+    )
     pair.wait_replayed()
     return counts, plan
 
 
-def ha_info_text(hubs: tuple[cfdb.Hub, ...] = HUBS) -> str:
-    return json.dumps(
-        {h.ip: {"sha": h.sha, "internal_ip": h.ip, "is_in_cluster": True} for h in hubs}, indent=2
-    )
-
-
 def write_workdir(base: Path, master_ip: str | None = HUBS[0].ip) -> Path:
-    """A CFEngine work directory with ha_info.json, master_hub.dat and the ha_enabled marker."""
-    for relative, text in (
-        (HA_INFO, ha_info_text()),
-        (MASTER_HUB, None if master_ip is None else master_ip + "\n"),
+    """A CFEngine work directory (`base` stands for /var/cfengine) with ha_info.json,
+    master_hub.dat and the ha_enabled marker."""
+    for inside, text in (
+        (HA_INFO_JSON, ha_info_text(HUBS)),
+        (MASTER_HUB_DAT, None if master_ip is None else master_ip + "\n"),
         (HA_ENABLED, ""),
     ):
-        path = base / relative
+        path = base / inside.relative_to(CFENGINE_DIR)
         path.parent.mkdir(parents=True, exist_ok=True)
         if text is not None:
             path.write_text(text)

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -37,8 +36,9 @@ from typing import Any
 
 import yaml
 
-from lab.waiting import LOOPBACK, StackError, wait_until
-from lab.webhook_sink import Notification, WebhookSink
+from lab.loopback import LOOPBACK, free_port
+from lab.product.waiting import StackError, wait_until
+from lab.product.webhook_sink import Notification, WebhookSink
 
 __all__ = [
     "LOOPBACK",
@@ -65,14 +65,6 @@ class DaemonExited(RuntimeError):
 
 def missing_binaries() -> list[str]:
     return [b for b in (PROMETHEUS_BIN, ALERTMANAGER_BIN) if shutil.which(b) is None]
-
-
-def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the daemon start retries if it is taken)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def http_get_bytes(request: urllib.request.Request | str, timeout: float = 10.0) -> bytes:

@@ -15,7 +15,7 @@ wrote with that step's fixed time, so every state is the same on every run.
 
 ``CibStates(root)`` builds each state once, on first use; tests get one per session from the
 ``cib_states`` fixture. Building needs crm_simulate, crm_attribute, cibadmin and pcs; without
-them the tests that ask for a state are skipped.
+them `MissingToolsError` says which are missing (the tests' `cib_states` fixture skips on it).
 """
 
 from __future__ import annotations
@@ -29,11 +29,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import pytest
 from lxml import etree
 
 from clusterstate.parsers.crm_mon import CRM_MON_ARGV
-from tests.support import pacemaker11
+from lab.offline.ctime import ctime_text as _ctime_text
 
 PCMK_TZ = "Europe/Berlin"
 """The zone the simulated hubs run in: not UTC, and in summer time on the pinned dates."""
@@ -58,7 +57,7 @@ _TIMEOUT = 60.0
 
 def ctime_text(epoch: int, zone: ZoneInfo = _ZONE) -> str:
     """``epoch`` as C ctime() prints it in ``zone`` ("Tue Jul 14 10:00:00 2026")."""
-    return pacemaker11.ctime_text(epoch, zone)
+    return _ctime_text(epoch, zone)
 
 
 def tool_env(cib: Path | None = None, tz: str = PCMK_TZ) -> dict[str, str]:
@@ -97,11 +96,13 @@ def cibadmin_query(cib: Path) -> bytes:
     return run_tool(["cibadmin", "--query"], cib=cib)
 
 
-def require_pacemaker_tools() -> None:
-    """Skip the calling test when the pacemaker command-line tools are not installed."""
-    missing = [tool for tool in TOOLS if shutil.which(tool, path=tool_env()["PATH"]) is None]
-    if missing:
-        pytest.skip(f"pacemaker tools not installed: {', '.join(missing)} (scripts/ensure-debs)")
+class MissingToolsError(RuntimeError):
+    """A pacemaker command-line tool the states are built with is not installed."""
+
+
+def missing_pacemaker_tools() -> list[str]:
+    """The tools of `TOOLS` not installed here (empty when every one is)."""
+    return [tool for tool in TOOLS if shutil.which(tool, path=tool_env()["PATH"]) is None]
 
 
 def _restamp(cib: Path, fresh_since: float, at: int) -> None:
@@ -135,7 +136,11 @@ class CibStates:
 
     def _state(self, name: str, build: Callable[[Path], None]) -> Path:
         if name not in self._built:
-            require_pacemaker_tools()
+            missing = missing_pacemaker_tools()
+            if missing:
+                raise MissingToolsError(
+                    f"pacemaker tools not installed: {', '.join(missing)} (scripts/ensure-debs)"
+                )
             path = self.root / f"{name}.xml"
             build(path)
             self._built[name] = path

@@ -6,7 +6,7 @@
         stack.prometheus.alerts(); stack.alertmanager.alerts(); stack.sink.received()
 
 Inside each hub (`Lab.spawn`, reached through `Lab.forward` on 127.0.0.1): cfha-exporter,
-cfha-remediator (lab policy and guard, `lab.stackconfig`) and the cf-hub stand-in. A cf-agent
+cfha-remediator (lab policy and guard, `stackconfig`) and the cf-hub stand-in. A cf-agent
 stand-in (a thread) writes the active hub's address into both hubs' master_hub.dat every 10 s,
 as CFEngine's HA policy does at each agent run (every 5 minutes; lab time runs 30 times
 faster): without it the verdict stays DEGRADED after a failover. On the host,
@@ -14,18 +14,19 @@ bound to 127.0.0.1: Prometheus with the lab copy of `alerts/rules/` scraping bot
 (job `cfha`) and both remediators (job `cfha-remediator`), Alertmanager with the example
 routing tuned for the lab (remediation requests to both remediators, human receivers to a
 webhook sink), and the sink. `close()` stops everything it started, by PID, also after a
-failed start; the lab itself is the caller's.
+failed start; the lab itself is the caller's. If the lab is rebuilt under a running stack
+(`lab restore` does when it cannot repair by hand), every process the stack started in the hubs
+stops with it: `lost_hubs()` notices, `bring_back_hubs()` starts them again on the new lab, with
+the same journals and the same addresses.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,21 +34,21 @@ from typing import Any
 
 import yaml
 
-from lab import stackconfig
 from lab.cluster import Lab
 from lab.errors import LabError
-from lab.promrules import write_lab_copy
-from lab.promstack import (
+from lab.product import stackconfig
+from lab.product.promrules import write_lab_copy
+from lab.product.promstack import (
     Alertmanager,
     Prometheus,
     PromStack,
     StackError,
-    http_get_bytes,
     missing_binaries,
     wait_until,
 )
+from lab.product.remediator_client import RemediatorClient
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 EXPORTER_PORT = 9732  # inside each hub, on the hub's own 127.0.0.1
 REMEDIATOR_PORT = 9735
 CFHUB_INTERVAL_SECONDS = 60.0
@@ -55,7 +56,7 @@ CFAGENT_INTERVAL_SECONDS = 10.0
 READY_TIMEOUT = 60.0
 
 __all__ = [
-    "Hub",
+    "HubProcesses",
     "ProductStack",
     "RemediatorClient",
     "StackError",
@@ -79,7 +80,7 @@ class StackSettings:
 
 
 @dataclass
-class Hub:
+class HubProcesses:
     """What runs in one hub and where it is reached from the host."""
 
     node: str
@@ -88,39 +89,11 @@ class Hub:
     exporter_pid: int
     remediator_pid: int
     cfhub_pid: int
-    remediator_generation: int = 0
+    journal_tag: str = "0"  # the remediator's journal is `journal-<tag>.db`
 
-
-class RemediatorClient:
-    """The remediator's HTTP API on 127.0.0.1, with the bearer token."""
-
-    def __init__(self, base_url: str, token: str) -> None:
-        self.base_url = base_url
-        self._token = token
-
-    def request(self, method: str, path: str, body: Any = None, timeout: float = 30.0) -> Any:
-        data = None if body is None else json.dumps(body).encode()
-        url = f"{self.base_url}{path}"  # base_url: a 127.0.0.1 forward (checked when sent)
-        req = urllib.request.Request(url, data=data, method=method)  # noqa: S310
-        req.add_header("Authorization", f"Bearer {self._token}")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        return json.loads(http_get_bytes(req, timeout))
-
-    def healthy(self) -> bool:
-        return bool(json.loads(http_get_bytes(f"{self.base_url}/healthz", 5)).get("status") == "ok")
-
-    def jobs(self, limit: int = 200) -> list[dict[str, Any]]:
-        answer: list[dict[str, Any]] = self.request("GET", f"/api/jobs?limit={limit}")["jobs"]
-        return answer
-
-    def job(self, job_id: str) -> dict[str, Any]:
-        answer: dict[str, Any] = self.request("GET", f"/api/jobs/{job_id}")
-        return answer
-
-    def post_webhook(self, payload: dict[str, Any]) -> dict[str, Any]:
-        answer: dict[str, Any] = self.request("POST", "/webhook", payload)
-        return answer
+    @property
+    def pids(self) -> tuple[int, int, int]:
+        return self.exporter_pid, self.remediator_pid, self.cfhub_pid
 
 
 class ProductStack:
@@ -133,7 +106,7 @@ class ProductStack:
         self.token = secrets.token_hex(24)
         self.token_file = self.workdir / "remediator.token"
         self.policy_file = self.workdir / "remediator-policy.yml"
-        self.hubs: dict[str, Hub] = {}
+        self.hubs: dict[str, HubProcesses] = {}
         self._promstack: PromStack | None = None
         self._prometheus: Prometheus | None = None
         self._alertmanager: Alertmanager | None = None
@@ -187,7 +160,12 @@ class ProductStack:
         self._promstack = PromStack(self.workdir / "promstack")
         try:
             for node in self.lab.node_names:
-                self.hubs[node] = self._start_hub(node)
+                self.hubs[node] = self._start_hub(
+                    node,
+                    "0",
+                    self.settings.local_ports.get(f"{node}:exporter", 0),
+                    self.settings.local_ports.get(f"{node}:remediator", 0),
+                )
             self._start_agent_stand_in()
             self._start_alerting()
             for node in self.lab.node_names:
@@ -222,10 +200,36 @@ class ProductStack:
         lab many times in a row starts each scenario as a freshly deployed remediator would."""
         for node, hub in self.hubs.items():
             self.lab.stop_spawned(hub.remediator_pid, timeout=40)
-            hub.remediator_generation += 1
+            hub.journal_tag = tag
             hub.remediator_pid = self._spawn_remediator(node, tag)
         for node in self.hubs:
             self._wait_remediator(node)
+
+    def lost_hubs(self) -> list[str]:
+        """Hubs where nothing this stack started runs any more: the lab was stopped or rebuilt."""
+        return [
+            node
+            for node, hub in self.hubs.items()
+            if not any(self.lab.is_running(pid) for pid in hub.pids)
+        ]
+
+    def bring_back_hubs(self) -> list[str]:
+        """Start the exporter, remediator, cf-hub stand-in and forwards again in every lost hub
+        of a lab that is up again; the same journals, the same 127.0.0.1 ports when free (then
+        Prometheus and Alertmanager go on as they were). Returns the hubs brought back."""
+        lost = self.lost_hubs()
+        for node in lost:
+            old = self.hubs[node]
+            new = self._start_hub(
+                node, old.journal_tag, _port(old.exporter_url), _port(old.remediator_url)
+            )
+            self.hubs[node] = new
+            if (new.exporter_url, new.remediator_url) != (old.exporter_url, old.remediator_url):
+                # Prometheus scrapes, and Alertmanager posts to, the old addresses.
+                raise StackError(f"{node}: its old 127.0.0.1 ports were taken; restart the stack")
+        for node in lost:
+            self._wait_remediator(node)
+        return lost
 
     # -- hubs ----------------------------------------------------------------------------------
     def _hub_dir(self, node: str) -> Path:
@@ -241,8 +245,7 @@ class ProductStack:
             log_path=self._hub_dir(node) / f"{what}.log",
         )
 
-    def _forward(self, node: str, port: int, what: str) -> str:
-        preferred = self.settings.local_ports.get(f"{node}:{what}", 0)
+    def _forward(self, node: str, port: int, preferred: int) -> str:
         try:
             local = self.lab.forward(node, port, local_port=preferred)
         except OSError:  # the preferred port is taken: any free one will do
@@ -270,7 +273,9 @@ class ProductStack:
             node, "remediator", ["-m", "remediator", "--config.file", str(config), "serve"]
         )
 
-    def _start_hub(self, node: str) -> Hub:
+    def _start_hub(
+        self, node: str, journal_tag: str, exporter_port: int, remediator_port: int
+    ) -> HubProcesses:
         spec = self.lab.node(node)
         config = self._hub_dir(node) / "exporter.yml"
         config.write_text(
@@ -288,14 +293,15 @@ class ProductStack:
             ["-m", "lab.cfhub", "--dsn", spec.pg_dsn(), "--interval", str(CFHUB_INTERVAL_SECONDS)],
         )
         exporter = self._spawn(node, "exporter", ["-m", "exporter", "--config.file", str(config)])
-        remediator = self._spawn_remediator(node, "0")
-        return Hub(
+        remediator = self._spawn_remediator(node, journal_tag)
+        return HubProcesses(
             node=node,
-            exporter_url=self._forward(node, EXPORTER_PORT, "exporter"),
-            remediator_url=self._forward(node, REMEDIATOR_PORT, "remediator"),
+            exporter_url=self._forward(node, EXPORTER_PORT, exporter_port),
+            remediator_url=self._forward(node, REMEDIATOR_PORT, remediator_port),
             exporter_pid=exporter,
             remediator_pid=remediator,
             cfhub_pid=cfhub,
+            journal_tag=journal_tag,
         )
 
     def _start_agent_stand_in(self) -> None:
@@ -349,3 +355,7 @@ class ProductStack:
         for node in self.hubs:
             self._wait_remediator(node)
         return time.monotonic() - started
+
+
+def _port(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])

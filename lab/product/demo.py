@@ -2,11 +2,15 @@
 
 The lab's two hubs run the exporter, the remediator and a cf-hub stand-in; Prometheus (the lab
 copy of alerts/rules/) and Alertmanager (the example routing tuned for the lab) run on the
-host; `lab.stack` brings it all up, as the e2e tests do. The demo prints what to open and the
-commands that break things, then stays in the foreground and prints what reaches a human and
-what the remediators do, until Ctrl-C (or `make demo-down` from another terminal); then it stops
-everything it started and tears the lab down. It uses lab id 0, the one `make lab-up` uses
+host; `lab.product.stack` brings it all up, as the e2e tests do. The demo prints what to open
+and the commands that break things, then stays in the foreground and prints what reaches a human
+and what the remediators do, until Ctrl-C (or `make demo-down` from another terminal); then it
+stops everything it started and tears the lab down. It uses lab id 0, the one `make lab-up` uses
 (`--lab-id N`, or `--lab-id free` for the first free id in 1..20, as the tests use).
+
+Its own files (token, journals, Prometheus' data, pid file) live beside the lab's directory, not
+in it. If the lab is stopped or rebuilt under it (`lab restore` rebuilds when it cannot repair by
+hand), the demo says so, waits until the lab is up again and starts cfha in the hubs again.
 """
 
 from __future__ import annotations
@@ -14,18 +18,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import shutil
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lab import lifecycle
-from lab.cluster import Lab
-from lab.config import CFENGINE_DIR, MAX_LAB_ID
+from lab.cluster import Lab, claim_free_lab
+from lab.config import CFENGINE_DIR
 from lab.errors import LabError
-from lab.stack import ProductStack, StackError, StackSettings
+from lab.product.stack import ProductStack, StackError, StackSettings
 
 DEMO_LAB_ID = 0
 # Fixed local ports make the printed addresses stable; any free port is used when taken.
@@ -38,8 +43,13 @@ LOCAL_PORTS = {
 WATCH_INTERVAL = 1.0
 
 
+def demo_dir(lab: Lab) -> Path:
+    """The demo's files, beside the lab's directory: a lab rebuilt under the demo keeps them."""
+    return lab.config.root.parent / f"cfha-demo-{lab.lab_id}"
+
+
 def pid_file(lab: Lab) -> Path:
-    return lab.config.root.parent / f"cfha-demo-{lab.lab_id}.pid"
+    return demo_dir(lab) / "demo.pid"
 
 
 def banner(stack: ProductStack, ready_seconds: float) -> str:
@@ -139,11 +149,32 @@ def claim_lab(lab_id: str) -> Lab:
             print(f"lab {lab.lab_id} is already up: replacing it")
             lab.down()
         return lab
-    for candidate in range(1, MAX_LAB_ID + 1):
-        lab = Lab(candidate)
-        if lifecycle.claim(lab):
-            return lab
-    raise LabError(f"no free lab id in 1..{MAX_LAB_ID}")
+    return claim_free_lab()
+
+
+def lab_is_up(lab: Lab) -> bool:
+    try:
+        return lab.load_state().phase == "up"
+    except LabError:
+        return False
+
+
+def bring_back(stack: ProductStack, stop: threading.Event) -> None:
+    """The lab was stopped or rebuilt under the demo: once it is up again, cfha in its hubs too."""
+    _say(
+        "the lab was stopped or rebuilt under the demo (`lab restore` rebuilds when it cannot"
+        " repair by hand): cfha's exporters, remediators and forwards in the hubs went with it;"
+        " waiting for the lab to be up again (Ctrl-C stops the demo)"
+    )
+    while not stop.wait(WATCH_INTERVAL):
+        if lab_is_up(stack.lab):
+            started = time.monotonic()
+            hubs = stack.bring_back_hubs()
+            _say(
+                f"cfha runs again in {' and '.join(hubs)} ({time.monotonic() - started:.0f} s):"
+                " the same addresses, the same remediator journals"
+            )
+            return
 
 
 def run(lab_id: str, dry_run: bool) -> int:
@@ -156,6 +187,7 @@ def run(lab_id: str, dry_run: bool) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    demo_dir(lab).mkdir(mode=0o700, exist_ok=True)
     pid_file(lab).write_text(f"{os.getpid()}\n")
     stack: ProductStack | None = None
     try:
@@ -163,21 +195,22 @@ def run(lab_id: str, dry_run: bool) -> int:
         print("starting the lab cluster and cfha (about 30 s)...", flush=True)
         lab.up()
         settings = StackSettings(
-            workdir=lab.config.root / "product", dry_run=dry_run, local_ports=LOCAL_PORTS
+            workdir=demo_dir(lab) / "product", dry_run=dry_run, local_ports=LOCAL_PORTS
         )
         stack = ProductStack(lab, settings)
         stack.start()
         print(banner(stack, time.monotonic() - started), flush=True)
         watcher = Watcher(stack)
         while not stop.wait(WATCH_INTERVAL):
+            if stack.lost_hubs():
+                bring_back(stack, stop)
             watcher.poll()
         print("\nstopping the demo...", flush=True)
     finally:
         if stack is not None:
             stack.close()
         lab.down()
-        with contextlib.suppress(FileNotFoundError):
-            pid_file(lab).unlink()
+        shutil.rmtree(demo_dir(lab), ignore_errors=True)
     print("demo stopped; nothing left running")
     return 0
 
@@ -196,6 +229,8 @@ def down(lab_id: int) -> int:
             time.sleep(0.2)
     if lab.exists():
         lab.down()
+    if not (pid and _alive(pid)):
+        shutil.rmtree(demo_dir(lab), ignore_errors=True)
     print("demo is down")
     return 0
 
@@ -210,7 +245,7 @@ def _alive(pid: int) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m lab.product.demo", description=__doc__)
     parser.add_argument("--down", action="store_true", help="stop a running demo")
     parser.add_argument(
         "--lab-id",
@@ -229,7 +264,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--lab-id: a number or 'free'")
     if args.down:
         return down(int(args.lab_id) if args.lab_id.isdigit() else DEMO_LAB_ID)
-    return run(args.lab_id, args.dry_run)
+    try:
+        return run(args.lab_id, args.dry_run)
+    except (LabError, StackError) as err:
+        print(f"demo: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from lab.waiting import LOOPBACK, wait_until
+from lab.loopback import LOOPBACK
+from lab.product.waiting import wait_until
 
 
 @dataclass(frozen=True)

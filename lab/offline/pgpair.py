@@ -1,42 +1,32 @@
-"""A real PostgreSQL 15 primary + streaming standby on free loopback ports, in a temporary dir.
+"""A real PostgreSQL primary + streaming standby on free loopback ports, in a temporary dir.
 
-Used by tests and benchmarks that need real replication but not the whole lab cluster. Runs the
-servers as the `postgres` OS user when started as root (initdb refuses root). Every server is
-stopped by its postmaster PID through pg_ctl, and the directory removed, in `close()`.
+Used by tests and benchmarks that need real replication but not the whole lab cluster, on any
+installation of `lab.offline.pginstall` (Debian's 15, the wheel's 18). Runs the servers as the
+`postgres` OS user when started as root (initdb refuses root). Every server is stopped by its
+postmaster PID through pg_ctl, and the directory removed, in `close()`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("CFHA_PG_BIN", "/usr/lib/postgresql/15/bin"))
+from lab.loopback import free_port
+from lab.offline.pginstall import PgInstall, db_user_ids
+from lab.polling import poll
+
 MONITOR_ROLE = "cfha_monitor"  # a pg_monitor member, as the exporter runs in production
-SECRET_ROLE = "cfha_secret"  # a role that must authenticate with a password
-SECRET_PASSWORD = "s3cret-not-logged"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _db_user() -> dict[str, object]:
-    if os.geteuid() != 0:
-        return {}
-    entry = pwd.getpwnam("postgres")
-    return {"user": entry.pw_uid, "group": entry.pw_gid}
+# A role that must authenticate with a password (the exporter's password_file path), on a
+# throwaway server that listens on 127.0.0.1 only.
+SECRET_ROLE = "cfha_secret"  # noqa: S105
+SECRET_PASSWORD = "s3cret-not-logged"  # noqa: S105
 
 
 @dataclass
@@ -79,12 +69,13 @@ class PgServer:
 class PgPair:
     """Primary `hub1` streaming to standby `hub2` (application_name = node name, as in CFEngine)."""
 
-    def __init__(self, base: Path | None = None) -> None:
-        self.base = base or Path(tempfile.mkdtemp(prefix="cfha-pg-"))
+    def __init__(self, install: PgInstall, base: Path | None = None) -> None:
+        self.install = install
+        self.base = base or Path(tempfile.mkdtemp(prefix=f"cfha-{install.id}-"))
         self.base.chmod(0o755)
-        ids = _db_user()
+        ids = db_user_ids()
         if ids:
-            os.chown(self.base, int(ids["user"]), int(ids["group"]))  # type: ignore[call-overload]
+            os.chown(self.base, ids["user"], ids["group"])
         self.primary = PgServer("hub1", free_port(), self.base / "hub1", self.base / "hub1.log")
         self.standby = PgServer("hub2", free_port(), self.base / "hub2", self.base / "hub2.log")
 
@@ -179,7 +170,7 @@ class PgPair:
     # -- helpers -----------------------------------------------------------------------------------
     def psql(self, server: PgServer, *commands: str, dbname: str = "postgres") -> str:
         argv = [
-            str(PG_BIN / "psql"),
+            str(self.install.tool("psql")),
             "-X",
             "-q",
             "-A",
@@ -201,16 +192,13 @@ class PgPair:
         return done.stdout.strip()
 
     def wait_streaming(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.psql(
-                self.primary,
-                "SELECT state FROM pg_stat_replication WHERE application_name = 'hub2'",
-            )
-            if state == "streaming":
-                return
-            time.sleep(0.05)
-        raise TimeoutError("standby hub2 did not reach streaming")
+        query = "SELECT state FROM pg_stat_replication WHERE application_name = 'hub2'"
+        poll(
+            lambda: self.psql(self.primary, query) == "streaming",
+            timeout=timeout,
+            what="standby hub2 streaming",
+            interval=0.05,
+        )
 
     def wait_replayed(self, timeout: float = 30.0) -> None:
         """Until the primary sees the standby has replayed everything written so far.
@@ -220,28 +208,27 @@ class PgPair:
         """
         self.psql(self.primary, "INSERT INTO burst (payload) VALUES ('sync')")
         target = self.psql(self.primary, "SELECT pg_current_wal_lsn()")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            done = self.psql(
-                self.primary,
-                "SELECT coalesce(bool_and(replay_lsn >= "
-                f"'{target}'::pg_lsn), false) FROM pg_stat_replication "
-                "WHERE application_name = 'hub2'",
-            )
-            if done == "t":
-                return
-            time.sleep(0.05)
-        raise TimeoutError("standby did not catch up")
+        replayed = (
+            "SELECT coalesce(bool_and(replay_lsn >= "  # noqa: S608 - the LSN is the server's
+            f"'{target}'::pg_lsn), false) FROM pg_stat_replication "
+            "WHERE application_name = 'hub2'"
+        )
+        poll(
+            lambda: self.psql(self.primary, replayed) == "t",
+            timeout=timeout,
+            what=f"standby hub2 replayed up to {target}",
+            interval=0.05,
+        )
 
     def _pg(self, tool: str, *args: str) -> None:
         subprocess.run(
-            [str(PG_BIN / tool), *args],
+            [str(self.install.tool(tool)), *args],
             capture_output=True,
             check=True,
             timeout=120,
             cwd=self.base,
-            **_db_user(),
-        )  # type: ignore[call-overload]
+            **db_user_ids(),
+        )
 
     def _start(self, server: PgServer) -> None:
         self._pg(
@@ -262,7 +249,7 @@ class PgPair:
         if (server.datadir / "postmaster.pid").exists():
             subprocess.run(
                 [
-                    str(PG_BIN / "pg_ctl"),
+                    str(self.install.tool("pg_ctl")),
                     "-D",
                     str(server.datadir),
                     "-m",
@@ -276,5 +263,5 @@ class PgPair:
                 capture_output=True,
                 timeout=60,
                 cwd=self.base,
-                **_db_user(),
-            )  # type: ignore[call-overload]
+                **db_user_ids(),
+            )

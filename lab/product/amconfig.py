@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 # The lab runs from a source tree: the shipped example sits beside the package.
-EXAMPLE = Path(__file__).resolve().parents[1] / "alerts" / "alertmanager.example.yml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "alerts" / "alertmanager.example.yml"
 
 
 def load_example() -> dict[str, Any]:

@@ -1,9 +1,10 @@
 """Hand-made cluster states in the shared model's own types (`clusterstate`), for the unit tests of
-the verdict and the remediator's checks: compact builders with the defaults of a healthy pair.
+the verdict and the remediator's checks and for `pacemaker_standin`: compact builders with the
+defaults of a healthy pair.
 
 Only what a saved CIB cannot show is made by hand here (a PostgreSQL that answers, a data
 directory); states that pacemaker can produce are also tested from real crm_mon output
-(tests/support/cibstates.py).
+(lab/offline/cibstates.py).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from clusterstate.parsers.crm_mon_model import Failure, Node, NodeType, Resource
 from clusterstate.parsers.pcmk_values import Role
 from clusterstate.parsers.pgsql_ra import PgsqlAgentView, decode_pgsql_attributes
 from clusterstate.postgres import PgFacts, StandbyLink, WalReceiver
-from tests.support.pgpair import PG_BIN, PgPair
+from lab.offline.pgpair import PgPair
 
 GiB = 1024**3
 PGSQL = PgsqlParams(
@@ -55,7 +56,7 @@ def pair_params(pair: PgPair) -> PgsqlParams:
         PGSQL,
         pgdata=str(pair.standby.datadir),
         tmpdir=str(pair.base / "tmp"),
-        pgctl=str(PG_BIN / "pg_ctl"),
+        pgctl=str(pair.install.tool("pg_ctl")),
         master_ip="127.0.0.1",
         pgport=pair.primary.port,
         socketdir=str(pair.base),

@@ -1,8 +1,8 @@
-"""pytest helpers for any test package that needs the live lab or a throwaway PostgreSQL.
+"""pytest fixtures for any test package that needs the live lab, and a throwaway PostgreSQL.
 
-In a conftest.py:
+tests/conftest.py offers them to every package:
 
-    from lab.testing import healthy_lab, lab_cluster  # noqa: F401  (fixtures)
+    from tests.support.lab_fixtures import healthy_lab, lab_cluster  # noqa: F401  (fixtures)
 
 `lab_cluster` (session scope) starts a lab once per test session and always tears it down.
 Its id is CFHA_LAB_ID when set, otherwise the first free id in 1..20 (claimed atomically, so
@@ -27,26 +27,12 @@ from typing import Any
 
 import pytest
 
-from lab import lifecycle
-from lab.cluster import Lab
-from lab.config import MAX_LAB_ID, PG_BIN, PG_OS_USER
+from lab.cluster import Lab, claim_free_lab
+from lab.config import PG_BIN, PG_OS_USER
+from lab.lifecycle import unavailable_reason
 from lab.node import user_argv, user_env
 
 _shared: dict[str, tuple[Lab, int]] = {}
-
-
-def lab_unavailable_reason() -> str | None:
-    """Why the live lab cannot run here (None when it can)."""
-    return lifecycle.unavailable_reason()
-
-
-def claim_free_lab(first: int = 1, last: int = MAX_LAB_ID) -> Lab:
-    """A lab id nobody uses, reserved for this process."""
-    for lab_id in range(first, last + 1):
-        candidate = Lab(lab_id)
-        if lifecycle.claim(candidate):
-            return candidate
-    raise RuntimeError(f"no free lab id in {first}..{last}; stop stale labs: python -m lab down")
 
 
 def acquire_lab(lab_id: int | None = None, seed_hosts: int = 50) -> Lab:
@@ -78,7 +64,7 @@ def make_lab_fixture(
 ) -> Callable[..., Any]:
     @pytest.fixture(scope="session", name=name)
     def _lab_fixture() -> Iterator[Lab]:
-        reason = lab_unavailable_reason()
+        reason = unavailable_reason()
         if reason:
             pytest.skip(reason)
         lab = acquire_lab(lab_id, seed_hosts)
