@@ -188,12 +188,14 @@ class Executor:
             except ReadError as exc:
                 log.error("job %s: cannot read the cluster for %s: %s", job_id, step.name, exc)
                 snapshot = None
-            if step.when is not None and (
-                snapshot is None or not step.when.test(outcomes, snapshot)
+            refusal = self._recovery_refusal(plan, step, snapshot)
+            if (
+                refusal is None
+                and step.when is not None
+                and (snapshot is None or not step.when.test(outcomes, snapshot))
             ):
                 self._finish(job_id, idx, Outcome(False, skipped=True, detail="not needed"))
                 continue
-            refusal = self._recovery_refusal(plan, step, snapshot)
             if refusal is not None:
                 log.error("job %s: on-failure step %s not run: %s", job_id, step.name, refusal)
                 self._finish(job_id, idx, Outcome(False, skipped=True, detail=refusal))
