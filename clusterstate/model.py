@@ -1,11 +1,11 @@
 """The one typed model of the cluster: `ClusterState`, built once per read.
 
 It holds what each source said (pacemaker, corosync, this hub's PostgreSQL, the primary through
-its address, this hub's files) and the rules that combine sources, each written once here: the
-quorum rule and the single primary. The exporter's collectors publish the same parts (each under
-its own deadline), the verdict judges them, the remediator's snapshot *is* a `ClusterState`, and
-the lab's status reads it too. `None` is always "could not be read", and every rule here returns
-None (unknown) rather than guess when a source it needs is unknown.
+its address, this hub's files, the diagnosis of its standby) and the rules that combine sources,
+each written once here: the quorum rule and the single primary. The exporter's collectors publish
+the same parts (each under its own deadline), the verdict judges them, the remediator's snapshot
+*is* a `ClusterState`, and the lab's status reads it too. `None` is always "could not be read",
+and every rule here returns None (unknown) rather than guess when a source it needs is unknown.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clusterstate.corosync import CorosyncState
+from clusterstate.diagnosis import Diagnosis
 from clusterstate.disk import CloneSize
 from clusterstate.host import DataDir, PgsqlLock
 from clusterstate.pacemaker_state import PacemakerState
@@ -47,6 +48,9 @@ class ClusterState:
     """What a re-clone of the primary copies (databases, pg_wal, WAL archive)."""
     data_dir: DataDir | None = None
     pgsql_lock: PgsqlLock | None = None
+    diagnosis: Diagnosis | None = None
+    """Why this hub's standby does not stream (None: it is the primary, or streams and replays,
+    or the diagnosis was not read)."""
     errors: tuple[str, ...] = ()
     """What could not be read, for humans (each unknown fact is also None in its place)."""
 
@@ -102,5 +106,6 @@ class ClusterState:
             "local_pg_in_recovery": self.postgres.in_recovery if self.postgres else None,
             "pgsql_lock_present": self.pgsql_lock.present if self.pgsql_lock else None,
             "lock": p.lock.raw if p.lock else None,
+            "diagnosis": self.diagnosis.as_dict() if self.diagnosis else None,
             "errors": list(self.errors),
         }

@@ -170,6 +170,9 @@ class PacemakerState:
     cib_read_at: float | None
     cib_error: tuple[str, str] | None = field(default=None)
     """(reason, message) when the CIB could not be re-read although it may have changed."""
+    config_digest: int | None = field(default=None)
+    """The configuration's digest without cfha's and the pgsql agent's own writes
+    (`parsers.cib_digest`); None without a current CIB copy."""
 
     # -- nodes -----------------------------------------------------------------------------------
     def node(self, name: str) -> Node | None:
@@ -260,6 +263,7 @@ def pacemaker_state(
     cib_current: bool = True,
     cib_read_at: float | None = None,
     cib_error: tuple[str, str] | None = None,
+    config_digest: int | None = None,
 ) -> PacemakerState:
     """Summarise a parsed crm_mon status and the CIB configuration (if any; ``cib_current``
     says whether it matches the status). Pure."""
@@ -307,6 +311,7 @@ def pacemaker_state(
         cib_current=current is not None,
         cib_read_at=cib_read_at if cib is not None else None,
         cib_error=cib_error,
+        config_digest=config_digest if current is not None else None,
     )
 
 

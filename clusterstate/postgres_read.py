@@ -36,13 +36,16 @@ def read_postgres(session: PgSession, expected_standbys: Sequence[str] = ()) -> 
         facts = decode(rows[0], expected_standbys)
     except (PgError, DecodeError) as exc:
         reason = exc.reason if isinstance(exc, PgError) else "parse"
-        raise PostgresUnreadable(reason, str(exc), PgFacts(up=False, error=str(exc))) from exc
+        down = PgFacts(up=False, error=str(exc), error_reason=reason)
+        raise PostgresUnreadable(reason, str(exc), down) from exc
     if not rows[0].get("can_read_stats"):
         raise PostgresUnreadable(
             "permission",
             "the monitoring role must be a member of pg_monitor (replication details are "
             "hidden from it)",
-            PgFacts(up=True, role=facts.role, error="insufficient privileges"),
+            PgFacts(
+                up=True, role=facts.role, error="insufficient privileges", error_reason="permission"
+            ),
         )
     return facts
 

@@ -3,8 +3,9 @@ lab's status shows. The exporter reads the same parts with the same readers, eac
 collector under its own deadline.
 
 Pacemaker is required (without crm_mon and a current CIB configuration there is no state: a
-`ReadError`); everything else that fails becomes an unknown fact in its place and a line in
-`errors`, which every safety check treats as failed.
+`ReadError`); with a `DiagnosisReader`, a standby that does not stream is diagnosed from this
+read's own facts (`clusterstate.diagnosis`); everything else that fails becomes an unknown fact
+in its place and a line in `errors`, which every safety check treats as failed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 from clusterstate.corosync import CorosyncDown, CorosyncReader, CorosyncState
+from clusterstate.diagnosis import Diagnosis
+from clusterstate.diagnosis_read import DiagnosisReader
 from clusterstate.disk import CloneSize
 from clusterstate.errors import ReadError
 from clusterstate.host import DataDir, PgsqlLock, pgsql_lock, probe_data_dir
@@ -42,6 +45,7 @@ class ClusterStateReader:
         local_node: str,
         corosync: CorosyncReader | None = None,
         postgres: PostgresAccess | None = None,
+        diagnosis: DiagnosisReader | None = None,
         data_dir_probe: DataDirProbe = probe_data_dir,
         lock_probe: LockProbe = pgsql_lock,
         clock: Callable[[], float] = time.time,
@@ -49,6 +53,7 @@ class ClusterStateReader:
         self._pacemaker = pacemaker
         self._corosync = corosync
         self._postgres = postgres
+        self._diagnosis = diagnosis
         self._node = local_node
         self._data_dir = data_dir_probe
         self._lock = lock_probe
@@ -74,6 +79,11 @@ class ClusterStateReader:
                        ("the primary", primary)) if not f.up and f.error]  # fmt: skip
         data_dir = self._data_dir(p.pgdata) if p is not None and p.pgdata else None
         lock = self._lock(p.lock_path, taken_at) if p is not None else None
+        diagnosis: Diagnosis | None = None
+        if self._diagnosis is not None and p is not None and postgres is not None:
+            database = pacemaker.database
+            promoted = database.promoted_nodes if database and database.configured else None
+            diagnosis = self._diagnosis.read(self._node, p, promoted, postgres, data_dir)
         return ClusterState(
             taken_at=taken_at,
             local_node=self._node,
@@ -84,6 +94,7 @@ class ClusterStateReader:
             primary_clone_size=clone_size,
             data_dir=data_dir,
             pgsql_lock=lock,
+            diagnosis=diagnosis,
             errors=tuple(errors),
         )
 

@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, field_validator
 from exporter.collectors.cfengine import CfengineConfig
 from exporter.collectors.corosync import CorosyncConfig
 from exporter.collectors.daemons import DaemonsConfig
+from exporter.collectors.diagnosis import DiagnosisConfig
 from exporter.collectors.disk import DiskConfig
 from exporter.collectors.hub import HubConfig
 from exporter.collectors.keys import KeysConfig
@@ -52,6 +53,7 @@ class CollectorsConfig(StrictModel):
     pacemaker: PacemakerConfig = Field(default_factory=PacemakerConfig)
     corosync: CorosyncConfig = Field(default_factory=CorosyncConfig)
     pgsql_agent: PgsqlAgentConfig = Field(default_factory=PgsqlAgentConfig)
+    diagnosis: DiagnosisConfig = Field(default_factory=DiagnosisConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     cfengine: CfengineConfig = Field(default_factory=CfengineConfig)
     keys: KeysConfig = Field(default_factory=KeysConfig)

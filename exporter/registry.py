@@ -18,6 +18,7 @@ from clusterstate.tools import CommandRunner, SubprocessRunner
 from exporter.collectors.cfengine import CfengineCollector
 from exporter.collectors.corosync import CorosyncCollector
 from exporter.collectors.daemons import DaemonsCollector
+from exporter.collectors.diagnosis import DiagnosisCollector
 from exporter.collectors.disk import DiskCollector
 from exporter.collectors.hub import HubCollector
 from exporter.collectors.keys import KeysCollector
@@ -148,6 +149,13 @@ DERIVED: tuple[DerivedEntry, ...] = (
         "Failover readiness above the database: keys, Mission Portal's view, re-clone room",
         ReadinessCollector.metrics,
         lambda cfg, ctx: ReadinessCollector(cfg, ctx.node),
+    ),
+    DerivedEntry(
+        "diagnosis",
+        "Why this hub's standby does not stream: one cause, from its log, pg_controldata and a "
+        "replication handshake with the primary (docs/diagnosis.md)",
+        DiagnosisCollector.metrics,
+        lambda cfg, ctx: DiagnosisCollector(cfg, ctx.node, ctx.runner),
     ),
     DerivedEntry(
         "verdict",

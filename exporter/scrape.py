@@ -300,8 +300,8 @@ class Scraper:
             future = running.get(scheduled.collector.name)
             if future is not None:
                 _settle(future, self._timed_out(scheduled, "the exporter is stopping"))
-        for scheduled in self._collectors:
-            close = getattr(scheduled.collector, "close", None)
+        for collector in [s.collector for s in self._collectors] + list(self._derived):
+            close = getattr(collector, "close", None)
             if callable(close):
                 close()
 

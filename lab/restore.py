@@ -33,7 +33,7 @@ import psycopg
 
 from clusterstate.parsers.cib import CibParseError
 from clusterstate.parsers.pcmk_values import Role
-from lab import cfengine_side, lifecycle, postgres, scenarios_readiness, teardown
+from lab import cfengine_side, diagnosis_faults, lifecycle, postgres, scenarios_readiness, teardown
 from lab.cib_leftovers import find_leftovers
 from lab.config import MASTER_HUB_DAT, PGDATA
 from lab.errors import LabError
@@ -235,7 +235,8 @@ def restore_healthy(lab: LabNodes, timeout: float) -> RestoreReport:
     if not lab.store.exists():
         lifecycle.up(lab, timeout, seed_hosts=50, rng_seed=1, replace_existing=False)
         return RestoreReport(time.monotonic() - started, ("the lab was not up: started it",))
-    actions: list[str] = []
+    # what the diagnosis faults changed, also where they leave the lab "healthy" (paused replay)
+    actions: list[str] = [f"undid {u}" for u in diagnosis_faults.undo(lab)]
     if not gather(lab).healthy:
         try:
             actions = _repair(lab, deadline)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from clusterstate.parsers.pcmk_values import ConstraintKind, Role
-from lab import postgres
+from lab import diagnosis_faults, postgres
 from lab.config import PG_LOGFILE, PG_PORT, PGDATA
 from lab.lifecycle import kill_stack
 from lab.nodes import LabNodes
@@ -408,6 +408,12 @@ SCENARIOS: dict[str, Callable[[LabNodes, str | None], ScenarioResult]] = {
     "stop-node": stop_node,
     "two-primaries": two_primaries,
     **READINESS_SCENARIOS,
+    # causes the diagnosis must tell apart (lab/diagnosis_faults.py)
+    "replication-auth-rejected": diagnosis_faults.auth_rejected,
+    "replication-password-changed": diagnosis_faults.password_changed,
+    "primary-unreachable-from-standby": diagnosis_faults.primary_unreachable,
+    "wal-removed": diagnosis_faults.wal_removed,
+    "replay-paused": diagnosis_faults.replay_paused,
 }
 
 

@@ -108,6 +108,11 @@ class PgsqlOverrides(StrictModel):
     )
     database: str = "postgres"
     password_file: Path | None = None
+    replication_password_file: Path | None = Field(
+        default=None,
+        description="the replication user's password, for the diagnosis' handshake, only if "
+        "the standby's own primary_conninfo and its OS user's ~/.pgpass do not hold it",
+    )
     connect_timeout_seconds: int = Field(default=3, ge=2, le=60)
     statement_timeout_seconds: float = Field(default=5, gt=0, le=60)
 

@@ -66,6 +66,7 @@ def _summary(out: MetricWriter, facts: PacemakerState, status: ClusterStatus, no
         if dc.present and dc.version:
             out.info(m.VERSION_INFO, version=dc.version)
     out.gauge(m.LAST_CHANGE, summary.last_change)
+    out.gauge(m.CONFIG_DIGEST, facts.config_digest)
     if facts.cib_read_at is not None:
         out.gauge(m.CIB_AGE, max(0.0, now - facts.cib_read_at))
     out.gauge(m.CONFIGURED_NODES, summary.nodes_configured)

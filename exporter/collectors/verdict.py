@@ -25,6 +25,7 @@ from clusterstate.cfdb import HubFacts
 from clusterstate.cfengine import CfengineFiles
 from clusterstate.corosync import CorosyncState
 from clusterstate.daemons import Daemons
+from clusterstate.diagnosis import Diagnosis
 from clusterstate.mission_portal import MissionPortalConfig
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.postgres import PgFacts
@@ -122,6 +123,7 @@ def inputs_from(node: str, results: Mapping[str, CollectorResult]) -> VerdictInp
         daemons=facts_of(results, "daemons", Daemons),
         mission_portal_config=facts_of(results, "mission_portal", MissionPortalConfig),
         readiness=facts_of(results, "readiness", ReadinessFacts),
+        diagnosis=facts_of(results, "diagnosis", Diagnosis),
     )
 
 

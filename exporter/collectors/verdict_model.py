@@ -14,6 +14,7 @@ from clusterstate.cfdb import HubFacts
 from clusterstate.cfengine import CfengineFiles
 from clusterstate.corosync import CorosyncState
 from clusterstate.daemons import Daemons
+from clusterstate.diagnosis import Diagnosis
 from clusterstate.mission_portal import MissionPortalConfig
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.pgsql_ra import PgsqlStatus
@@ -67,6 +68,8 @@ class VerdictInputs:
     daemons: Daemons | None = None
     mission_portal_config: MissionPortalConfig | None = None
     readiness: ReadinessFacts | None = None
+    diagnosis: Diagnosis | None = None
+    """Why this hub's standby does not stream (None: nothing to explain, or not diagnosed)."""
 
 
 @dataclass(frozen=True)

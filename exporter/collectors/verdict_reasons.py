@@ -30,7 +30,8 @@ REASONS: tuple[Reason, ...] = (
         "Database replication is not streaming: the passive hub is not receiving changes.",
         "postgres (primary: a standby absent or not `streaming`, or none at all; standby: WAL "
         "receiver not `streaming`; a hub whose database is down); pgsql agent via pacemaker (a "
-        "node's `cfpgsql-data-status` neither LATEST nor STREAMING|*).",
+        "node's `cfpgsql-data-status` neither LATEST nor STREAMING|*). On the standby's hub the "
+        "details name the diagnosed cause and the line it came from (diagnosis collector).",
     ),
     Reason(
         "replication_lag",
@@ -38,6 +39,13 @@ REASONS: tuple[Reason, ...] = (
         "postgres (primary: replay lag of each connected standby; standby: replay lag and WAL "
         "received but not replayed). Unknown while not streaming.",
         "`collectors.verdict.max_lag_bytes` (default 64 MiB), `max_lag_seconds` (default 60).",
+    ),
+    Reason(
+        "replay_paused",
+        "WAL replay is paused on the passive hub: it receives changes but applies none, and a "
+        "failover would have to replay everything first (or lose it).",
+        "postgres (standby: pg_is_wal_replay_paused()). Clear on the primary (it replays "
+        "nothing); the primary's view is the standby's growing replay lag.",
     ),
     Reason(
         "no_primary",

@@ -40,6 +40,7 @@ def evaluate(i: VerdictInputs, t: Thresholds) -> Verdict:
         "database_down": _database_down,
         "replication_not_streaming": _not_streaming,
         "replication_lag": lambda i: _lag(i, t),
+        "replay_paused": _replay_paused,
         "no_primary": _no_primary,
         "two_primaries": _two_primaries,
         "vip_not_on_primary": _vip,
@@ -109,7 +110,14 @@ def _not_streaming(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
                 details.append(f"pacemaker: {v.node}'s data status is {v.replication_state}")
     if not known:
         return "unknown", ()
-    return holds_if(dict.fromkeys(details))
+    return holds_if(dict.fromkeys(_with_cause(i, details)))
+
+
+def _with_cause(i: VerdictInputs, details: list[str]) -> list[str]:
+    """The diagnosed cause after what is wrong (the standby's hub names it)."""
+    if details and i.diagnosis is not None:
+        return [*details, f"cause on {i.node}: {i.diagnosis.describe()}"]
+    return details
 
 
 def _lag(i: VerdictInputs, t: Thresholds) -> tuple[Status, tuple[str, ...]]:
@@ -137,6 +145,16 @@ def _lag(i: VerdictInputs, t: Thresholds) -> tuple[Status, tuple[str, ...]]:
     if pending is not None and pending > t.max_lag_bytes:
         details.append(f"{i.node} has {_mib(pending)} received but not replayed")
     return holds_if(details)
+
+
+def _replay_paused(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    if not _pg_known(i) or i.pg is None:
+        return "unknown", ()
+    if i.pg.role == "primary":
+        return "clear", ()  # a primary replays nothing
+    if i.pg.replay_paused is None:
+        return "unknown", ()
+    return holds_if([f"replay is paused on {i.node}"] if i.pg.replay_paused else [])
 
 
 def _mib(value: float) -> str:

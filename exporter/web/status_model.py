@@ -8,6 +8,8 @@ from typing import Any
 
 from clusterstate.cfdb import HubFacts
 from clusterstate.daemons import Daemons
+from clusterstate.diagnosis import Diagnosis
+from clusterstate.parsers.pg_messages import CAUSE_HELP
 from clusterstate.postgres import PgFacts
 from exporter import __version__
 from exporter.collectors.disk import DiskFacts
@@ -17,6 +19,7 @@ from exporter.collectors.verdict_reasons import BY_CODE
 from exporter.scrape import Scrape
 
 SCHEMA_VERSION = 1
+CAUSE_RUNBOOKS = "alerts/runbooks/causes"
 
 
 def status_document(scrape: Scrape, now: float) -> dict[str, Any]:
@@ -63,6 +66,7 @@ def status_document(scrape: Scrape, now: float) -> dict[str, Any]:
             readiness, scrape.facts("daemons", Daemons), scrape.facts("disk", DiskFacts)
         ),
         "replication": _replication(pg),
+        "diagnosis": _diagnosis(scrape.facts("diagnosis", Diagnosis)),
         "reports": _reports(hub, now),
         "collectors": [
             {
@@ -112,6 +116,17 @@ def _replication(pg: PgFacts | None) -> dict[str, Any] | None:
         if pg.replay_lag_seconds is not None:
             doc["lag_bytes"] = pg.replay_pending_bytes
     return doc
+
+
+def _diagnosis(d: Diagnosis | None) -> dict[str, Any] | None:
+    """Why this hub's standby does not stream: the cause, the words it came from, the runbook."""
+    if d is None:
+        return None
+    return {
+        **d.as_dict(),
+        "sentence": CAUSE_HELP[d.cause],
+        "runbook": f"{CAUSE_RUNBOOKS}/{d.cause.value}.md",
+    }
 
 
 def _max(values: Any) -> float | None:

@@ -121,13 +121,20 @@ class Scenario:
     refused_by: frozenset[str] = field(default_factory=frozenset)
     failed_checks: frozenset[str] = field(default_factory=frozenset)
     standby_goal: bool = False
+    cause: str = ""
+    """The cause the target's exporter must diagnose (cfha_pg_standby_cause; docs/diagnosis.md)."""
+    decision: str = ""
+    """The remediator's expected decision, in words, for the report."""
 
 
 # A cleanup heals a stopped standby ~40 s after the fault; CfHaPgStandbyNotStreaming (45 s) was
 # pending since the fault. When the standby streams a second too late, it fires: a page that
-# resolves by itself, and a re-sync request that the remediator must refuse (nothing_to_do).
+# resolves by itself, and a re-sync request that the remediator must refuse: nothing_to_do, or
+# diagnosis while it is still stopped with intact data (a cleanup's cause, not a re-sync's).
 _LATE_RESYNC = remediable("CfHaPgStandbyNotStreaming", "T", PAGER)
-_LATE_RESYNC_JOB = job("resync_standby", "{T}", "refused", "nothing_to_do", required=False)
+_LATE_RESYNC_JOB = job(
+    "resync_standby", "{T}", "refused", "nothing_to_do,diagnosis", required=False
+)
 
 MATRIX: tuple[Scenario, ...] = (
     Scenario(
@@ -247,7 +254,8 @@ MATRIX: tuple[Scenario, ...] = (
             job("resource_cleanup", "cfpgsql@{T}", "succeeded", required=False),
             job("resource_cleanup", "cfpgsql@{T}", "refused", "nothing_to_do", required=False),
             job("resync_standby", "{T}", "succeeded", required=False),
-            job("resync_standby", "{T}", "refused", "nothing_to_do", required=False),
+            # stopped with intact data: the cleanup's cause; a re-sync is refused for it
+            job("resync_standby", "{T}", "refused", "nothing_to_do,diagnosis", required=False),
         ),
         end_by_hand="maintenance-off",
         gated=True,
@@ -268,6 +276,9 @@ MATRIX: tuple[Scenario, ...] = (
             # each writable hub publishes its expected standby as not streaming
             *remediable("CfHaPgStandbyNotStreaming", "T", PAGER, gated=True),
             *remediable("CfHaPgStandbyNotStreaming", "O", PAGER, gated=True),
+            # neither hub is a standby with a curable cause: the cause gate of each (info)
+            alert("CfHaPgStandbyNotCurable", "T"),
+            alert("CfHaPgStandbyNotCurable", "O"),
         ),
         # after the repair by hand the gates resolve while CfHaPgStandbyNotStreaming keeps
         # firing for its keep_firing_for: the requests then reach the remediators, which find
@@ -369,4 +380,74 @@ READINESS: tuple[Scenario, ...] = (
 )
 
 MATRIX = (*MATRIX, *READINESS)
+# Diagnose before cure (docs/diagnosis.md): a standby that does not stream for a cause no re-sync
+# cures pages with the cause, gets no re-sync request (CfHaPgStandbyNotCurable closes the route)
+# and no job, and is never stopped; the generic page is muted by the cause's own.
+_CAUSE_GATE = alert("CfHaPgStandbyNotCurable", "T")  # info: reaches no receiver
+_GENERIC_PAGE_MUTED = (
+    alert("CfHaPgStandbyNotStreaming", "T", muted=True),
+    request("CfHaPgStandbyNotStreaming", "T", muted=True),
+)
+
+
+def _rejected(name: str) -> Scenario:
+    return Scenario(
+        name=name,
+        inject=(name,),
+        target="standby",
+        alerts=(
+            alert("CfHaPgReplicationAuthRejected", "T", PAGER),
+            _CAUSE_GATE,
+            *_GENERIC_PAGE_MUTED,
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        heals=False,  # a human fixes it (the lab's restore); the standby then streams by itself
+        cause="auth_rejected",
+        decision="no job: page with the cause, fixed by hand, streams again by itself",
+    )
+
+
+DIAGNOSIS: tuple[Scenario, ...] = (
+    _rejected("replication-auth-rejected"),
+    _rejected("replication-password-changed"),
+    Scenario(
+        name="primary-unreachable-from-standby",
+        inject=("primary-unreachable-from-standby",),
+        target="standby",
+        alerts=(
+            alert("CfHaPgPrimaryUnreachable", "T", PAGER),
+            _CAUSE_GATE,
+            *_GENERIC_PAGE_MUTED,
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        heals=False,
+        cause="primary_unreachable",
+        decision="no job: page with the cause",
+    ),
+    Scenario(
+        name="wal-removed",
+        inject=("wal-removed",),
+        target="standby",
+        alerts=(
+            *remediable("CfHaPgStandbyNotStreaming", "T", PAGER),
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        # the injection stops the standby while the primary recycles its WAL (a few seconds
+        # up to the lab copy of CfHaPgDown's 1m)
+        tolerated=(alert("CfHaPgDown", "T", TICKET),),
+        jobs=(job("resync_standby", "{T}", "succeeded"),),
+        cause="wal_removed",
+        decision="resync_standby: re-clone (no pg_rewind)",
+    ),
+    Scenario(
+        name="replay-paused",
+        inject=("replay-paused",),
+        target="standby",
+        alerts=(alert("CfHaPgReplayPaused", "T", TICKET), alert("CfHaDegraded", "", TICKET)),
+        heals=False,
+        cause="replay_paused",
+        decision="no job: a ticket (it streams)",
+    ),
+)
+MATRIX = MATRIX + DIAGNOSIS
 SCENARIOS = {s.name: s for s in MATRIX}

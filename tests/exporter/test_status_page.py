@@ -40,7 +40,7 @@ from tests.support.pgskip import newest_pg
 STATUS_KEYS = {
     "schema", "cluster", "node", "version", "observed_at", "observed_age_seconds", "status",
     "checked", "reasons", "unchecked", "hubs", "mission_portal", "readiness", "replication",
-    "reports", "collectors", "links",
+    "diagnosis", "reports", "collectors", "links",
 }  # fmt: skip
 
 

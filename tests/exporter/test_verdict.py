@@ -8,8 +8,10 @@ import re
 
 import pytest
 
+from clusterstate.diagnosis import Diagnosis, Evidence
 from clusterstate.parsers.cfengine_files import HaHub
 from clusterstate.parsers.crm_mon_model import Node
+from clusterstate.parsers.pg_messages import Cause
 from clusterstate.postgres import PgFacts
 from exporter.collectors.hub import HubFacts
 from exporter.collectors.verdict import CHECKED, DEGRADED, REASON, inputs_from, write
@@ -140,6 +142,36 @@ def test_database_down() -> None:
 def test_replication_not_streaming(inputs: VerdictInputs, detail: str) -> None:
     assert status(inputs, "replication_not_streaming") == "holds"
     assert detail in details(inputs, "replication_not_streaming")
+
+
+def test_replication_not_streaming_names_the_diagnosed_cause() -> None:
+    cause = Diagnosis(
+        "hub2",
+        Cause.AUTH_REJECTED,
+        Evidence("server_log", "FATAL: pg_hba.conf rejects replication connection"),
+    )
+    inputs = healthy("hub2", pg=pg_standby(receiver="waiting", lag=None), diagnosis=cause)
+    assert details(inputs, "replication_not_streaming").endswith(
+        "cause on hub2: auth_rejected (server_log: FATAL: pg_hba.conf rejects replication "
+        "connection)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pg", "expected"),
+    [
+        (pg_standby(), "clear"),
+        (dataclasses.replace(pg_standby(), replay_paused=True), "holds"),
+        (dataclasses.replace(pg_standby(), replay_paused=None), "unknown"),
+        (pg_primary(), "clear"),
+        (pg_down(), "unknown"),
+    ],
+)
+def test_replay_paused(pg: PgFacts, expected: str) -> None:
+    inputs = healthy("hub2" if pg.role != "primary" else "hub1", pg=pg)
+    assert status(inputs, "replay_paused") == expected
+    if expected == "holds":
+        assert details(inputs, "replay_paused") == "replay is paused on hub2"
 
 
 def test_replication_not_streaming_unknown_without_any_view() -> None:

@@ -63,6 +63,7 @@ def pg_standby(
         receive_lsn=1000.0 + pending,
         replay_lsn=1000.0,
         replay_lag_seconds=lag,
+        replay_paused=False,
     )
 
 
