@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lab.offline.pginstall import MAJORS, PgInstall, pg_install
+from lab.polling import poll
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -66,15 +67,8 @@ def http_get(url: str, timeout: float = 30.0) -> bytes:
 
 
 def wait_http(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            http_get(url, timeout=2)
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    """Until `url` answers 200 (TimeoutError, an OSError, after `timeout`)."""
+    poll(lambda: http_get(url, timeout=2) is not None, timeout=timeout, what=url, interval=0.05)
 
 
 def rss_bytes(pid: int) -> int:

@@ -16,7 +16,11 @@ a thousand of them used to stop every scrape). cfha-exporter runs with
 `--scrape.reuse-seconds 0`: every scrape of the benchmark is a collection of its own.
 
     .venv/bin/python -m bench.full_scrape [--runs N] [--hosts N] [--idle N] [--lab ID]
-                                          [--pg 15|18 ...]
+                                          [--pg 15|18 ...] [--before CHECKOUT]
+
+`--before CHECKOUT` (for example a `git worktree` of an earlier commit) runs that checkout's
+cfha-exporter as a fourth exporter in the same rounds, with the environment its own unit file
+sets: the change's cost is then `ratio_to_before`, measured in the same run.
 
 prometheus-postgres-exporter (0.11.1 in Debian 12) predates PostgreSQL 17: its `bgwriter`
 collector reads columns that moved to `pg_stat_checkpointer` and fails on every scrape of an 18
@@ -52,7 +56,8 @@ from lab.pglayout import MAJORS
 
 REPO = Path(__file__).resolve().parents[1]
 CFHA, HCE, PGE = "cfha-exporter", "ha_cluster_exporter", "prometheus-postgres-exporter"
-PORTS = {CFHA: 19732, HCE: 19664, PGE: 19187}  # inside each hub's own network namespace
+BEFORE = "cfha-exporter-before"
+PORTS = {CFHA: 19732, HCE: 19664, PGE: 19187, BEFORE: 19733}  # inside each hub's network namespace
 GOAL_VS_PEERS = 1.0
 GOAL_VS_RAW = 1.3
 SMALL_CFDB = 50
@@ -70,18 +75,38 @@ def memory(pid: int) -> dict[str, int]:
     return found
 
 
+def unit_environment(checkout: Path) -> dict[str, str]:
+    """The Environment= lines of a checkout's cfha-exporter unit (what it runs with on a hub)."""
+    unit = checkout / "deploy/systemd/cfha-exporter.service"
+    found = {}
+    for line in unit.read_text().splitlines() if unit.exists() else ():
+        if line.startswith("Environment="):
+            for pair in line.removeprefix("Environment=").split():
+                key, _, value = pair.strip('"').partition("=")
+                found[key] = value
+    return found
+
+
+def exporter_argv(checkout: Path, config: Path, port: int) -> list[str]:
+    argv = [sys.executable, "-m", "exporter", "--config.file", str(config),
+            "--log.level", "error", "--web.listen-address", f"127.0.0.1:{port}"]  # fmt: skip
+    if "reuse-seconds" in (checkout / "exporter/cli.py").read_text():
+        argv += ["--scrape.reuse-seconds", "0"]  # every scrape of the benchmark collects
+    return argv
+
+
 @contextmanager
-def exporters(lab: Lab, node: str, work: Path) -> Iterator[dict[str, int]]:
-    """The three exporters running inside `node`; yields their PIDs."""
+def exporters(
+    lab: Lab, node: str, work: Path, before: Path | None = None
+) -> Iterator[dict[str, int]]:
+    """The three exporters (four with `before`) running inside `node`; yields their PIDs."""
     conninfo = lab.node(node).pg_dsn()
     config = work / f"cfha-{node}.yml"
     config.write_text(
         f"cluster: cfcluster\nnode: {node}\ncollectors:\n  postgres:\n    conninfo: {conninfo}\n"
     )
     argv = {
-        CFHA: [sys.executable, "-m", "exporter", "--config.file", str(config),
-               "--log.level", "error", "--web.listen-address", f"127.0.0.1:{PORTS[CFHA]}",
-               "--scrape.reuse-seconds", "0"],
+        CFHA: exporter_argv(REPO, config, PORTS[CFHA]),
         HCE: ["/usr/bin/ha_cluster_exporter", "--log.level=error",
               f"--web.listen-address=127.0.0.1:{PORTS[HCE]}"],
         PGE: ["/usr/bin/prometheus-postgres-exporter", "--log.level=error",
@@ -91,8 +116,11 @@ def exporters(lab: Lab, node: str, work: Path) -> Iterator[dict[str, int]]:
     # runs with the environment of its shipped unit (deploy/systemd/cfha-exporter.service).
     env = {
         PGE: {"DATA_SOURCE_NAME": f"{conninfo} sslmode=disable"},
-        CFHA: {"MALLOC_ARENA_MAX": "2"},
+        CFHA: {**unit_environment(REPO), "PYTHONPATH": str(REPO)},
     }
+    if before is not None:
+        argv[BEFORE] = exporter_argv(before, config, PORTS[BEFORE])
+        env[BEFORE] = {**unit_environment(before), "PYTHONPATH": str(before)}
     pids: dict[str, int] = {}
     try:
         for name, command in argv.items():
@@ -115,15 +143,15 @@ def peer_failures(log: Path, offset: int) -> dict[str, dict[str, Any]]:
     return failed
 
 
-def probe(lab: Lab, node: str, runs: int, work: Path, idle: int = 0) -> dict[str, Any]:
-    """Run the interleaved measurement inside `node` with its three exporters (and `idle`
+def probe(
+    lab: Lab, node: str, runs: int, work: Path, *, idle: int = 0, before: Path | None = None
+) -> dict[str, Any]:
+    """Run the interleaved measurement inside `node` with its exporters (and `idle`
     connections held open to cfha-exporter)."""
     pge_log = work / f"{node}-{PGE}.log"
     offset = len(pge_log.read_text(errors="replace")) if pge_log.exists() else 0
-    with exporters(lab, node, work) as pids:
-        targets = [
-            f"--target={name}=http://127.0.0.1:{port}/metrics" for name, port in PORTS.items()
-        ]
+    with exporters(lab, node, work, before) as pids:
+        targets = [f"--target={name}=http://127.0.0.1:{PORTS[name]}/metrics" for name in pids]
         if idle:
             targets.append(f"--hold={CFHA}={idle}")
         done = lab.run(
@@ -148,7 +176,13 @@ def summarise(measured: dict[str, Any]) -> dict[str, Any]:
     raw = statistics.median(measured["raw_total"])
     peers = median[HCE] + median[PGE]
     rss = {name: m["VmRSS"] for name, m in measured["memory"].items()}
+    versus_before = (
+        {"ratio_to_before": median[CFHA] / median[BEFORE], "rss_before_bytes": rss[BEFORE]}
+        if BEFORE in median
+        else {}
+    )
     return {
+        **versus_before,
         "median_seconds": median,
         "p90_seconds": p90,
         "raw_probes_median_seconds": raw,
@@ -197,18 +231,24 @@ def reseed(lab: Lab, hosts: int) -> None:
 
 
 def run(
-    runs: int, hosts: int, idle: int, lab_id: int | None, majors: tuple[int, ...] = MAJORS
+    runs: int,
+    hosts: int,
+    idle: int,
+    lab_id: int | None,
+    majors: tuple[int, ...] = MAJORS,
+    *,
+    before: Path | None = None,
 ) -> dict[str, Any]:
     """Every case on a lab of each PostgreSQL major in turn (one lab at a time)."""
     result: dict[str, Any] = {"runs": runs, "cases": []}
     for major in majors:
-        result["cases"] += cases_on(major, runs, hosts, idle, lab_id)
+        result["cases"] += cases_on(major, runs, hosts, idle, lab_id, before=before)
     save("full_scrape", result)
     return result
 
 
 def cases_on(
-    major: int, runs: int, hosts: int, idle: int, lab_id: int | None
+    major: int, runs: int, hosts: int, idle: int, lab_id: int | None, *, before: Path | None
 ) -> list[dict[str, Any]]:
     lab = Lab(lab_id) if lab_id is not None else claim_free_lab()
     cases: list[dict[str, Any]] = []
@@ -222,7 +262,8 @@ def cases_on(
                     reseed(lab, size)
                 for node, role in roles.items():
                     for held in (0, idle) if size == SMALL_CFDB and idle else (0,):
-                        summary = summarise(probe(lab, node, runs, Path(tmp), held))
+                        measured = probe(lab, node, runs, Path(tmp), idle=held, before=before)
+                        summary = summarise(measured)
                         cases.append({"cfdb_hosts": size, "node": node, "role": role,
                                       "idle_connections": held, **pg, **summary})  # fmt: skip
         finally:
@@ -245,6 +286,11 @@ def lines(result: dict[str, Any]) -> list[str]:
             f"{case['ratio_to_raw_probes']:.2f} (goal <= {GOAL_VS_RAW}); RSS "
             f"{rss[CFHA] / 2**20:.1f} MiB vs {rss[HCE] / 2**20:.1f} + {rss[PGE] / 2**20:.1f} MiB"
         )
+        if "ratio_to_before" in case:
+            out.append(
+                f"    against --before: {med[BEFORE] * 1e3:.1f} ms -> "
+                f"{case['ratio_to_before']:.2f} x; RSS {case['rss_before_bytes'] / 2**20:.1f} MiB"
+            )
         timed = len(case["samples"]["scrapes"][PGE])
         for name, failure in case["peer_failures"][PGE].items():
             out.append(
@@ -263,8 +309,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--lab", type=int, default=None, help="lab id (default: a free one)")
     add_pg_argument(parser)
+    parser.add_argument(
+        "--before", type=Path, default=None, help="a checkout of an earlier cfha to compare with"
+    )
     args = parser.parse_args(argv)
-    result = run(args.runs, args.hosts, args.idle, args.lab, tuple(args.pg or MAJORS))
+    result = run(
+        args.runs, args.hosts, args.idle, args.lab, tuple(args.pg or MAJORS), before=args.before
+    )
     print("\n".join(lines(result)))
     return 0
 

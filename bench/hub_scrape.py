@@ -26,7 +26,7 @@ from typing import Any
 import psycopg
 
 from bench.common import add_pg_argument, argument_parser, measure, pg_installs, save
-from exporter.collectors import hub_sql
+from clusterstate import cfdb_schema, cfdb_sql
 from exporter.collectors.hub import HubCollector, HubConfig
 from lab.cfdb_plan import ha_info_text
 from lab.offline.hubdata import HUBS, create_cfdb
@@ -46,10 +46,10 @@ def runs_for(hosts: int) -> int:
 
 def statement_for(conninfo: str) -> str:
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        cur = conn.execute(hub_sql.SCHEMA_STATEMENT.encode(), [hub_sql.schema_names()])
+        cur = conn.execute(cfdb_schema.SCHEMA_STATEMENT.encode(), [cfdb_schema.schema_names()])
         names = [d.name for d in cur.description or ()]
         rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-    return hub_sql.build_statement(hub_sql.decode_schema(rows), 900, 900)
+    return cfdb_sql.build_statement(cfdb_schema.decode_schema(rows), 900, 900)
 
 
 def bench_role(conninfo: str, ha_info: Path, runs: int, explain: bool) -> dict[str, Any]:

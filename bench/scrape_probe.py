@@ -37,10 +37,10 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bench.common import argument_parser, http_get, wait_http
+from clusterstate import cfdb_schema, cfdb_sql
 from clusterstate.parsers.cfengine_files import parse_ha_info
 from clusterstate.parsers.crm_mon import CRM_MON_ARGV
 from clusterstate.postgres import STATEMENT as POSTGRES_STATEMENT
-from exporter.collectors import hub_sql
 from exporter.collectors.hub import HubConfig
 
 COMMANDS: dict[str, list[str]] = {
@@ -72,10 +72,10 @@ def sql_probes(conninfo: str) -> tuple[psycopg.Connection[Any], dict[str, Callab
 def hub_query(conn: psycopg.Connection[Any]) -> tuple[str, list[Any] | None]:
     config = HubConfig()
     with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(hub_sql.SCHEMA_STATEMENT.encode(), [hub_sql.schema_names()])
-        schema = hub_sql.decode_schema(cur.fetchall())
-    statement = hub_sql.build_statement(schema, config.horizon_seconds, config.window_seconds)
-    if not hub_sql.has_parameter(statement):
+        cur.execute(cfdb_schema.SCHEMA_STATEMENT.encode(), [cfdb_schema.schema_names()])
+        schema = cfdb_schema.decode_schema(cur.fetchall())
+    statement = cfdb_sql.build_statement(schema, config.horizon_seconds, config.window_seconds)
+    if not cfdb_sql.has_parameter(statement):
         return statement, None
     assert config.ha_info_path is not None
     hubs = parse_ha_info(config.ha_info_path.read_text())
@@ -154,8 +154,9 @@ def measure(
                     started = time.perf_counter()
                     body = http_get(targets[name])
                     scrapes[name].append(time.perf_counter() - started)
-                    for collector, took in collector_durations(body).items():
-                        durations.setdefault(collector, []).append(took)
+                    if name == "cfha-exporter":  # the one under test (not a --before one)
+                        for collector, took in collector_durations(body).items():
+                            durations.setdefault(collector, []).append(took)
         pages = {name: http_get(url) for name, url in targets.items()}
     finally:
         conn.close()

@@ -131,6 +131,24 @@ def hub_scrape(r: dict[str, Any]) -> list[Row]:
     return rows  # fmt: skip
 
 
+def readiness_scrape(r: dict[str, Any]) -> list[Row]:
+    rows = []
+    for c in r["cases"]:
+        parts = ", ".join(f"{k} {ms(v)}" for k, v in c["collector_median_seconds"].items())
+        rows.append(
+            Row(
+                f"full scrape with failover readiness, PostgreSQL {c['postgresql']}, "
+                f"{c['client_keys']:,} client keys",
+                f"{ms(c['after_median_seconds'])} (+{ms(c['added_median_seconds'])}; {parts})",
+                f"without it {ms(c['before_median_seconds'])}",
+                f"{c['after_median_seconds'] / c['before_median_seconds']:.2f}",
+                f"< +{ms(c['goal_seconds'])}",
+                judged(c["added_median_seconds"], c["goal_seconds"]),
+            )
+        )
+    return rows
+
+
 def webhook_load(r: dict[str, Any]) -> list[Row]:
     rows = []
     floor = r["open_loop"]["healthz (baseline)"]
@@ -231,6 +249,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[Row]]] = {
     "full_scrape": full_scrape,
     "pacemaker_scale": pacemaker_scale,
     "hub_scrape": hub_scrape,
+    "readiness_scrape": readiness_scrape,
     "webhook_load": webhook_load,
     "resync": resync,
     "pg_scrape": pg_scrape,

@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from clusterstate.disk import free_beside
 from clusterstate.parsers.pgsql_agent_script import PgsqlAgentScript, describe_pgsql_agent
 
 CONFIG_FILES = ("postgresql.conf", "pg_hba.conf", "pg_ident.conf", "postgresql.auto.conf")
@@ -114,10 +115,7 @@ def probe_data_dir(pgdata: str) -> DataDir:
             files = frozenset(f for f in CONFIG_FILES if (data / f).is_file())
     elif exists is False:
         has_version = False
-    free: int | None = None
-    with contextlib.suppress(OSError):
-        fs = os.statvfs(data.parent)
-        free = fs.f_bavail * fs.f_frsize
+    free = free_beside(data)
     running = postmaster_running(data) if exists else (False if exists is False else None)
     return DataDir(exists, is_link, owner, has_version, running, free, files)
 

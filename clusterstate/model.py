@@ -1,11 +1,11 @@
 """The one typed model of the cluster: `ClusterState`, built once per read.
 
 It holds what each source said (pacemaker, corosync, this hub's PostgreSQL, the primary through
-its address, this hub's files) and the rules that combine sources, each written once here: the
-quorum rule and the single primary. The exporter's collectors publish the same parts (each under
-its own deadline), the verdict judges them, the remediator's snapshot *is* a `ClusterState`, and
-the lab's status reads it too. `None` is always "could not be read", and every rule here returns
-None (unknown) rather than guess when a source it needs is unknown.
+its address, this hub's files, the diagnosis of its standby) and the rules that combine sources,
+each written once here: the quorum rule and the single primary. The exporter's collectors publish
+the same parts (each under its own deadline), the verdict judges them, the remediator's snapshot
+*is* a `ClusterState`, and the lab's status reads it too. `None` is always "could not be read",
+and every rule here returns None (unknown) rather than guess when a source it needs is unknown.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clusterstate.corosync import CorosyncState
+from clusterstate.diagnosis import Diagnosis
+from clusterstate.disk import CloneSize
 from clusterstate.host import DataDir, PgsqlLock
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.postgres import PgFacts
@@ -42,9 +44,13 @@ class ClusterState:
     """This hub's own server (through its socket)."""
     primary: PgFacts | None = None
     """The primary, through the pgsql resource's master_ip (normally the floating IP)."""
-    primary_database_bytes: int | None = None
+    primary_clone_size: CloneSize | None = None
+    """What a re-clone of the primary copies (databases, pg_wal, WAL archive)."""
     data_dir: DataDir | None = None
     pgsql_lock: PgsqlLock | None = None
+    diagnosis: Diagnosis | None = None
+    """Why this hub's standby does not stream (None: it is the primary, or streams and replays,
+    or the diagnosis was not read)."""
     errors: tuple[str, ...] = ()
     """What could not be read, for humans (each unknown fact is also None in its place)."""
 
@@ -100,5 +106,6 @@ class ClusterState:
             "local_pg_in_recovery": self.postgres.in_recovery if self.postgres else None,
             "pgsql_lock_present": self.pgsql_lock.present if self.pgsql_lock else None,
             "lock": p.lock.raw if p.lock else None,
+            "diagnosis": self.diagnosis.as_dict() if self.diagnosis else None,
             "errors": list(self.errors),
         }

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 from clusterstate.errors import ReadError, Unreadable
 from clusterstate.pacemaker_cli import CrmMonCli, CrmMonCliError, CrmMonDetector, CrmMonFlavour
-from clusterstate.pacemaker_state import PacemakerState, pacemaker_state
+from clusterstate.pacemaker_state import LOCK_SET_ID, PacemakerState, pacemaker_state, pgsql_params
 from clusterstate.parsers.cib import CibParseError, parse_cib
+from clusterstate.parsers.cib_digest import config_digest
 from clusterstate.parsers.cib_model import CibConfig
 from clusterstate.parsers.crm_mon import (
     CRM_MON_ARGV,
@@ -74,6 +75,7 @@ class _CachedCib:
     read_at: float  # Unix time
     read_monotonic: float
     change_key: object
+    digest: int | None = None
 
 
 class PacemakerReader:
@@ -114,6 +116,7 @@ class PacemakerReader:
             cib_current=current,
             cib_read_at=cached.read_at if cached else None,
             cib_error=(cib_error.reason, str(cib_error)) if cib_error else None,
+            config_digest=cached.digest if cached else None,
         )
 
     # -- crm_mon -----------------------------------------------------------------------------
@@ -217,7 +220,7 @@ class PacemakerReader:
         ):
             return True, None
         try:
-            config = self._read_cib()
+            config, digest = self._read_cib()
         except ReadError as exc:
             # When crm_mon reports no change since the cached copy, only the age-bound refresh
             # failed: the copy still matches the configuration.
@@ -225,10 +228,10 @@ class PacemakerReader:
                 cached is not None and change_key is not None and cached.change_key == change_key
             )
             return still_current, exc
-        self._cib = _CachedCib(config, self._clock(), time.monotonic(), change_key)
+        self._cib = _CachedCib(config, self._clock(), time.monotonic(), change_key, digest)
         return True, None
 
-    def _read_cib(self) -> CibConfig:
+    def _read_cib(self) -> tuple[CibConfig, int]:
         s = self.settings
         argv = [s.cibadmin_path, "--query", "--scope", "configuration"]
         try:
@@ -239,9 +242,16 @@ class PacemakerReader:
             reason, message = failed_command(result)
             raise ReadError(reason, f"CIB configuration: {message}")
         try:
-            return parse_cib(result.stdout, local_tz=self._zone)
-        except CibParseError as exc:
+            config = parse_cib(result.stdout, local_tz=self._zone)
+            params = pgsql_params(config, s.database_resource)
+            # the agent's permanent attribute, named after its primitive
+            agent = [f"{params.resource}-data-status"] if params is not None else []
+            digest = config_digest(
+                result.stdout, agent_attributes=agent, own_property_sets=(LOCK_SET_ID,)
+            )
+        except (CibParseError, ValueError) as exc:
             raise ReadError("parse", f"CIB configuration: {exc}") from exc
+        return config, digest
 
 
 def failed_command(result: CommandResult) -> tuple[str, str]:

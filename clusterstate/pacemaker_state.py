@@ -24,6 +24,7 @@ from clusterstate.parsers.crm_mon_model import (
     Node,
     NoQuorumPolicy,
     PacemakerdState,
+    Primitive,
     ResourceHistory,
     ResourceInstance,
 )
@@ -37,6 +38,13 @@ from clusterstate.parsers.pgsql_ra import (
 LOCK_SET_ID = "cfha-remediation-lock"
 """The remediators' cluster-wide lock: a `cluster_property_set` of this id in crm_config."""
 LOCK_NVPAIR_ID = "cfha-remediation-lock-holder"
+
+# When two instances of one primitive share a node (clone-node-max > 1), the node shows the
+# "highest" role: what matters most for the HA pair comes first.
+ROLE_PRIORITY = (
+    Role.PROMOTED, Role.PROMOTING, Role.DEMOTING, Role.UNPROMOTED, Role.STARTED,
+    Role.MIGRATING, Role.STARTING, Role.STOPPING, Role.UNKNOWN, Role.STOPPED,
+)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,10 +67,16 @@ class ResourcePlacement:
     managed: bool = True
     """Every instance is managed (False in maintenance or with is-managed=false)."""
     blocked: bool = False
+    node_roles: tuple[tuple[str, Role], ...] = ()
+    """(node, role) for each node an instance is on, sorted by node: the highest role there."""
 
     def names(self, resource_id: str) -> bool:
         """Whether ``resource_id`` is this resource (its primitive, clone or group)."""
         return resource_id in (self.resource, self.primitive, self.clone, self.group)
+
+    def role_on(self, node: str) -> Role:
+        """The resource's role on ``node`` (stopped where no instance is)."""
+        return dict(self.node_roles).get(node, Role.STOPPED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +170,9 @@ class PacemakerState:
     cib_read_at: float | None
     cib_error: tuple[str, str] | None = field(default=None)
     """(reason, message) when the CIB could not be re-read although it may have changed."""
+    config_digest: int | None = field(default=None)
+    """The configuration's digest without cfha's and the pgsql agent's own writes
+    (`parsers.cib_digest`); None without a current CIB copy."""
 
     # -- nodes -----------------------------------------------------------------------------------
     def node(self, name: str) -> Node | None:
@@ -246,6 +263,7 @@ def pacemaker_state(
     cib_current: bool = True,
     cib_read_at: float | None = None,
     cib_error: tuple[str, str] | None = None,
+    config_digest: int | None = None,
 ) -> PacemakerState:
     """Summarise a parsed crm_mon status and the CIB configuration (if any; ``cib_current``
     says whether it matches the status). Pure."""
@@ -293,6 +311,7 @@ def pacemaker_state(
         cib_current=current is not None,
         cib_read_at=cib_read_at if cib is not None else None,
         cib_error=cib_error,
+        config_digest=config_digest if current is not None else None,
     )
 
 
@@ -325,7 +344,19 @@ def _placement(resource: str, instances: Sequence[ResourceInstance]) -> Resource
         failed_nodes=tuple(sorted({n for p in primitives if p.failed for n in p.nodes})),
         managed=all(p.managed for p in primitives),
         blocked=any(p.blocked for p in primitives),
+        node_roles=node_roles(primitives),
     )
+
+
+def node_roles(primitives: Sequence[Primitive]) -> tuple[tuple[str, Role], ...]:
+    """(node, highest role there) for the instances of one primitive, sorted by node."""
+    roles: dict[str, Role] = {}
+    for primitive in primitives:
+        for node in primitive.nodes:
+            current = roles.get(node, Role.STOPPED)
+            if ROLE_PRIORITY.index(primitive.role) < ROLE_PRIORITY.index(current):
+                roles[node] = primitive.role
+    return tuple(sorted(roles.items()))
 
 
 def agent_views(

@@ -4,18 +4,22 @@
 One round trip returns everything for either role: functions that only work on a primary (or only
 in recovery) sit behind `CASE WHEN pg_is_in_recovery()`, which PostgreSQL evaluates lazily for
 volatile functions. Views that list several rows come back as JSON arrays. Works for a role that
-is a member of `pg_monitor` (LSN columns of pg_stat_replication are NULL without it).
+is a member of `pg_monitor` (LSN columns of pg_stat_replication are NULL without it; the
+settings that say where the server logs and how it reaches the primary need its
+pg_read_all_settings). `primary_conninfo` may hold a password: it is kept out of `repr` and used
+only for the diagnosis' handshake (`clusterstate.handshake`), never shown.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 STATEMENT = """
-WITH r AS (SELECT pg_is_in_recovery() AS in_recovery)
+WITH r AS (SELECT pg_is_in_recovery() AS in_recovery),
+     s AS (SELECT pg_has_role(current_user, 'pg_read_all_settings', 'USAGE') AS all_settings)
 SELECT
   r.in_recovery,
   pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') AS can_read_stats,
@@ -36,6 +40,11 @@ SELECT
   CASE WHEN r.in_recovery THEN extract(epoch FROM pg_last_xact_replay_timestamp())::float8
   END AS last_replay_time,
   CASE WHEN r.in_recovery THEN pg_is_wal_replay_paused() END AS replay_paused,
+  (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
+  CASE WHEN s.all_settings THEN current_setting('primary_conninfo') END AS primary_conninfo,
+  CASE WHEN s.all_settings THEN current_setting('data_directory') END AS data_directory,
+  CASE WHEN s.all_settings AND current_setting('logging_collector')::bool
+       THEN current_setting('log_directory') END AS log_directory,
   (SELECT coalesce(json_agg(json_build_object(
       'name', application_name, 'client_addr', client_addr::text, 'state', state,
       'sync_state', sync_state,
@@ -63,7 +72,7 @@ SELECT
       'last_archived', extract(epoch FROM last_archived_time)::float8,
       'last_failed', extract(epoch FROM last_failed_time)::float8)
    FROM pg_stat_archiver) AS archiver
-FROM r
+FROM r, s
 """
 
 SENDER_STATES = ("streaming", "catchup", "startup", "backup", "stopping", "disconnected")
@@ -166,6 +175,15 @@ class PgFacts:
     receiver: WalReceiver | None = None
     slots: tuple[Slot, ...] = ()
     archiver: Archiver | None = None
+    error_reason: str | None = None
+    """A read failure reason (`connect`, `auth`, `timeout`, ...) when it could not be read."""
+    system_identifier: str | None = None
+    primary_conninfo: str | None = field(default=None, repr=False)
+    """The standby's connection to the primary as configured (may hold a password)."""
+    data_directory: str | None = None
+    log_directory: str | None = None
+    """Where the logging collector writes (as configured: may be relative to the data
+    directory); None when the collector is off or the setting cannot be read."""
 
     @property
     def writable(self) -> bool:
@@ -221,6 +239,10 @@ def decode(row: Mapping[str, Any], expected_standbys: Sequence[str] = ()) -> PgF
             receiver=receiver,
             slots=tuple(_slot(s) for s in row["slots"] or ()),
             archiver=_archiver(row["archiver"], row["archive_mode"], now),
+            system_identifier=_str(row["system_identifier"]),
+            primary_conninfo=_str(row["primary_conninfo"]),
+            data_directory=_str(row["data_directory"]),
+            log_directory=_str(row["log_directory"]),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DecodeError(f"unexpected result shape: {exc!r}") from exc
@@ -332,6 +354,10 @@ def _float(value: Any) -> float | None:
         return None
     number = float(value)
     return None if math.isnan(number) else number
+
+
+def _str(value: Any) -> str | None:
+    return None if value is None or value == "" else str(value)
 
 
 def _int(value: Any) -> int | None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from psycopg.conninfo import make_conninfo
 
+from clusterstate.disk import DEFAULT_ARCHIVE_DIRECTORY, CloneSize, read_clone_size
 from clusterstate.errors import Unreadable
 from clusterstate.pacemaker_state import PgsqlParams
 from clusterstate.pg import PgError, PgSession, PgSettings
@@ -35,18 +36,20 @@ def read_postgres(session: PgSession, expected_standbys: Sequence[str] = ()) -> 
         facts = decode(rows[0], expected_standbys)
     except (PgError, DecodeError) as exc:
         reason = exc.reason if isinstance(exc, PgError) else "parse"
-        raise PostgresUnreadable(reason, str(exc), PgFacts(up=False, error=str(exc))) from exc
+        down = PgFacts(up=False, error=str(exc), error_reason=reason)
+        raise PostgresUnreadable(reason, str(exc), down) from exc
     if not rows[0].get("can_read_stats"):
         raise PostgresUnreadable(
             "permission",
             "the monitoring role must be a member of pg_monitor (replication details are "
             "hidden from it)",
-            PgFacts(up=True, role=facts.role, error="insufficient privileges"),
+            PgFacts(
+                up=True, role=facts.role, error="insufficient privileges", error_reason="permission"
+            ),
         )
     return facts
 
 
-DATABASE_BYTES = "SELECT sum(pg_database_size(oid))::bigint AS bytes FROM pg_database"
 DEFAULT_PORT = 5432
 
 
@@ -63,6 +66,8 @@ class ConnectionSettings:
     connect_timeout_seconds: int = 3
     statement_timeout_seconds: float = 5.0
     application_name: str = "cfha-remediator"
+    archive_directory: str = DEFAULT_ARCHIVE_DIRECTORY
+    """The WAL archive inside the data directory, which a re-clone copies too."""
 
 
 class PgsqlConnections:
@@ -105,8 +110,8 @@ class PgsqlConnections:
         """This hub's server through its socket directory (PostgreSQL's default: /tmp)."""
         return self._read(self.conninfo(p, p.socketdir or "/tmp"))  # noqa: S108
 
-    def primary(self, p: PgsqlParams) -> tuple[PgFacts, int | None]:
-        """The primary through its address, and the size of its databases (for a re-clone)."""
+    def primary(self, p: PgsqlParams) -> tuple[PgFacts, CloneSize | None]:
+        """The primary through its address, and what a re-clone of it copies."""
         host = self._settings.primary_host or p.master_ip
         if not host:
             return PgFacts(up=False, error="no master_ip on the pgsql resource"), None
@@ -115,10 +120,9 @@ class PgsqlConnections:
         if not facts.up:
             return facts, None
         try:
-            [row] = session.query(DATABASE_BYTES)
-        except (PgError, ValueError):
+            return facts, read_clone_size(session, self._settings.archive_directory)
+        except PgError:
             return facts, None
-        return facts, None if row["bytes"] is None else int(row["bytes"])
 
     def _read(self, conninfo: str) -> PgFacts:
         return self._read_with(self._session(conninfo))

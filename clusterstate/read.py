@@ -3,8 +3,9 @@ lab's status shows. The exporter reads the same parts with the same readers, eac
 collector under its own deadline.
 
 Pacemaker is required (without crm_mon and a current CIB configuration there is no state: a
-`ReadError`); everything else that fails becomes an unknown fact in its place and a line in
-`errors`, which every safety check treats as failed.
+`ReadError`); with a `DiagnosisReader`, a standby that does not stream is diagnosed from this
+read's own facts (`clusterstate.diagnosis`); everything else that fails becomes an unknown fact
+in its place and a line in `errors`, which every safety check treats as failed.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from collections.abc import Callable
 from typing import Protocol
 
 from clusterstate.corosync import CorosyncDown, CorosyncReader, CorosyncState
+from clusterstate.diagnosis import Diagnosis
+from clusterstate.diagnosis_read import DiagnosisReader
+from clusterstate.disk import CloneSize
 from clusterstate.errors import ReadError
 from clusterstate.host import DataDir, PgsqlLock, pgsql_lock, probe_data_dir
 from clusterstate.model import ClusterState
@@ -30,7 +34,7 @@ class PostgresAccess(Protocol):
 
     def local(self, p: PgsqlParams) -> PgFacts: ...
 
-    def primary(self, p: PgsqlParams) -> tuple[PgFacts, int | None]: ...
+    def primary(self, p: PgsqlParams) -> tuple[PgFacts, CloneSize | None]: ...
 
 
 class ClusterStateReader:
@@ -41,6 +45,7 @@ class ClusterStateReader:
         local_node: str,
         corosync: CorosyncReader | None = None,
         postgres: PostgresAccess | None = None,
+        diagnosis: DiagnosisReader | None = None,
         data_dir_probe: DataDirProbe = probe_data_dir,
         lock_probe: LockProbe = pgsql_lock,
         clock: Callable[[], float] = time.time,
@@ -48,6 +53,7 @@ class ClusterStateReader:
         self._pacemaker = pacemaker
         self._corosync = corosync
         self._postgres = postgres
+        self._diagnosis = diagnosis
         self._node = local_node
         self._data_dir = data_dir_probe
         self._lock = lock_probe
@@ -65,14 +71,19 @@ class ClusterStateReader:
         p = pacemaker.pgsql
         if p is None:
             errors.append(f"no primitive {self._pacemaker.settings.database_resource} in the CIB")
-        postgres = primary = primary_bytes = None
+        postgres = primary = clone_size = None
         if p is not None and self._postgres is not None:
             postgres = self._postgres.local(p)
-            primary, primary_bytes = self._postgres.primary(p)
+            primary, clone_size = self._postgres.primary(p)
             errors += [f"{what}: {f.error}" for what, f in (("local PostgreSQL", postgres),
                        ("the primary", primary)) if not f.up and f.error]  # fmt: skip
         data_dir = self._data_dir(p.pgdata) if p is not None and p.pgdata else None
         lock = self._lock(p.lock_path, taken_at) if p is not None else None
+        diagnosis: Diagnosis | None = None
+        if self._diagnosis is not None and p is not None and postgres is not None:
+            database = pacemaker.database
+            promoted = database.promoted_nodes if database and database.configured else None
+            diagnosis = self._diagnosis.read(self._node, p, promoted, postgres, data_dir)
         return ClusterState(
             taken_at=taken_at,
             local_node=self._node,
@@ -80,9 +91,10 @@ class ClusterStateReader:
             corosync=corosync,
             postgres=postgres,
             primary=primary,
-            primary_database_bytes=primary_bytes,
+            primary_clone_size=clone_size,
             data_dir=data_dir,
             pgsql_lock=lock,
+            diagnosis=diagnosis,
             errors=tuple(errors),
         )
 

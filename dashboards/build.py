@@ -16,7 +16,7 @@ from pathlib import Path
 from grafana_foundation_sdk.builders import dashboard as dash
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import ha_overview, hub_reporting, pacemaker, remediation
+from dashboards import ha_overview, hub_reporting, pacemaker, readiness, remediation
 
 FOLDER = Path(__file__).resolve().parent
 # uid -> builder; the uid is also the file name, and never changes (links and bookmarks use it).
@@ -24,6 +24,7 @@ DASHBOARDS: dict[str, Callable[[], dash.Dashboard]] = {
     ha_overview.UID: ha_overview.build,
     pacemaker.UID: pacemaker.build,
     hub_reporting.UID: hub_reporting.build,
+    readiness.UID: readiness.build,
     remediation.UID: remediation.build,
 }
 

@@ -14,10 +14,16 @@ from pydantic import Field, ValidationError, field_validator
 
 from exporter.collectors.cfengine import CfengineConfig
 from exporter.collectors.corosync import CorosyncConfig
+from exporter.collectors.daemons import DaemonsConfig
+from exporter.collectors.diagnosis import DiagnosisConfig
+from exporter.collectors.disk import DiskConfig
 from exporter.collectors.hub import HubConfig
+from exporter.collectors.keys import KeysConfig
+from exporter.collectors.mission_portal import MissionPortalConfigSettings
 from exporter.collectors.pacemaker import PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentConfig
 from exporter.collectors.postgres import PostgresConfig
+from exporter.collectors.readiness import ReadinessConfig
 from exporter.collectors.verdict import VerdictConfig
 from servicekit.config import (
     ConfigError,
@@ -47,8 +53,14 @@ class CollectorsConfig(StrictModel):
     pacemaker: PacemakerConfig = Field(default_factory=PacemakerConfig)
     corosync: CorosyncConfig = Field(default_factory=CorosyncConfig)
     pgsql_agent: PgsqlAgentConfig = Field(default_factory=PgsqlAgentConfig)
+    diagnosis: DiagnosisConfig = Field(default_factory=DiagnosisConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     cfengine: CfengineConfig = Field(default_factory=CfengineConfig)
+    keys: KeysConfig = Field(default_factory=KeysConfig)
+    mission_portal: MissionPortalConfigSettings = Field(default_factory=MissionPortalConfigSettings)
+    daemons: DaemonsConfig = Field(default_factory=DaemonsConfig)
+    disk: DiskConfig = Field(default_factory=DiskConfig)
+    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
     verdict: VerdictConfig = Field(default_factory=VerdictConfig)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, ProcessCollector
@@ -16,10 +17,16 @@ from prometheus_client import CollectorRegistry, ProcessCollector
 from clusterstate.tools import CommandRunner, SubprocessRunner
 from exporter.collectors.cfengine import CfengineCollector
 from exporter.collectors.corosync import CorosyncCollector
+from exporter.collectors.daemons import DaemonsCollector
+from exporter.collectors.diagnosis import DiagnosisCollector
+from exporter.collectors.disk import DiskCollector
 from exporter.collectors.hub import HubCollector
+from exporter.collectors.keys import KeysCollector
+from exporter.collectors.mission_portal import MissionPortalCollector
 from exporter.collectors.pacemaker import PacemakerCollector
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector
 from exporter.collectors.postgres import PostgresCollector
+from exporter.collectors.readiness import ReadinessCollector
 from exporter.collectors.verdict import VerdictCollector
 from exporter.config import ExporterConfig
 from exporter.scrape import (
@@ -61,6 +68,12 @@ class DerivedEntry:
     build: Callable[[Any, BuildContext], DerivedCollector]
 
 
+def _database(ctx: BuildContext) -> tuple[str, Path | None]:
+    """The postgres collector's database: the hub and disk collectors use it unless told."""
+    postgres = ctx.config.collectors.postgres
+    return postgres.conninfo, postgres.password_file
+
+
 COLLECTORS: tuple[CollectorEntry, ...] = (
     CollectorEntry(
         "postgres",
@@ -87,17 +100,38 @@ COLLECTORS: tuple[CollectorEntry, ...] = (
         lambda cfg, ctx: HubCollector(
             cfg,
             ctx.node,
-            database=(
-                ctx.config.collectors.postgres.conninfo,
-                ctx.config.collectors.postgres.password_file,
-            ),
+            database=_database(ctx),
         ),
     ),
     CollectorEntry(
         "cfengine",
-        "CFEngine HA files on this hub (ha_info.json, master_hub.dat, ha_enabled)",
+        "CFEngine HA files on this hub (ha_info.json, master_hub.dat, ha.cfg, markers)",
         CfengineCollector.metrics,
         lambda cfg, ctx: CfengineCollector(cfg, ctx.node),
+    ),
+    CollectorEntry(
+        "keys",
+        "CFEngine's trust keys on this hub (ppkeys, ppkeys_hubs; names and sizes only)",
+        KeysCollector.metrics,
+        lambda cfg, ctx: KeysCollector(cfg, ctx.node),
+    ),
+    CollectorEntry(
+        "mission_portal",
+        "Digests of the Mission Portal files CFEngine syncs from the active hub",
+        MissionPortalCollector.metrics,
+        lambda cfg, ctx: MissionPortalCollector(cfg, ctx.node),
+    ),
+    CollectorEntry(
+        "daemons",
+        "CFEngine's cf-hub and cf-serverd on this hub (pid files)",
+        DaemonsCollector.metrics,
+        lambda cfg, ctx: DaemonsCollector(cfg, ctx.node),
+    ),
+    CollectorEntry(
+        "disk",
+        "Filesystems of the data directory and /var/cfengine; databases, pg_wal, WAL archive",
+        DiskCollector.metrics,
+        lambda cfg, ctx: DiskCollector(cfg, ctx.node, database=_database(ctx)),
     ),
 )
 # Derived collectors run in this order, each seeing the results of those before it.
@@ -109,6 +143,19 @@ DERIVED: tuple[DerivedEntry, ...] = (
         lambda cfg, ctx: PgsqlAgentCollector(
             cfg, ctx.node, ctx.config.collectors.pacemaker.database_resource
         ),
+    ),
+    DerivedEntry(
+        "readiness",
+        "Failover readiness above the database: keys, Mission Portal's view, re-clone room",
+        ReadinessCollector.metrics,
+        lambda cfg, ctx: ReadinessCollector(cfg, ctx.node),
+    ),
+    DerivedEntry(
+        "diagnosis",
+        "Why this hub's standby does not stream: one cause, from its log, pg_controldata and a "
+        "replication handshake with the primary (docs/diagnosis.md)",
+        DiagnosisCollector.metrics,
+        lambda cfg, ctx: DiagnosisCollector(cfg, ctx.node, ctx.runner),
     ),
     DerivedEntry(
         "verdict",

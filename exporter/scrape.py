@@ -115,6 +115,17 @@ class CollectorResult:
 FactsT = TypeVar("FactsT")
 
 
+def facts_of(
+    results: Mapping[str, CollectorResult], name: str, kind: type[FactsT]
+) -> FactsT | None:
+    """A collector's facts, also those a failed collector returned about its failure (what a
+    derived collector reads; None when disabled or of another type)."""
+    result = results.get(name)
+    if result is None or not isinstance(result.facts, kind):
+        return None
+    return result.facts
+
+
 @dataclass(frozen=True)
 class Scrape:
     """Everything one scrape observed."""
@@ -128,10 +139,7 @@ class Scrape:
     def facts(self, name: str, kind: type[FactsT]) -> FactsT | None:
         """The typed facts of collector `name`: None when disabled or when it failed without
         telling what it saw (a failed collector may still return facts such as "down")."""
-        result = self.results.get(name)
-        if result is None or not isinstance(result.facts, kind):
-            return None
-        return result.facts
+        return facts_of(self.results, name, kind)
 
     @property
     def failed(self) -> list[CollectorResult]:
@@ -292,8 +300,8 @@ class Scraper:
             future = running.get(scheduled.collector.name)
             if future is not None:
                 _settle(future, self._timed_out(scheduled, "the exporter is stopping"))
-        for scheduled in self._collectors:
-            close = getattr(scheduled.collector, "close", None)
+        for collector in [s.collector for s in self._collectors] + list(self._derived):
+            close = getattr(collector, "close", None)
             if callable(close):
                 close()
 

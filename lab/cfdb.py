@@ -48,6 +48,7 @@ __all__ = [
     "SeedCounts",
     "SeedPlan",
     "create_schema",
+    "create_settings",
     "expected_counts",
     "hubs_from_ha_info",
     "measure",
@@ -260,3 +261,19 @@ def shift_timestamps(conn: psycopg.Connection[Any], delta: timedelta) -> None:
             "UPDATE __lastseenhosts SET lastseentimestamp = lastseentimestamp + %(d)s",
             {"d": delta},
         )
+
+
+SETTINGS_DDL = """
+CREATE TABLE IF NOT EXISTS settings (
+    key   text PRIMARY KEY,
+    value jsonb
+);
+INSERT INTO settings (key, value) VALUES ('blueHostHorizon', '900')
+    ON CONFLICT (key) DO NOTHING;
+"""
+
+
+def create_settings(conn: psycopg.Connection[Any]) -> None:
+    """Mission Portal's settings in the cfsettings database, as a key/value table holding its
+    'not reporting' horizon (the shape cfha reads; Mission Portal's own DDL is not public)."""
+    conn.execute(SETTINGS_DDL.encode())

@@ -138,6 +138,23 @@ def _assign(hosts: int, rng: random.Random) -> _Assignment:
     )
 
 
+def ha_inventory(name: str, active: bool, master_ip: str) -> dict[str, str]:
+    """A hub's inventory as the enterprise agent reports it: its name and its HA state (the
+    attribute names Mission Portal shows; the first hub of the seed is the active one)."""
+    return {
+        "Host name": name,
+        "HA node state": "active" if active else "passive",
+        "HA node state extended": "PRI" if active else "HS:async",
+        "HA master IP": master_ip,
+    }
+
+
+def client_hostkey(rng_seed: int, index: int) -> str:
+    """The host key of client `index` of a seed: a function of the seed and the index only, so
+    the lab can render each client's key file (lab.cfengine_side) without the plan."""
+    return "SHA=" + hashlib.sha256(f"cfha-lab-host-{rng_seed}-{index}".encode()).hexdigest()
+
+
 class _Planner:
     """Accumulates the rows of a plan; every random draw comes from one seeded generator."""
 
@@ -194,7 +211,7 @@ class _Planner:
 
     def client(self, i: int, rng_seed: int, plan: _Assignment) -> None:
         rng = self.rng
-        key = "SHA=" + hashlib.sha256(f"cfha-lab-host-{rng_seed}-{i}".encode()).hexdigest()
+        key = client_hostkey(rng_seed, i)
         ip = str(_CLIENT_NET + 1 + i)
         kind = plan.category.get(i, "fresh")
         first = self.now - timedelta(days=rng.randint(7, 400), seconds=rng.randint(0, 86399))
@@ -225,7 +242,7 @@ class _Planner:
         )
         self.agent.append((hub.hostkey, 300, last - timedelta(seconds=10), "OK"))
         self.collection(hub.hostkey, last, True, "delta")
-        self.inventory.append((hub.hostkey, json.dumps({"Host name": hub.name})))
+        self.inventory.append((hub.hostkey, json.dumps(ha_inventory(hub.name, n == 0, hubs[0].ip))))
         for peer in hubs:
             if peer is not hub:
                 for direction in ("INCOMING", "OUTGOING"):

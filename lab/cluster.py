@@ -19,8 +19,18 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from lab import (
+    cfengine_side,
+    lifecycle,
+    pglayout,
+    postgres,
+    restore,
+    scenarios,
+    settle,
+    teardown,
+    tracked,
+)
 from lab import config as lab_config
-from lab import lifecycle, pglayout, postgres, restore, scenarios, settle, teardown, tracked
 from lab import status as lab_status
 from lab.config import MAX_LAB_ID, LabConfig, NodeSpec, lab_id_from_env
 from lab.errors import LabError
@@ -228,6 +238,10 @@ class Lab:
     def refresh_master_hub(self) -> str:
         """Write the active hub's IP into both hubs' master_hub.dat, as cf-agent would."""
         return restore.refresh_master_hub(self.nodes)
+
+    def refresh_ha_inventory(self) -> None:
+        """Each hub's HA inventory in cfdb, as its agent reports it and cf-hub collects it."""
+        cfengine_side.refresh_ha_inventory(self.nodes)
 
 
 def claim_free_lab(first: int = 1, last: int = MAX_LAB_ID) -> Lab:

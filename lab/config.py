@@ -28,9 +28,22 @@ PG_SOCKET_DIR = PG_STATE_DIR
 PG_ARCHIVE_DIR = PGDATA / "pg_arch"
 PG_LOGFILE = Path("/var/log/postgresql.log")
 HA_INFO_JSON = CFENGINE_DIR / "masterfiles/cfe_internal/enterprise/ha/ha_info.json"
+HA_INFO_INPUTS = CFENGINE_DIR / "inputs/cfe_internal/enterprise/ha/ha_info.json"
 MASTER_HUB_DAT = CFENGINE_DIR / "state/master_hub.dat"
 HA_ENABLED = CFENGINE_DIR / "httpd/htdocs/ha_enabled"
 HA_CFG = CFENGINE_DIR / "ha.cfg"
+POLICY_HUB_MARKER = CFENGINE_DIR / "state/am_policy_hub"
+PPKEYS = CFENGINE_DIR / "ppkeys"
+PPKEYS_HUBS = CFENGINE_DIR / "ppkeys_hubs"
+HTDOCS = CFENGINE_DIR / "httpd/htdocs"
+# /opt is the host's in every node (no bind mount): the notification scripts ha.cf syncs from
+# /opt/cfengine/notification_scripts live under the node's own /var/cfengine instead, and the
+# lab's exporters are told so (lab.product.stackconfig).
+NOTIFICATION_SCRIPTS = CFENGINE_DIR / "notification_scripts"
+CF_HUB_PID = CFENGINE_DIR / "cf-hub.pid"
+CF_SERVERD_PID = CFENGINE_DIR / "cf-serverd.pid"
+# A lab flag: the cf-hub stand-in keeps its pid file on a passive hub too (lab/cfhub.py).
+CF_HUB_EVERYWHERE = CFENGINE_DIR / "cfha-lab-cf-hub-everywhere"
 PGSQL_LOCK = PG_TMPDIR / "PGSQL.lock"
 
 # Host directories that each node sees as its own copy (bind mounts in its mount namespace).

@@ -22,11 +22,8 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lab import cfdb, pglayout, postgres, render, tracked
+from lab import cfdb, cfengine_side, pglayout, postgres, render, tracked
 from lab.config import (
-    HA_CFG,
-    HA_ENABLED,
-    HA_INFO_JSON,
     MASTER_HUB_DAT,
     NODE_BIND_DIRS,
     OCF_SHELLFUNCS,
@@ -59,6 +56,8 @@ from lab.procs import (
 from lab.settle import wait_healthy
 from lab.state import LabState, StateStore
 from lab.teardown import DownReport, down
+
+REPO = Path(__file__).resolve().parents[1]
 
 log = logging.getLogger("lab")
 REQUIRED_TOOLS = (
@@ -117,9 +116,7 @@ def prepare_node_dirs(cfg: LabConfig, node: NodeSpec, pg: LabPostgres) -> None:
     _write(node.root / "hosts", render.etc_hosts(Path("/etc/hosts").read_text(), cfg))
     _mkdir(node.host_path(PG_STATE_DIR), 0o755, pg_owner)
     _mkdir(node.host_path(PG_TMPDIR), 0o700, pg_owner)
-    _write(node.host_path(HA_INFO_JSON), render.ha_info_json(cfg))
-    _write(node.host_path(HA_CFG), render.HA_CFG_TEXT)
-    _write(node.host_path(HA_ENABLED), "", 0o440)
+    cfengine_side.write_node(cfg, node)  # the client keys follow with cfdb's seed
     first = cfg.nodes[0]
     _write(node.host_path(MASTER_HUB_DAT), first.address + "\n")
     pglayout.install(pg.major, node)
@@ -224,6 +221,9 @@ def setup_postgres(lab: LabNodes, seed_hosts: int, rng_seed: int) -> None:
     )
     now = datetime.now(UTC).replace(microsecond=0)
     hubs = cfdb.hubs_from_ha_info(render.ha_info_json(lab.config), lab.node_names)
+    postgres.query(first, "CREATE DATABASE cfsettings", dbname="postgres")
+    with postgres.connect(first, "cfsettings") as conn:
+        cfdb.create_settings(conn)
     with postgres.connect(first) as conn:
         cfdb.seed(conn, seed_hosts, now, rng_seed, hubs)
         conn.execute(
@@ -239,6 +239,27 @@ def setup_postgres(lab: LabNodes, seed_hosts: int, rng_seed: int) -> None:
     postgres.stop(r1, pg, pgdata=PREP_PGDATA)
     for node in (first, second):
         node.host_path(PREP_PGDATA).rename(node.pgdata_host)
+
+
+CFHUB_INTERVAL_SECONDS = 60.0
+
+
+def start_cfengine_daemons(lab: LabNodes, node: NodeSpec) -> None:
+    """The stand-ins of cf-serverd and cf-hub in the node (lab/cfserverd.py, lab/cfhub.py:
+    cf-hub collects only while its hub is active); `down` stops them."""
+    for name, argv in (
+        ("cf-serverd", ["-m", "lab.cfserverd"]),
+        ("cf-hub", ["-m", "lab.cfhub", "--dsn", node.pg_dsn(),
+                    "--interval", str(CFHUB_INTERVAL_SECONDS)]),
+    ):  # fmt: skip
+        tracked.spawn(
+            lab,
+            node.name,
+            [sys.executable, *argv],
+            env={"PYTHONPATH": str(REPO)},
+            log_path=node.logs / f"{name}.log",
+            user=None,
+        )
 
 
 def enable_postgres_resource(lab: LabNodes, timeout: float = 30.0) -> None:
@@ -382,6 +403,9 @@ def up(
         mark("cluster stack started")
         setup_postgres(lab, seed_hosts, rng_seed)
         mark("postgresql prepared")
+        cfengine_side.write_all(lab)  # every client of the seed has its key on both hubs
+        for node in cfg.nodes:
+            start_cfengine_daemons(lab, node)
         enable_postgres_resource(lab)
         mark("mscfpgsql enabled")
         for node in cfg.nodes:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import pwd
 import subprocess
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
+from clusterstate.tools import CommandResult, SubprocessRunner
 from lab.procs import BASE_ENV, ProcError, ProcRef, launch_detached
 
 
@@ -79,6 +81,10 @@ class NodeRunner:
             raise NodeCommandError(self.name, argv, f"rc={done.returncode}: {detail}")
         return done
 
+    def tools(self) -> NodeTools:
+        """This node as the product's readers' command runner."""
+        return NodeTools(self.holder.pid)
+
     def launch(
         self,
         argv: Sequence[str],
@@ -100,3 +106,25 @@ class NodeRunner:
             )
         except ProcError as err:
             raise NodeCommandError(self.name, argv, str(err)) from err
+
+
+class NodeTools:
+    """A node as `clusterstate.tools.CommandRunner`: the product's readers (crm_mon, cibadmin)
+    run in it exactly as on a hub, with the product's timeouts, C locale and process-tree kill."""
+
+    def __init__(self, holder_pid: int) -> None:
+        self._enter = enter_argv(holder_pid)
+        self._runner = SubprocessRunner()
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float,
+        env: Mapping[str, str] | None = None,
+        input_bytes: bytes | None = None,
+    ) -> CommandResult:
+        done = self._runner.run(
+            [*self._enter, *argv], timeout=timeout, env=env, input_bytes=input_bytes
+        )
+        return replace(done, argv=tuple(argv))

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pwd
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,36 +33,8 @@ CONNECT_TIMEOUT_S = 3
 STATEMENT_TIMEOUT_MS = 15000
 
 
-class PgError(RuntimeError):
+class PgSetupError(RuntimeError):
     """A PostgreSQL step of the lab failed."""
-
-
-@dataclass(frozen=True)
-class ReplicationRow:
-    application_name: str
-    client_addr: str | None
-    state: str
-    sync_state: str
-
-
-@dataclass(frozen=True)
-class WalReceiverRow:
-    status: str
-    sender_host: str | None
-    received_tli: int | None
-
-
-@dataclass(frozen=True)
-class PgFacts:
-    """What one hub's PostgreSQL says about itself (None/empty when it cannot be reached)."""
-
-    node: str
-    reachable: bool
-    error: str | None = None
-    in_recovery: bool | None = None
-    timeline: int | None = None
-    replication: tuple[ReplicationRow, ...] = ()
-    wal_receiver: WalReceiverRow | None = None
 
 
 def connect(node: NodeSpec, dbname: str = "cfdb") -> psycopg.Connection[Any]:
@@ -86,37 +57,6 @@ def query(
     with connect(node, dbname) as conn, conn.cursor() as cur:
         cur.execute(sql.encode(), params)  # bytes: the lab's own trusted SQL, may hold no params
         return list(cur.fetchall()) if cur.description is not None else []
-
-
-def facts(node: NodeSpec) -> PgFacts:
-    try:
-        with connect(node, "postgres") as conn, conn.cursor() as cur:
-            cur.execute("SELECT pg_is_in_recovery()")
-            row = cur.fetchone()
-            in_recovery = bool(row[0]) if row else None
-            cur.execute("SELECT timeline_id FROM pg_control_checkpoint()")
-            row = cur.fetchone()
-            timeline = int(row[0]) if row else None
-            cur.execute(
-                "SELECT application_name, host(client_addr), state, sync_state"
-                " FROM pg_stat_replication ORDER BY application_name"
-            )
-            replication = tuple(
-                ReplicationRow(str(r[0]), r[1], str(r[2]), str(r[3])) for r in cur.fetchall()
-            )
-            cur.execute("SELECT status, sender_host, received_tli FROM pg_stat_wal_receiver")
-            wr = cur.fetchone()
-            receiver = WalReceiverRow(str(wr[0]), wr[1], wr[2]) if wr else None
-    except psycopg.Error as err:
-        return PgFacts(node=node.name, reachable=False, error=str(err).strip().splitlines()[0])
-    return PgFacts(
-        node=node.name,
-        reachable=True,
-        in_recovery=in_recovery,
-        timeline=timeline,
-        replication=replication,
-        wal_receiver=receiver,
-    )
 
 
 def _chown_postgres(path: Path) -> None:
@@ -231,7 +171,7 @@ def wait_no_server(netns_inode: int, server: Path, timeout: float) -> None:
     while server_processes(netns_inode, server):
         if time.monotonic() >= deadline:
             left = [r.pid for r in server_processes(netns_inode, server)]
-            raise PgError(f"PostgreSQL processes still running: {left}")
+            raise PgSetupError(f"PostgreSQL processes still running: {left}")
         time.sleep(0.05)
 
 

@@ -12,22 +12,36 @@ Order of the repair:
    goes. A re-clone, not pg_rewind: with restart_on_promote=true a promotion keeps the timeline,
    so pg_rewind cannot see a divergence;
 5. node standby/maintenance flags cleared, failures cleaned up, wait until healthy;
-6. master_hub.dat refreshed on both hubs, as cf-agent would.
+6. the faults above the database undone (the CFEngine files as rendered, cf-hub running, the
+   archive's small filesystem and its writer gone), master_hub.dat refreshed on both hubs, as
+   cf-agent would.
 None of it touches what was started in the nodes (`Lab.spawn`, `Lab.forward`: a demo's or a
-test's exporters and remediators). Only if that does not reach healthy in time is the lab
-rebuilt (down + up, the seed is the same but rows written since are lost, and every process
-started in the nodes stops with it); the report says so, and a running demo brings its stack
-back (`lab.product.stack`).
+test's exporters and remediators) beyond a scenario's own writer. Only if that does not reach
+healthy in time is the lab rebuilt (down + up, the seed is the same but rows written since are
+lost, and every process started in the nodes stops with it); the report says so, and a running
+demo brings its stack back (`lab.product.stack`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
 
+import psycopg
+
 from clusterstate.parsers.cib import CibParseError
-from lab import lifecycle, pglayout, postgres, teardown
+from clusterstate.parsers.pcmk_values import Role
+from lab import (
+    cfengine_side,
+    diagnosis_faults,
+    lifecycle,
+    pglayout,
+    postgres,
+    scenarios_readiness,
+    teardown,
+)
 from lab.cib_leftovers import find_leftovers
 from lab.config import MASTER_HUB_DAT, PGDATA
 from lab.errors import LabError
@@ -108,8 +122,7 @@ def needs_reclone(status: LabStatus, node: str) -> list[str]:
         reasons.append("PGSQL.lock present (it was a primary)")
     if not runtime.pgdata_present:
         reasons.append("no data directory")
-    pg = status.pg[node]
-    if pg.reachable and pg.in_recovery is False:
+    if status.pg[node].writable:
         reasons.append("its PostgreSQL is writable")
     return reasons
 
@@ -141,7 +154,7 @@ def reclone(lab: LabNodes, primary: str, node: str, deadline: float) -> None:
     )
     wait_for(
         lab,
-        lambda s: [] if s.crm and s.crm.role_on(node) == "Stopped" else [f"{node} still active"],
+        lambda s: [] if s.role_on(node) is Role.STOPPED else [f"{node} still active"],
         f"pacemaker stops {node}",
         timeout=_remaining(deadline),
     )
@@ -164,14 +177,14 @@ def _repair(lab: LabNodes, deadline: float) -> list[str]:
             actions.append(f"restarted the cluster stack of {node}")
 
     def both_online(s: LabStatus) -> list[str]:
-        if s.crm is None:
-            return [f"crm_mon: {s.crm_error}"]
-        return [f"{n} offline" for n in lab.node_names if not s.crm.online(n)]
+        if s.pacemaker is None:
+            return [f"crm_mon: {s.pacemaker_error}"]
+        return [f"{n} offline" for n in lab.node_names if n not in s.pacemaker.online_nodes]
 
     current = wait_for(lab, both_online, "both nodes online", timeout=_remaining(deadline))
-    assert current.crm is not None
+    assert current.pacemaker is not None
     anchor = lab.node_names[0]
-    if current.crm.maintenance_mode:
+    if current.pacemaker.maintenance_mode is not False:
         _crm(
             lab,
             anchor,
@@ -238,11 +251,12 @@ def restore_healthy(lab: LabNodes, timeout: float) -> RestoreReport:
             pg_major=pglayout.major_from_env(),
         )
         return RestoreReport(time.monotonic() - started, ("the lab was not up: started it",))
-    actions: list[str] = []
+    # what the diagnosis faults changed, also where they leave the lab "healthy" (paused replay)
+    actions: list[str] = [f"undid {u}" for u in diagnosis_faults.undo(lab)]
     if not gather(lab).healthy:
         try:
             actions = _repair(lab, deadline)
-        except (LabError, NodeCommandError, postgres.PgError, ProcError, CibParseError) as err:
+        except (LabError, NodeCommandError, postgres.PgSetupError, ProcError, CibParseError) as err:
             log.warning("restore: repair failed (%s); rebuilding lab %s", err, lab.lab_id)
             state = lab.load_state()
             teardown.down(lab.config, lab.store)
@@ -255,5 +269,15 @@ def restore_healthy(lab: LabNodes, timeout: float) -> RestoreReport:
                 pg_major=state.pg_major,
             )
             return RestoreReport(time.monotonic() - started, rebuilt=f"repair failed: {err}")
+    undo_readiness_faults(lab)
     refresh_master_hub(lab)
     return RestoreReport(time.monotonic() - started, tuple(actions))
+
+
+def undo_readiness_faults(lab: LabNodes) -> None:
+    """The faults above the database leave the cluster healthy: undo them always (the files
+    as rendered, no flag, cf-hub running, the archive's small filesystem and writer gone)."""
+    scenarios_readiness.undo_archive_fill(lab)
+    cfengine_side.undo_faults(lab)
+    with contextlib.suppress(LabError, psycopg.Error):  # the agent stand-in's next run does it too
+        cfengine_side.refresh_ha_inventory(lab)

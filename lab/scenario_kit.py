@@ -8,12 +8,14 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from clusterstate.parsers.pcmk_values import Role
+from clusterstate.parsers.pgsql_ra import PgsqlStatus, ReplicationState
 from lab import postgres, settle
 from lab.config import PG_OS_USER, PGDATA
 from lab.nodes import LabNodes
 from lab.procs import ProcRef, netns_inode, runs_file, start_time
 from lab.settle import Check, promoted_node
-from lab.status import LabStatus
+from lab.status import LabStatus, agent_text
 
 
 class ScenarioError(settle.NotSettledError):
@@ -78,23 +80,24 @@ def wait_for(
 
 def failed_instance(s: LabStatus, node: str) -> list[str]:
     out = []
-    if s.crm is None:
-        return [f"no crm_mon ({s.crm_error})"]
-    if s.crm.role_on(node) != "Stopped":
-        out.append(f"cfpgsql on {node} is {s.crm.role_on(node)}, want Stopped")
-    if s.crm.fail_counts.get((node, "cfpgsql"), 0) < 1:
+    if s.pacemaker is None:
+        return [f"no crm_mon ({s.pacemaker_error})"]
+    if s.role_on(node) is not Role.STOPPED:
+        out.append(f"cfpgsql on {node} is {s.role_on(node)}, want stopped")
+    if s.pacemaker.fail_count("cfpgsql", node) < 1:
         out.append(f"no cfpgsql fail-count on {node}")
     return out
 
 
 def promoted_on(s: LabStatus, node: str) -> list[str]:
-    if s.crm is None:
-        return [f"no crm_mon ({s.crm_error})"]
+    if s.pacemaker is None or s.database is None:
+        return [f"no crm_mon ({s.pacemaker_error})"]
     out = []
-    if s.crm.promoted_nodes() != [node]:
-        out.append(f"promoted {s.crm.promoted_nodes()}, want [{node}]")
-    if s.crm.attr(node, "cfpgsql-status") != "PRI":
-        out.append(f"{node} cfpgsql-status={s.crm.attr(node, 'cfpgsql-status')}, want PRI")
+    if s.database.promoted_nodes != (node,):
+        out.append(f"promoted {list(s.database.promoted_nodes)}, want [{node}]")
+    view = s.agent(node)
+    if view is None or view.status is not PgsqlStatus.PRI:
+        out.append(f"{node} pgsql agent {agent_text(view)}, want PRI")
     if s.vip_nodes != [node]:
         out.append(f"VIP on {s.vip_nodes}, want [{node}]")
     return out
@@ -102,10 +105,12 @@ def promoted_on(s: LabStatus, node: str) -> list[str]:
 
 def standby_gone(s: LabStatus, primary: str, node: str) -> list[str]:
     out = []
-    if s.crm is not None and s.crm.attr(node, "cfpgsql-data-status") != "DISCONNECT":
-        out.append(f"{node} cfpgsql-data-status={s.crm.attr(node, 'cfpgsql-data-status')}")
-    pg = s.pg[primary]
-    if any(r.application_name == node for r in pg.replication):
+    view = s.agent(node)
+    if s.pacemaker is not None and (
+        view is None or view.replication_state is not ReplicationState.DISCONNECT
+    ):
+        out.append(f"{node} pgsql agent {agent_text(view)}, want DISCONNECT")
+    if any(link.name == node and link.connected for link in s.pg[primary].standbys):
         out.append(f"{primary} still replicates to {node}")
     return out
 

@@ -11,7 +11,8 @@ import os
 import time
 from collections.abc import Callable
 
-from lab import postgres
+from clusterstate.parsers.pcmk_values import ConstraintKind, Role
+from lab import diagnosis_faults, postgres
 from lab.config import PG_LOGFILE, PG_PORT, PGDATA
 from lab.lifecycle import kill_stack
 from lab.nodes import LabNodes
@@ -29,6 +30,7 @@ from lab.scenario_kit import (
     standby_gone,
     wait_for,
 )
+from lab.scenarios_readiness import SCENARIOS as READINESS_SCENARIOS
 from lab.settle import Check, promoted_node
 from lab.status import LabStatus, gather
 
@@ -161,8 +163,8 @@ def diverge(lab: LabNodes, node: str | None = None) -> ScenarioResult:
         lsn = postgres.query(spec, "SELECT pg_current_wal_lsn()::text")[0][0]
     finally:
         pg_ctl(lab, old, "-m", "fast", "-w", "-t", "30", "stop")
-    new_baseline = gather(lab).crm
-    baseline = new_baseline.attr(first.other, "cfpgsql-master-baseline") if new_baseline else None
+    new_primary = gather(lab).agent(first.other)
+    baseline = new_primary.master_baseline_lsn if new_primary is not None else None
     t = Target(node=old, other=first.other, primary=first.primary_before)
     return result(
         "diverge",
@@ -177,7 +179,7 @@ def diverge(lab: LabNodes, node: str | None = None) -> ScenarioResult:
         started,
         diverged_row_ids=",".join(str(r[0]) for r in rows),
         old_primary_wal_lsn=str(lsn),
-        new_primary_master_baseline=str(baseline),
+        new_primary_master_baseline="unknown" if baseline is None else f"{baseline:#x}",
     )
 
 
@@ -229,9 +231,10 @@ def ban(lab: LabNodes, node: str | None = None) -> ScenarioResult:
 
     def check(s: LabStatus) -> list[str]:
         out = promoted_on(s, survivor) + standby_gone(s, survivor, t.node)
-        if s.crm is not None and s.crm.role_on(t.node) != "Stopped":
-            out.append(f"cfpgsql on {t.node} is {s.crm.role_on(t.node)}")
-        if s.crm is not None and not any(b.id.startswith("cli-ban") for b in s.crm.bans):
+        if s.role_on(t.node) is not Role.STOPPED:
+            out.append(f"cfpgsql on {t.node} is {s.role_on(t.node)}")
+        bans = s.pacemaker.location_constraints if s.pacemaker is not None else ()
+        if not any(c.kind is ConstraintKind.CLI_BAN for c in bans):
             out.append("no cli-ban constraint")
         return out
 
@@ -267,9 +270,9 @@ def maintenance(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     )
 
     def check(s: LabStatus) -> list[str]:
-        if s.crm is None or not s.crm.maintenance_mode:
+        if s.pacemaker is None or not s.pacemaker.maintenance_mode:
             return ["maintenance-mode not on yet"]
-        return [] if not any(r.managed for r in s.crm.instances("cfpgsql")) else ["still managed"]
+        return [] if s.database is not None and not s.database.managed else ["still managed"]
 
     wait_for(lab, check, "maintenance")
     return result(
@@ -293,10 +296,11 @@ def node_standby(lab: LabNodes, node: str | None = None) -> ScenarioResult:
 
     def check(s: LabStatus) -> list[str]:
         out = promoted_on(s, t.other) + standby_gone(s, t.other, t.node)
-        if s.crm is None or not s.crm.flag(t.node, "standby"):
+        node = s.pacemaker_node(t.node)
+        if node is None or not node.standby:
             out.append(f"{t.node} not in standby")
-        elif s.crm.role_on(t.node) != "Stopped":
-            out.append(f"cfpgsql on {t.node} is {s.crm.role_on(t.node)}")
+        elif s.role_on(t.node) is not Role.STOPPED:
+            out.append(f"cfpgsql on {t.node} is {s.role_on(t.node)}")
         return out
 
     wait_for(lab, check, "node-standby")
@@ -323,11 +327,11 @@ def stop_node(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     killed = kill_stack(lab, t.node)
 
     def check(s: LabStatus) -> list[str]:
-        if s.crm is None:
-            return [f"no crm_mon ({s.crm_error})"]
-        out = [] if not s.crm.online(t.node) else [f"{t.node} still online"]
+        if s.pacemaker is None:
+            return [f"no crm_mon ({s.pacemaker_error})"]
+        out = [f"{t.node} still online"] if t.node in s.pacemaker.online_nodes else []
         if t.node == t.primary:
-            out += [] if s.crm.promoted_nodes() == [t.other] else ["no failover yet"]
+            out += [] if s.primary == t.other else ["no failover yet"]
         return out
 
     wait_for(lab, check, "stop-node")
@@ -365,7 +369,7 @@ def two_primaries(lab: LabNodes, node: str | None = None) -> ScenarioResult:
     )
     wait_for(
         lab,
-        lambda s: [] if s.crm and s.crm.flag(t.node, "maintenance") else ["not yet"],
+        lambda s: [] if (n := s.pacemaker_node(t.node)) and n.maintenance else ["not yet"],
         "node maintenance",
     )
     pg_ctl(lab, t.node, "-w", "-t", "30", "promote")
@@ -403,6 +407,13 @@ SCENARIOS: dict[str, Callable[[LabNodes, str | None], ScenarioResult]] = {
     "node-standby": node_standby,
     "stop-node": stop_node,
     "two-primaries": two_primaries,
+    **READINESS_SCENARIOS,
+    # causes the diagnosis must tell apart (lab/diagnosis_faults.py)
+    "replication-auth-rejected": diagnosis_faults.auth_rejected,
+    "replication-password-changed": diagnosis_faults.password_changed,
+    "primary-unreachable-from-standby": diagnosis_faults.primary_unreachable,
+    "wal-removed": diagnosis_faults.wal_removed,
+    "replay-paused": diagnosis_faults.replay_paused,
 }
 
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from lab.errors import LabError
 from lab.nodes import LabNodes
+from lab.polling import poll
 from lab.status import LabStatus, gather
 
 POLL_INTERVAL_S = 0.3
@@ -34,15 +34,28 @@ def wait_for(
     error: type[NotSettledError] = NotSettledError,
 ) -> LabStatus:
     """Poll the lab until `check` finds nothing missing; raise `error` with what still was."""
-    deadline = time.monotonic() + timeout
-    while True:
+    last: list[tuple[LabStatus, list[str]]] = []
+
+    def settled() -> LabStatus | None:
         current = gather(nodes)
-        missing = check(current)
-        if not missing:
-            return current
-        if time.monotonic() >= deadline:
-            raise error(f"{what}: not reached after {timeout:.0f}s: {'; '.join(missing)}", current)
-        time.sleep(POLL_INTERVAL_S)
+        last[:] = [(current, check(current))]
+        return None if last[0][1] else current
+
+    def not_settled(_: str) -> NotSettledError:
+        current, missing = last[0] if last else (None, ["no status read"])
+        return error(f"{what}: not reached after {timeout:.0f}s: {'; '.join(missing)}", current)
+
+    found = poll(
+        settled,
+        timeout=timeout,
+        what=what,
+        interval=POLL_INTERVAL_S,
+        done=lambda status: status is not None,
+        retry_on=(),
+        error=not_settled,
+    )
+    assert found is not None
+    return found
 
 
 def wait_healthy(nodes: LabNodes, timeout: float) -> LabStatus:

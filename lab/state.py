@@ -26,7 +26,9 @@ class StateError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class NodeState:
+class NodeProcesses:
+    """The processes the lab started for one node, as recorded in the state file."""
+
     holder: ProcRef | None = None  # the process that owns the node's namespaces
     netns_inode: int | None = None
     corosync: ProcRef | None = None
@@ -53,7 +55,7 @@ class LabState:
     root: str
     phase: str  # "claimed" | "starting" | "up" | "stopping"
     owner_pid: int
-    nodes: dict[str, NodeState] = field(default_factory=dict)
+    nodes: dict[str, NodeProcesses] = field(default_factory=dict)
     tracked: tuple[Tracked, ...] = ()
     seed_hosts: int = 0
     seed_now: str = ""  # ISO timestamp the cfdb seed used as "now"
@@ -64,8 +66,8 @@ class LabState:
     pg_major: int = 15
     pg_version: str = ""  # as `postgres --version` said at `up`, e.g. "18.6"
 
-    def node(self, name: str) -> NodeState:
-        return self.nodes.get(name, NodeState())
+    def node(self, name: str) -> NodeProcesses:
+        return self.nodes.get(name, NodeProcesses())
 
     def with_node(self, name: str, **changes: Any) -> LabState:
         nodes = dict(self.nodes)
@@ -121,7 +123,7 @@ def from_json(data: Any) -> LabState:
         if data.get("version") != STATE_VERSION:
             raise StateError(f"unsupported state version {data.get('version')!r}")
         nodes = {
-            name: NodeState(
+            name: NodeProcesses(
                 holder=_ref(n.get("holder")),
                 netns_inode=n.get("netns_inode"),
                 corosync=_ref(n.get("corosync")),

@@ -1,28 +1,35 @@
 """The lab's view of itself: a typed snapshot, the health verdict and the `lab status` text.
 
-`health_problems` is pure; `gather` collects the facts (crm_mon in a node, PostgreSQL through
-the nodes' sockets, the VIP on the nodes' links, files under each node's /var/cfengine).
+The lab reads its cluster as the product does, through `clusterstate` (one reading: a lab that
+judged health with a parser of its own could call healthy what the exporter calls broken):
+pacemaker through `PacemakerReader` run inside a node, each hub's PostgreSQL through
+`read_postgres` on the node's socket. `health_problems` is pure; `gather` collects the facts
+(plus what only the host sees: the VIP on the nodes' links, files under each /var/cfengine).
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lab import crm, postgres
-from lab.config import MASTER_HUB_DAT
-from lab.crm import CrmView
+from clusterstate.pacemaker import PacemakerDown, PacemakerReader, PacemakerSettings
+from clusterstate.pacemaker_state import PacemakerState, ResourcePlacement
+from clusterstate.parsers.crm_mon_model import Node
+from clusterstate.parsers.pcmk_values import Role
+from clusterstate.parsers.pgsql_ra import PgsqlAgentView, PgsqlStatus, ReplicationState, SyncState
+from clusterstate.pg import PgSession, PgSettings
+from clusterstate.postgres import PgFacts
+from clusterstate.postgres_read import PostgresUnreadable, read_postgres
+from lab.config import MASTER_HUB_DAT, NodeSpec
 from lab.nodes import LabNodes
-from lab.postgres import PgFacts
 from lab.state import Tracked
 
-AGENT_ATTRIBUTES = (
-    "cfpgsql-status",
-    "cfpgsql-data-status",
-    "cfpgsql-receiver-status",
-    "master-cfpgsql",
-    "cfpgsql-master-baseline",
-    "cfpgsql-xlog-loc",
+DATABASE = "cfpgsql"
+VIP = "cfvirtip"
+# The lab's tools run under load next to other labs: wider than the exporter's defaults.
+PACEMAKER = PacemakerSettings(
+    crm_mon_timeout_seconds=15, cibadmin_timeout_seconds=15, cib_max_age_seconds=0
 )
 
 
@@ -46,8 +53,8 @@ class LabStatus:
     lab_id: int
     phase: str
     vip: str
-    crm: CrmView | None
-    crm_error: str | None
+    pacemaker: PacemakerState | None
+    pacemaker_error: str | None
     nodes: Mapping[str, NodeRuntime]
     pg: Mapping[str, PgFacts]
     tracked: tuple[Tracked, ...] = ()
@@ -58,11 +65,13 @@ class LabStatus:
         return not self.problems
 
     @property
+    def database(self) -> ResourcePlacement | None:
+        return None if self.pacemaker is None else self.pacemaker.database
+
+    @property
     def primary(self) -> str | None:
         """The node pacemaker promoted, if exactly one."""
-        if self.crm is None:
-            return None
-        promoted = self.crm.promoted_nodes()
+        promoted = self.database.promoted_nodes if self.database is not None else ()
         return promoted[0] if len(promoted) == 1 else None
 
     @property
@@ -77,48 +86,75 @@ class LabStatus:
     def vip_nodes(self) -> list[str]:
         return [n.name for n in self.nodes.values() if n.vip_present]
 
+    def role_on(self, node: str) -> Role | None:
+        """cfpgsql's role on `node`; None when pacemaker could not be read."""
+        return None if self.database is None else self.database.role_on(node)
 
-def _cluster_problems(view: CrmView, names: list[str]) -> list[str]:
+    def agent(self, node: str) -> PgsqlAgentView | None:
+        return None if self.pacemaker is None else self.pacemaker.agent_view(node)
+
+    def pacemaker_node(self, name: str) -> Node | None:
+        return None if self.pacemaker is None else self.pacemaker.node(name)
+
+
+def agent_text(view: PgsqlAgentView | None) -> str:
+    """The agent's attributes as it writes them (`PRI`, `STREAMING|ASYNC`), for messages."""
+    if view is None:
+        return "(none)"
+    parts = (view.replication_state, view.sync_state)
+    data = "|".join(v.value for v in parts if v is not None and v is not SyncState.NONE)
+    status = view.status.value if view.status is not None else None
+    return f"status={status} data-status={data or None}"
+
+
+def _cluster_problems(state: PacemakerState, names: list[str]) -> list[str]:
     problems = []
-    if view.maintenance_mode:
-        problems.append("maintenance-mode is on")
-    if not view.quorate:
-        problems.append("no quorum")
+    if state.maintenance_mode is not False:
+        problems.append(f"maintenance-mode is {'on' if state.maintenance_mode else 'unknown'}")
+    if state.quorate is not True:
+        problems.append("no quorum" if state.quorate is False else "quorum unknown")
     for name in names:
-        cn = view.nodes.get(name)
-        if cn is None or not cn.online:
+        node = state.node(name)
+        if node is None or not node.online:
             problems.append(f"{name}: offline in pacemaker")
-        elif cn.standby or cn.maintenance or cn.unclean:
+        elif node.standby or node.maintenance or node.unclean:
             problems.append(f"{name}: standby/maintenance/unclean")
-    problems += [f"failed action {f.op_key} on {f.node} ({f.exitstatus})" for f in view.failures]
     problems += [
-        f"fail-count {rsc}={count} on {node}"
-        for (node, rsc), count in view.fail_counts.items()
-        if count
+        f"failed action {f.op_key} on {f.node} ({f.exitstatus})" for f in state.failed_actions
     ]
-    problems += [f"constraint {ban.id}" for ban in view.bans]
+    problems += [
+        f"fail-count {h.resource_id}={h.fail_count:g} on {h.node}"
+        for h in state.history
+        if h.fail_count
+    ]
+    # The lab configures no location constraint: any is a ban, a move or a cfha hold.
+    problems += [f"constraint {c.id}" for c in state.location_constraints]
     return problems
 
 
-def _pair_problems(view: CrmView, primary: str, standby: str) -> list[str]:
+def _pair_problems(state: PacemakerState, primary: str, standby: str) -> list[str]:
     problems = []
     expect = {
-        (primary, "cfpgsql-status"): "PRI",
-        (primary, "cfpgsql-data-status"): "LATEST",
-        (standby, "cfpgsql-status"): "HS:async",
-        (standby, "cfpgsql-data-status"): "STREAMING|ASYNC",
+        primary: (PgsqlStatus.PRI, ReplicationState.LATEST, None),
+        standby: (PgsqlStatus.HS_ASYNC, ReplicationState.STREAMING, SyncState.ASYNC),
     }
-    for (node, attr), want in expect.items():
-        got = view.attr(node, attr)
-        if got != want:
-            problems.append(f"{node}: {attr}={got} (want {want})")
-    if view.role_on(standby) != "Unpromoted":
-        problems.append(f"{standby}: cfpgsql is {view.role_on(standby)} (want Unpromoted)")
-    vip_roles = [(r.node, r.role) for r in view.instances("cfvirtip") if r.active]
-    if vip_roles != [(primary, "Started")]:
-        problems.append(f"cfvirtip runs on {vip_roles} (want {primary})")
-    if not any(r.managed for r in view.instances("cfpgsql")):
-        problems.append("cfpgsql unmanaged")
+    for node, (status, replication, sync) in expect.items():
+        view = state.agent_view(node)
+        if (
+            view is None
+            or (view.status, view.replication_state) != (status, replication)
+            or (sync is not None and view.sync_state is not sync)
+        ):
+            want = f"{status.value} {replication.value}{'|' + sync.value if sync else ''}"
+            problems.append(f"{node}: pgsql agent {agent_text(view)} (want {want})")
+    database, vip = state.database, state.vip
+    if database is None or database.role_on(standby) is not Role.UNPROMOTED:
+        role = database.role_on(standby).value if database else "unknown"
+        problems.append(f"{standby}: {DATABASE} is {role} (want unpromoted)")
+    if vip is None or vip.active_nodes != (primary,):
+        problems.append(f"{VIP} runs on {list(vip.active_nodes) if vip else '?'} (want {primary})")
+    if database is None or not database.managed:
+        problems.append(f"{DATABASE} unmanaged")
     return problems
 
 
@@ -127,15 +163,13 @@ def _replication_problems(
 ) -> list[str]:
     problems = []
     p_pg, s_pg = pg.get(primary), pg.get(standby)
-    if p_pg is None or not p_pg.reachable or p_pg.in_recovery is not False:
+    if p_pg is None or not p_pg.writable:
         problems.append(f"{primary}: PostgreSQL is not a reachable primary")
-    elif not any(
-        r.application_name == standby and r.state == "streaming" for r in p_pg.replication
-    ):
+    elif standby not in p_pg.streaming_to:
         problems.append(f"{primary}: no streaming pg_stat_replication row for {standby}")
-    if s_pg is None or not s_pg.reachable or s_pg.in_recovery is not True:
+    if s_pg is None or s_pg.in_recovery is not True:
         problems.append(f"{standby}: PostgreSQL is not a reachable standby")
-    elif s_pg.wal_receiver is None or s_pg.wal_receiver.status != "streaming":
+    elif s_pg.receiver is None or s_pg.receiver.status != "streaming":
         problems.append(f"{standby}: WAL receiver not streaming")
     vip_holders = [n.name for n in nodes.values() if n.vip_present]
     if vip_holders != [primary]:
@@ -146,17 +180,18 @@ def _replication_problems(
 
 
 def health_problems(
-    view: CrmView | None,
-    crm_error: str | None,
+    state: PacemakerState | None,
+    pacemaker_error: str | None,
     nodes: Mapping[str, NodeRuntime],
     pg: Mapping[str, PgFacts],
 ) -> tuple[str, ...]:
-    """Everything that keeps the lab from the healthy state; empty when healthy.
+    """Everything that keeps the lab from the healthy state; empty when healthy. What cannot be
+    read is a problem, never assumed fine.
 
-    Healthy: both nodes online and active, cluster managed, no failures, fail-counts or cli-
+    Healthy: both nodes online and active, cluster managed, no failures, fail-counts or location
     constraints; cfpgsql promoted on exactly one node P (PRI, LATEST) and unpromoted on the other
-    node S (HS:async, STREAMING|ASYNC); P's pg_stat_replication streams to S; S is in recovery with
-    a streaming WAL receiver; cfvirtip runs on P and the VIP is configured on P only; no
+    node S (HS:async, STREAMING|ASYNC); P's pg_stat_replication streams to S; S is in recovery
+    with a streaming WAL receiver; cfvirtip runs on P and the VIP is configured on P only; no
     PGSQL.lock on S.
     """
     problems = [
@@ -164,42 +199,58 @@ def health_problems(
         for n in nodes.values()
         if not (n.holder_alive and n.corosync_alive and n.pacemakerd_alive)
     ]
-    if view is None:
-        return (*problems, f"crm_mon: {crm_error or 'no answer'}")
-    problems += _cluster_problems(view, list(nodes))
-    promoted = view.promoted_nodes()
+    if state is None:
+        return (*problems, f"crm_mon: {pacemaker_error or 'no answer'}")
+    problems += _cluster_problems(state, list(nodes))
+    promoted = state.database.promoted_nodes if state.database is not None else ()
     standbys = [n for n in nodes if promoted and n != promoted[0]]
     if len(promoted) != 1 or not standbys:
-        return (*problems, f"{len(promoted)} promoted cfpgsql instances")
+        return (*problems, f"{len(promoted)} promoted {DATABASE} instances")
     primary, standby = promoted[0], standbys[0]
-    problems += _pair_problems(view, primary, standby)
+    problems += _pair_problems(state, primary, standby)
     problems += _replication_problems(primary, standby, nodes, pg)
     return tuple(problems)
 
 
-def crm_view(lab: LabNodes) -> tuple[CrmView | None, str | None]:
-    """crm_mon XML from a node whose pacemaker runs, preferring one that sees a DC.
+def read_pacemaker(lab: LabNodes) -> tuple[PacemakerState | None, str | None]:
+    """The cluster as a node whose pacemaker runs sees it, preferring one that sees a DC.
 
     A node whose pacemaker is still starting answers with a partial view (no DC, nodes missing).
     """
     error = "no node runs pacemaker"
-    partial: CrmView | None = None
+    partial: PacemakerState | None = None
     for name in lab.node_names:
         if not lab.stack_alive(name):
             continue
-        done = lab.run(name, ["crm_mon", "--output-as=xml", "--include=all"], timeout=15)
-        if done.returncode != 0:
-            error = f"crm_mon on {name}: rc={done.returncode} {done.stderr.strip()[:200]}"
-            continue
+        reader = PacemakerReader(PACEMAKER, name, lab.runner(name).tools())
         try:
-            view = crm.parse(done.stdout)
-        except crm.CrmParseError as err:
-            error = str(err)
+            state = reader.read()
+        except PacemakerDown as exc:
+            error = f"{name}: {exc}"
             continue
-        if view.dc is not None:
-            return view, None
-        partial = partial or view
+        if state.dc is not None:
+            return state, None
+        partial = partial or state
     return (partial, None) if partial is not None else (None, error)
+
+
+def read_pg(node: NodeSpec, expected_standbys: list[str]) -> PgFacts:
+    """One hub's PostgreSQL through its socket, read by the product's own statement."""
+    session = PgSession(
+        PgSettings(
+            conninfo=node.pg_dsn_host("postgres"),
+            connect_timeout_seconds=3,
+            statement_timeout_seconds=15,
+            application_name="cfha-lab",
+        )
+    )
+    try:
+        return read_postgres(session, expected_standbys)
+    except PostgresUnreadable as exc:
+        return exc.state
+    finally:
+        with contextlib.suppress(Exception):
+            session.close()
 
 
 def gather(lab: LabNodes) -> LabStatus:
@@ -223,38 +274,38 @@ def gather(lab: LabNodes) -> LabStatus:
             pgdata_present=(spec.pgdata_host / "PG_VERSION").exists(),
             master_hub=master_hub.read_text().strip() if master_hub.exists() else None,
         )
-    view, error = crm_view(lab)
-    pg = {spec.name: postgres.facts(spec) for spec in lab.config.nodes}
+    pacemaker, error = read_pacemaker(lab)
+    names = list(lab.node_names)
+    pg = {
+        spec.name: read_pg(spec, [n for n in names if n != spec.name]) for spec in lab.config.nodes
+    }
     return LabStatus(
         lab_id=lab.config.lab_id,
         phase=state.phase,
         vip=lab.config.vip,
-        crm=view,
-        crm_error=error,
+        pacemaker=pacemaker,
+        pacemaker_error=error,
         nodes=nodes,
         pg=pg,
         tracked=state.tracked,
-        problems=health_problems(view, error, nodes, pg),
+        problems=health_problems(pacemaker, error, nodes, pg),
     )
 
 
-def _pg_line(facts: PgFacts) -> str:
-    if not facts.reachable:
-        return f"{facts.node}: not reachable ({facts.error})"
+def _pg_line(node: str, facts: PgFacts) -> str:
+    if not facts.up:
+        return f"{node}: not reachable ({facts.error})"
     role = "standby (in recovery)" if facts.in_recovery else "primary (writable)"
-    parts = [f"{facts.node}: {role}, timeline {facts.timeline}"]
-    if facts.replication:
+    parts = [f"{node}: {role}, PostgreSQL {facts.version}, timeline {facts.timeline}"]
+    if facts.role == "primary":
         rows = "; ".join(
-            f"{r.application_name} {r.client_addr} {r.state} {r.sync_state}"
-            for r in facts.replication
+            f"{s.name} {s.client_addr} {s.state} {s.sync_state}" for s in facts.standbys
         )
-        parts.append(f"pg_stat_replication: {rows}")
-    elif not facts.in_recovery:
-        parts.append("pg_stat_replication: (no rows)")
-    if facts.in_recovery:
-        wr = facts.wal_receiver
+        parts.append(f"pg_stat_replication: {rows or '(no rows)'}")
+    else:
+        wr = facts.receiver
         parts.append(
-            f"wal receiver: {wr.status} from {wr.sender_host} (tli {wr.received_tli})"
+            f"wal receiver: {wr.status} from {wr.sender_host} (tli {wr.received_timeline})"
             if wr
             else "wal receiver: (none)"
         )
@@ -265,14 +316,11 @@ def format_text(status: LabStatus, crm_text: str) -> str:
     verdict = "healthy" if status.healthy else "NOT healthy"
     out = [f"cfha lab {status.lab_id}: {status.phase}, {verdict}"]
     out += [f"  - {p}" for p in status.problems]
-    out += ["", "== crm_mon ==", crm_text.rstrip() or f"(unavailable: {status.crm_error})"]
-    out += ["", "== pgsql agent node attributes =="]
-    for name in status.nodes:
-        attrs = status.crm.nodes[name].attributes if status.crm and name in status.crm.nodes else {}
-        values = ", ".join(f"{a}={attrs[a]}" for a in AGENT_ATTRIBUTES if a in attrs)
-        out.append(f"{name}: {values or '(none)'}")
+    out += ["", "== crm_mon ==", crm_text.rstrip() or f"(unavailable: {status.pacemaker_error})"]
+    out += ["", "== pgsql agent (node attributes) =="]
+    out += [f"{name}: {agent_text(status.agent(name))}" for name in status.nodes]
     out += ["", "== PostgreSQL =="]
-    out += [_pg_line(f) for f in status.pg.values()]
+    out += [_pg_line(node, facts) for node, facts in status.pg.items()]
     out += ["", "== hubs =="]
     for n in status.nodes.values():
         stack = "running" if n.corosync_alive and n.pacemakerd_alive else "NOT running"

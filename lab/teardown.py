@@ -26,13 +26,14 @@ from lab.procs import (
     start_time,
     terminate,
 )
-from lab.state import LabState, NodeState, StateError, StateStore
+from lab.state import LabState, NodeProcesses, StateError, StateStore
 
 log = logging.getLogger("lab")
 PACEMAKER_STOP_TIMEOUT_S = 60.0
 # A cluster that never finished starting can sit in its election for a long time after SIGTERM;
 # its data is thrown away anyway, so it gets a short grace before SIGKILL.
 PACEMAKER_STOP_TIMEOUT_STARTING_S = 5.0
+KILL_SWEEPS = 5
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,20 @@ def _all_node_processes(state: LabState) -> list[ProcRef]:
     return list(dict.fromkeys(refs))
 
 
+def _kill_what_is_left(state: LabState, killed: list[int]) -> list[ProcRef]:
+    """SIGKILL everything still in the nodes, sweeping again while anything is: a parent killed
+    after its child (pacemakerd, a lost state file's unknown order) may have respawned it."""
+    found: list[ProcRef] = []
+    for _ in range(KILL_SWEEPS):
+        alive = [r for r in _all_node_processes(state) if is_alive(r)]
+        if not alive:
+            break
+        killed += [r.pid for r in alive if r.pid not in killed]
+        found += [r for r in alive if r not in found]
+        terminate(alive, timeout=3, sig=signal.SIGKILL)
+    return found
+
+
 def _state_from_holders(cfg: LabConfig) -> LabState | None:
     nodes = {}
     for entry in os.scandir("/proc"):
@@ -88,7 +103,7 @@ def _state_from_holders(cfg: LabConfig) -> LabState | None:
                 pid = int(entry.name)
                 start, inode = start_time(pid), netns_inode(pid)
                 if start is not None and inode is not None and not is_host_netns(inode):
-                    nodes[spec.name] = NodeState(holder=ProcRef(pid, start), netns_inode=inode)
+                    nodes[spec.name] = NodeProcesses(holder=ProcRef(pid, start), netns_inode=inode)
     if not nodes:
         return None
     log.warning("lab %s: no state file; found its holders %s", cfg.lab_id, nodes)
@@ -120,9 +135,7 @@ def down(cfg: LabConfig, store: StateStore) -> DownReport:
         )
         terminate(pacemakers, timeout=grace)
         terminate([n.corosync for n in state.nodes.values() if n.corosync], timeout=10)
-        remaining = _all_node_processes(state)
-        killed = [r.pid for r in remaining if is_alive(r)]
-        terminate(remaining, timeout=3, sig=signal.SIGKILL)
+        remaining = _kill_what_is_left(state, killed)
         seen = (
             [t.proc for t in state.tracked]
             + remaining

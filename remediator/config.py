@@ -95,7 +95,7 @@ class GuardConfig(StrictModel):
         return value
 
 
-class PostgresConfig(StrictModel):
+class PgsqlOverrides(StrictModel):
     """Overrides of what the CIB's pgsql resource says; leave unset to use the CIB."""
 
     user: str | None = Field(default=None, description="OS user owning the data (CIB: pgdba)")
@@ -108,6 +108,11 @@ class PostgresConfig(StrictModel):
     )
     database: str = "postgres"
     password_file: Path | None = None
+    replication_password_file: Path | None = Field(
+        default=None,
+        description="the replication user's password, for the diagnosis' handshake, only if "
+        "the standby's own primary_conninfo and its OS user's ~/.pgpass do not hold it",
+    )
     connect_timeout_seconds: int = Field(default=3, ge=2, le=60)
     statement_timeout_seconds: float = Field(default=5, gt=0, le=60)
 
@@ -169,7 +174,7 @@ class RemediatorConfig(StrictModel):
     )
     web: WebConfig = Field(default_factory=WebConfig)
     guard: GuardConfig = Field(default_factory=GuardConfig)
-    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
+    postgres: PgsqlOverrides = Field(default_factory=PgsqlOverrides)
     tools: ToolsConfig = Field(default_factory=ToolsConfig)
 
     @field_validator("cluster", "node")

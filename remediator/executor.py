@@ -66,9 +66,13 @@ class Executor:
                 if not outcome.ok and not outcome.skipped and not step.tolerate_failure:
                     raise _Stop(ExecutionResult("failed", f"{step.name}: {outcome.detail}"))
         except _Stop as stop:
-            if changed and stop.result.state == "failed":
-                self._on_failure(job_id, plan, outcomes)
-            return self._with_after(stop.result)
+            result = stop.result
+            if changed and result.state == "failed":
+                recovered = self._on_failure(job_id, plan, outcomes)
+                if recovered:  # how the node was left, in the job's own record
+                    detail = f"{result.detail}; then {'; '.join(recovered)}"
+                    result = ExecutionResult(result.state, detail, result.stopped_by)
+            return self._with_after(result)
         return self._with_after(ExecutionResult("succeeded", "every step done and verified"))
 
     def _with_after(self, result: ExecutionResult) -> ExecutionResult:
@@ -99,7 +103,8 @@ class Executor:
         ):
             return self._finish(job_id, idx, Outcome(ok=False, skipped=True, detail="not needed"))
         if step.destructive and snapshot is not None:
-            failed = first_failure(guard(snapshot))
+            own = [check(snapshot) for check in step.preconditions]
+            failed = first_failure([*guard(snapshot), *own])
             if failed is not None:
                 self._finish(job_id, idx, Outcome(False, detail=f"guard: {failed.detail}"))
                 raise _Stop(
@@ -171,7 +176,9 @@ class Executor:
         check = plan.recovery_guard(snapshot)
         return None if check.ok else f"refused by {check.name}: {check.detail}"
 
-    def _on_failure(self, job_id: str, plan: Plan, outcomes: dict[str, Outcome]) -> None:
+    def _on_failure(self, job_id: str, plan: Plan, outcomes: dict[str, Outcome]) -> list[str]:
+        """Run the on-failure steps; returns `name: why` of each that succeeded."""
+        done: list[str] = []
         base = len(plan.steps)
         for offset, step in enumerate(plan.on_failure):
             idx = base + offset
@@ -181,12 +188,14 @@ class Executor:
             except ReadError as exc:
                 log.error("job %s: cannot read the cluster for %s: %s", job_id, step.name, exc)
                 snapshot = None
-            if step.when is not None and (
-                snapshot is None or not step.when.test(outcomes, snapshot)
+            refusal = self._recovery_refusal(plan, step, snapshot)
+            if (
+                refusal is None
+                and step.when is not None
+                and (snapshot is None or not step.when.test(outcomes, snapshot))
             ):
                 self._finish(job_id, idx, Outcome(False, skipped=True, detail="not needed"))
                 continue
-            refusal = self._recovery_refusal(plan, step, snapshot)
             if refusal is not None:
                 log.error("job %s: on-failure step %s not run: %s", job_id, step.name, refusal)
                 self._finish(job_id, idx, Outcome(False, skipped=True, detail=refusal))
@@ -196,7 +205,10 @@ class Executor:
             outcomes[step.name] = self._finish(
                 job_id, idx, outcome, self._clock.monotonic() - started
             )
-            if not outcome.ok:
+            if outcome.ok:
+                done.append(f"{step.name}: {step.why}")
+            else:
                 log.error(
                     "job %s: on-failure step %s failed: %s", job_id, step.name, outcome.detail
                 )
+        return done

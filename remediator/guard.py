@@ -11,8 +11,10 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass
 
+from clusterstate.disk import reclone_room
 from clusterstate.model import ClusterState
 from clusterstate.parsers.crm_mon_model import FenceStatus
+from clusterstate.parsers.pg_messages import CLEANUP_CURES, RESYNC_CURES
 
 # Decided before the cluster is read.
 KILL_SWITCH = "kill_switch"
@@ -37,6 +39,8 @@ NO_RECENT_FAILOVER = "no_recent_failover"
 DISK_ROOM = "disk_room"
 PGDATA_SANE = "pgdata_sane"
 CAUSE_GONE = "cause_gone"
+DIAGNOSIS = "diagnosis"
+REPLICATION_HANDSHAKE = "replication_handshake"
 CONSTRAINT_AGE = "constraint_age"
 SIMULATION = "simulation"
 CLUSTER_LOCK = "cluster_lock"
@@ -64,6 +68,8 @@ PRECONDITIONS = (
     DISK_ROOM,
     PGDATA_SANE,
     CAUSE_GONE,
+    DIAGNOSIS,
+    REPLICATION_HANDSHAKE,
     CONSTRAINT_AGE,
     SIMULATION,
     CLUSTER_LOCK,
@@ -308,14 +314,17 @@ def cluster_lock(s: ClusterState, job_id: str) -> Check:
 
 
 def disk_room(s: ClusterState, factor: float) -> Check:
-    free = s.data_dir.free_bytes if s.data_dir else None
-    size = s.primary_database_bytes
-    if free is None or size is None:
-        return _fail(DISK_ROOM, "free space or the primary's database size could not be read")
-    needed = int(size * factor)
-    if free < needed:
-        return _fail(DISK_ROOM, f"{free} bytes free, a re-clone needs {needed}")
-    return _pass(DISK_ROOM, f"{free} bytes free, a re-clone needs {needed}")
+    """The one re-clone rule (clusterstate.disk.reclone_room) on the primary's sizes."""
+    room = reclone_room(s.data_dir.free_bytes if s.data_dir else None, s.primary_clone_size, factor)
+    if room.fits is None:
+        why = (s.primary_clone_size.archive_error if s.primary_clone_size else None) or ""
+        return _fail(
+            DISK_ROOM,
+            "free space or the primary's size (databases, pg_wal, archive) could not be read"
+            + (f": {why}" if why else ""),
+        )
+    detail = f"{room.free_bytes} bytes free, a re-clone needs {room.needed_bytes}"
+    return _pass(DISK_ROOM, detail) if room.fits else _fail(DISK_ROOM, detail)
 
 
 def pgdata_sane(s: ClusterState, user: str) -> Check:
@@ -351,3 +360,37 @@ def _directory_problem(s: ClusterState, user: str) -> str | None:
     if data.exists and data.owner != user:
         return f"{pgdata} is owned by {data.owner}, not {user}"
     return None
+
+
+def cured_by_resync(s: ClusterState, node: str, hold_id: str) -> Check:
+    """The live diagnosis of `node` (this hub) names a cause that re-cloning cures. Under cfha's
+    own hold (a former attempt that changed the data, or could not be trusted) the node is
+    stopped on purpose and its data are not trusted: the cause it was held for stands."""
+    if s.pacemaker.constraint(hold_id) is not None:
+        return _pass(DIAGNOSIS, f"{node} is under cfha's hold {hold_id}: re-sync what it holds")
+    d = s.diagnosis
+    if d is None or d.node != node:
+        return _fail(DIAGNOSIS, f"no diagnosis of {node}: it streams, or could not be diagnosed")
+    if d.cause in RESYNC_CURES:
+        return _pass(DIAGNOSIS, d.describe())
+    if d.cause in CLEANUP_CURES:
+        why = "a cleanup lets pacemaker start it (resource_cleanup), a re-sync is not the cure"
+    else:
+        why = "a re-sync does not cure it: a human must"
+    return _fail(DIAGNOSIS, f"{d.describe()}; {why}")
+
+
+def replication_handshake(s: ClusterState) -> Check:
+    """The primary accepts the replication user now (IDENTIFY_SYSTEM answered): the connection
+    a re-sync needs works. A standby that streams needs no handshake to prove it."""
+    d = s.diagnosis
+    if d is None:
+        streaming = s.postgres is not None and s.postgres.in_recovery is True
+        if streaming:
+            return _pass(REPLICATION_HANDSHAKE, "the standby streams from the primary")
+        return _fail(REPLICATION_HANDSHAKE, "no handshake was made (no diagnosis)")
+    if d.handshake is None:
+        return _fail(REPLICATION_HANDSHAKE, "no handshake was made: " + "; ".join(d.notes))
+    if not d.handshake.ok:
+        return _fail(REPLICATION_HANDSHAKE, d.handshake.describe())
+    return _pass(REPLICATION_HANDSHAKE, d.handshake.describe())

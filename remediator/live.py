@@ -6,6 +6,7 @@ same readers the exporter uses; nothing here parses anything.
 from __future__ import annotations
 
 from clusterstate.corosync import CorosyncReader, CorosyncSettings
+from clusterstate.diagnosis_read import DiagnosisReader, DiagnosisSettings
 from clusterstate.pacemaker import PacemakerReader, PacemakerSettings
 from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
 from clusterstate.read import ClusterStateReader, PostgresAccess
@@ -62,6 +63,16 @@ def cluster_reader(
             runner,
         ),
         postgres=postgres or PgsqlConnections(connection_settings(config)),
+        diagnosis=DiagnosisReader(diagnosis_settings(config), runner),
+    )
+
+
+def diagnosis_settings(config: RemediatorConfig) -> DiagnosisSettings:
+    pg = config.postgres
+    return DiagnosisSettings(
+        pg_bin_dir=str(pg.bin_dir) if pg.bin_dir else None,
+        password_file=pg.replication_password_file,
+        controldata_timeout_seconds=config.tools.read_timeout_seconds,
     )
 
 

@@ -83,10 +83,15 @@ class Step:
     when: Condition | None = None
     tolerate_failure: bool = False
     """A failure is recorded but does not fail the plan (a dry run that picks a branch)."""
+    preconditions: tuple[WaitCheck, ...] = ()
+    """Checks of this step alone, re-read live with the guard right before it (e.g. the cause a
+    re-sync cures, before the step that stops the standby)."""
 
     def __post_init__(self) -> None:
         if bool(self.argv) == (self.wait_for is not None):
             raise ValueError(f"step {self.name}: exactly one of argv and wait_for")
+        if self.preconditions and not self.destructive:
+            raise ValueError(f"step {self.name}: preconditions are re-read before changes only")
 
     @property
     def kind(self) -> str:

@@ -6,6 +6,9 @@ worker; TLS handshakes run in the loop under a deadline; a connection that sends
 request within IDLE_TIMEOUT of being accepted (or of its last answer) is closed; the listen backlog
 is real. Threads only ever see complete requests, read in full by the loop (up to max_body_bytes).
 
+The app's answer goes from its thread to the loop once, whole (`servicekit.wsgi_bridge`), not in a
+blocking round trip per chunk as hypercorn's own WSGI wrapper does.
+
 Stopping: SIGTERM or SIGINT (or `shutdown()` from another thread) closes the listener, calls
 `on_stop` at once (so a service can abort what its in-flight requests wait for), and lets those
 requests finish for at most GRACE_SECONDS.
@@ -26,7 +29,8 @@ from typing import Any
 
 from hypercorn.asyncio.run import worker_serve
 from hypercorn.config import Config, Sockets
-from hypercorn.utils import wrap_app
+
+from servicekit.wsgi_bridge import WholeResponseWSGI
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +129,7 @@ class HttpServer:
         try:
             loop.run_until_complete(
                 worker_serve(
-                    wrap_app(app, self._settings.max_body_bytes, "wsgi"),
+                    WholeResponseWSGI(app, self._settings.max_body_bytes),
                     self._config,
                     sockets=self._sockets,
                     shutdown_trigger=stopped,

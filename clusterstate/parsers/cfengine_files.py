@@ -5,6 +5,10 @@
   true; false for a replication-only third node).
 - `master_hub.dat` (state/): the IP of the active hub. Clients copy it into policy_server.dat,
   so it is the hub they follow.
+- `ha.cfg` (workdir): how the enterprise agent tells `hub_active` from `hub_passive`: it runs
+  `cmd` and compares its output with `cmp_master` and the `cmp_slave` list. Mission Portal shows
+  each hub as active, passive or unknown by that mapping (`mission_portal_role`).
+- key files (`ppkeys`, `ppkeys_hubs`): `<user>-<hostkey>.pub`, e.g. `root-SHA=<hex>.pub`.
 - /proc/net/fib_trie and /proc/net/if_inet6: the addresses of this host (in its network
   namespace), to tell which ha_info.json entry is this hub.
 """
@@ -14,13 +18,22 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import shlex
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 __all__ = [
+    "DOCUMENTED_HA_CFG",
+    "HUB_KEY_BYTES",
     "CfengineFileError",
+    "HaCfg",
     "HaHub",
+    "MissionPortalRole",
+    "ha_cfg_deviations",
+    "hostkey_of_key_file",
     "local_addresses_from_proc",
+    "mission_portal_role",
+    "parse_ha_cfg",
     "parse_ha_info",
     "parse_master_hub",
 ]
@@ -117,3 +130,95 @@ def local_addresses_from_proc(fib_trie: str, if_inet6: str) -> frozenset[str]:
             except ValueError:
                 continue
     return frozenset(found)
+
+
+# -- ha.cfg ------------------------------------------------------------------------------------
+MissionPortalRole = Literal["active", "passive", "unknown"]
+HUB_KEY_BYTES = 426
+"""The size of a hub's public key file: ha_update.cf copies only files of exactly this size into
+ppkeys_hubs (`ha_share_hub_keys`)."""
+_HA_CFG_KEYS = ("cmp_master", "cmp_slave", "cmd")
+
+
+@dataclass(frozen=True, slots=True)
+class HaCfg:
+    """/var/cfengine/ha.cfg: the command whose output says this hub's HA state, and how it maps."""
+
+    cmp_master: str
+    cmp_slave: tuple[str, ...]
+    cmd: str
+
+    def argv(self) -> tuple[str, ...]:
+        try:
+            return tuple(shlex.split(self.cmd))
+        except ValueError:
+            return (self.cmd,)
+
+
+def documented_ha_cfg(resource: str = "cfpgsql") -> HaCfg:
+    """ha.cfg as the CFEngine HA installation guide has it, for the pgsql primitive `resource`."""
+    return HaCfg(
+        cmp_master="PRI",
+        cmp_slave=("HS:async", "HS:sync", "HS:alone"),
+        cmd=f"/usr/sbin/crm_attribute -l reboot -n {resource}-status -G -q",
+    )
+
+
+DOCUMENTED_HA_CFG = documented_ha_cfg()
+
+
+def parse_ha_cfg(text: str) -> HaCfg:
+    """`key: value` lines (blank lines and `#` comments allowed); the three keys exactly once."""
+    found: dict[str, str] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if not sep or key not in _HA_CFG_KEYS:
+            expected = "`cmp_master|cmp_slave|cmd: value`"
+            raise CfengineFileError(f"ha.cfg line {number}: expected {expected}, got {line[:60]!r}")
+        if key in found:
+            raise CfengineFileError(f"ha.cfg line {number}: {key} given twice")
+        found[key] = value.strip()
+    missing = [k for k in _HA_CFG_KEYS if not found.get(k)]
+    if missing:
+        raise CfengineFileError(f"ha.cfg lacks {', '.join(missing)}")
+    slaves = tuple(v.strip() for v in found["cmp_slave"].split(",") if v.strip())
+    return HaCfg(cmp_master=found["cmp_master"], cmp_slave=slaves, cmd=found["cmd"])
+
+
+def ha_cfg_deviations(cfg: HaCfg, expected: HaCfg = DOCUMENTED_HA_CFG) -> tuple[str, ...]:
+    """How `cfg` differs from what the guide writes (the command compared word by word)."""
+    out = []
+    if cfg.argv() != expected.argv():
+        out.append(f"cmd is {cfg.cmd!r}, expected {expected.cmd!r}")
+    if cfg.cmp_master != expected.cmp_master:
+        out.append(f"cmp_master is {cfg.cmp_master!r}, expected {expected.cmp_master!r}")
+    if set(cfg.cmp_slave) != set(expected.cmp_slave):
+        out.append(
+            f"cmp_slave is {','.join(cfg.cmp_slave)!r}, expected {','.join(expected.cmp_slave)!r}"
+        )
+    return tuple(out)
+
+
+def mission_portal_role(cfg: HaCfg | None, agent_status: str | None) -> MissionPortalRole:
+    """A hub's status as Mission Portal shows it: `cmd`'s output (the agent's status) equal to
+    cmp_master is active, one of cmp_slave passive (HS:alone included), anything else unknown."""
+    if cfg is None or agent_status is None:
+        return "unknown"
+    if agent_status == cfg.cmp_master:
+        return "active"
+    return "passive" if agent_status in cfg.cmp_slave else "unknown"
+
+
+# -- key files ---------------------------------------------------------------------------------
+_KEY_FILE_RE = re.compile(r"^[^-/]+-((?:SHA|MD5)=[0-9a-fA-F]+)\.pub$")
+
+
+def hostkey_of_key_file(name: str) -> str | None:
+    """The host key of a key file name (`root-SHA=ab12.pub` -> `SHA=ab12`); None for other files
+    (`localhost.pub`, `localhost.priv`, anything else)."""
+    match = _KEY_FILE_RE.match(name)
+    return match.group(1) if match else None

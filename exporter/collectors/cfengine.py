@@ -1,55 +1,58 @@
-"""CFEngine Enterprise HA files on this hub: ha_info.json, master_hub.dat and the ha_enabled marker.
+"""CFEngine Enterprise HA files on this hub: ha_info.json (the copy the agent reads, and
+masterfiles'), master_hub.dat, ha.cfg and the markers ha_enabled and am_policy_hub.
 
 Example output on hub1 while it is the active hub::
 
     cfha_cfengine_ha_enabled{cluster="cfcluster",node="hub1"} 1.0
-    cfha_cfengine_file_state{cluster="cfcluster",file="master_hub.dat",node="hub1",state="ok"} 1.0
+    cfha_cfengine_file_state{cluster="cfcluster",file="ha.cfg",node="hub1",state="ok"} 1.0
+    cfha_cfengine_file_digest{cluster="cfcluster",file="ha_info.json",node="hub1"} 1.2e+14
     cfha_cfengine_ha_hubs{cluster="cfcluster",node="hub1"} 2.0
     cfha_cfengine_ha_hub_local{cluster="cfcluster",hub_ip="10.250.5.1",node="hub1"} 1.0
     cfha_cfengine_master_hub_info{cluster="cfcluster",ip="10.250.5.1",node="hub1"} 1.0
     cfha_cfengine_master_hub_is_local{cluster="cfcluster",node="hub1"} 1.0
 
-A missing or malformed file is an observation (`file_state`), not a collector failure: the HA
-verdict turns it into a reason. A file that exists but cannot be read fails the collector
-(`permission`), and so does a missing work directory (`unavailable`: CFEngine is not installed).
-Whether master_hub.dat names the *primary* is judged by the verdict, which also knows the roles.
+The files are read by `clusterstate.cfengine`. A missing or malformed file is an observation
+(`file_state`), not a collector failure: the HA verdict turns it into a reason. A file that
+exists but cannot be read fails the collector (`permission`), and so does a missing work
+directory (`unavailable`: CFEngine is not installed). The digests let the alert rules compare
+the two hubs' copies; whether master_hub.dat names the *primary* is judged by the verdict.
 """
 
 from __future__ import annotations
 
-import errno
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
-from typing import ClassVar, TypeVar
+from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
-from clusterstate.parsers.cfengine_files import (
-    CfengineFileError,
-    HaHub,
-    local_addresses_from_proc,
-    parse_ha_info,
-    parse_master_hub,
+from clusterstate.cfengine import (
+    DIGESTED,
+    FILE_STATE_HELP,
+    FILE_STATES,
+    FILES,
+    HA_ENABLED,
+    HA_INFO,
+    HA_INFO_MASTERFILES,
+    MASTER_HUB,
+    CfengineFiles,
+    read_cfengine_files,
+    read_local_addresses,
 )
 from exporter.scrape import CollectorError
 from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
-_T = TypeVar("_T")
-
-HA_INFO = PurePosixPath("masterfiles/cfe_internal/enterprise/ha/ha_info.json")
-MASTER_HUB = PurePosixPath("state/master_hub.dat")
-HA_ENABLED = PurePosixPath("httpd/htdocs/ha_enabled")
-FILES = {"ha_info.json": HA_INFO, "master_hub.dat": MASTER_HUB, "ha_enabled": HA_ENABLED}
-
-FILE_STATES = ("ok", "missing", "invalid", "unreadable")
-FILE_STATE_HELP = (
-    "present and well-formed",
-    "does not exist",
-    "exists but its content is not what CFEngine writes (see the exporter log)",
-    "exists but cannot be read (permissions, I/O error)",
-)
+__all__ = [
+    "HA_ENABLED",
+    "HA_INFO",
+    "HA_INFO_MASTERFILES",
+    "MASTER_HUB",
+    "CfengineCollector",
+    "CfengineConfig",
+    "CfengineFiles",
+    "read_local_addresses",
+]
 
 
 class CfengineConfig(CollectorSettings):
@@ -57,49 +60,6 @@ class CfengineConfig(CollectorSettings):
         default=Path("/var/cfengine"),
         description="CFEngine's work directory; the HA files are read relative to it.",
     )
-
-
-def read_local_addresses() -> frozenset[str]:
-    """This network namespace's addresses; empty when /proc cannot be read."""
-    try:
-        fib = Path("/proc/net/fib_trie").read_text()
-    except OSError:
-        fib = ""
-    try:
-        inet6 = Path("/proc/net/if_inet6").read_text()
-    except OSError:
-        inet6 = ""
-    return local_addresses_from_proc(fib, inet6)
-
-
-@dataclass(frozen=True)
-class CfengineFacts:
-    """What the HA files on this hub say."""
-
-    file_states: dict[str, str]  # file name -> one of FILE_STATES
-    errors: dict[str, str]  # file name -> why it is not ok
-    hubs: tuple[HaHub, ...] | None  # None: ha_info.json not usable
-    master_hub_ip: str | None
-    local_ips: frozenset[str]
-
-    @property
-    def ha_enabled(self) -> bool:
-        return self.file_states.get("ha_enabled") == "ok"
-
-    @property
-    def local_hub(self) -> HaHub | None:
-        """This hub's own ha_info.json entry (by its addresses)."""
-        for hub in self.hubs or ():
-            if hub.ip in self.local_ips or hub.internal_ip in self.local_ips:
-                return hub
-        return None
-
-    @property
-    def cluster_hubs(self) -> tuple[HaHub, ...]:
-        return tuple(h for h in self.hubs or () if h.is_in_cluster)
-
-    def hub_by_ip(self, ip: str) -> HaHub | None:
-        return next((h for h in self.hubs or () if ip in (h.ip, h.internal_ip)), None)
 
 
 N = ("node",)
@@ -111,7 +71,8 @@ ENABLED = MetricSpec(
 )
 FILE_STATE = MetricSpec(
     "cfha_cfengine_file_state",
-    "State of each CFEngine HA file on this hub.",
+    "State of each CFEngine HA file on this hub: ha_info.json (the copy under inputs the agent "
+    "reads), masterfiles/ha_info.json, master_hub.dat, ha_enabled, ha.cfg, am_policy_hub.",
     kind=Kind.STATESET,
     labels=(*N, "file"),
     states=FILE_STATES,
@@ -120,6 +81,12 @@ FILE_STATE = MetricSpec(
 FILE_MTIME = MetricSpec(
     "cfha_cfengine_file_mtime_timestamp_seconds",
     "When each HA file last changed (Unix time); master_hub.dat changes after a failover.",
+    labels=(*N, "file"),
+)
+FILE_DIGEST = MetricSpec(
+    "cfha_cfengine_file_digest",
+    "A 48-bit digest of ha_info.json (both copies) and ha.cfg, for the alert rules to compare "
+    "across the hubs (absent while the file cannot be read).",
     labels=(*N, "file"),
 )
 HUBS = MetricSpec(
@@ -166,7 +133,7 @@ MASTER_LISTED = MetricSpec(
 class CfengineCollector:
     name: ClassVar[str] = "cfengine"
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
-        ENABLED, FILE_STATE, FILE_MTIME, HUBS, HUB_IN_CLUSTER, HUB_LOCAL, HUB_INFO,
+        ENABLED, FILE_STATE, FILE_MTIME, FILE_DIGEST, HUBS, HUB_IN_CLUSTER, HUB_LOCAL, HUB_INFO,
         MASTER_INFO, MASTER_LOCAL, MASTER_LISTED,
     )  # fmt: skip
 
@@ -180,71 +147,30 @@ class CfengineCollector:
         self._node = node
         self._local_addresses = local_addresses
 
-    def collect(self, out: MetricWriter) -> CfengineFacts:
-        states: dict[str, str] = {}
-        errors: dict[str, str] = {}
-        texts: dict[str, str] = {}
-        mtimes: dict[str, float] = {}
-        for name, relative in FILES.items():
-            path = self._workdir / relative
-            try:
-                mtimes[name] = path.stat().st_mtime
-                texts[name] = path.read_text(encoding="utf-8", errors="replace")
-                states[name] = "ok"
-            except FileNotFoundError:
-                states[name] = "missing"
-                errors[name] = f"{path} does not exist"
-            except OSError as exc:
-                states[name] = "unreadable"
-                errors[name] = f"{path}: {exc.strerror or exc}"
-                if exc.errno == errno.ENOTDIR:
-                    states[name] = "missing"
-        hubs = self._parse(texts, "ha_info.json", parse_ha_info, states, errors)
-        master = self._parse(texts, "master_hub.dat", parse_master_hub, states, errors)
-        facts = CfengineFacts(
-            file_states=states,
-            errors=errors,
-            hubs=hubs,
-            master_hub_ip=master,
-            local_ips=self._local_addresses(),
-        )
-        self._write(out, facts, mtimes)
-        if not self._workdir.is_dir():
+    def collect(self, out: MetricWriter) -> CfengineFiles:
+        facts = read_cfengine_files(self._workdir, self._local_addresses)
+        self._write(out, facts)
+        if not facts.workdir_present:
             raise CollectorError(
                 "unavailable",
                 f"{self._workdir} does not exist: CFEngine is not installed here",
                 partial=out,
                 facts=facts,
             )
-        unreadable = sorted(n for n, s in states.items() if s == "unreadable")
+        unreadable = sorted(n for n, s in facts.file_states.items() if s == "unreadable")
         if unreadable:
-            detail = "; ".join(errors[n] for n in unreadable)
+            detail = "; ".join(facts.errors[n] for n in unreadable)
             raise CollectorError("permission", detail, partial=out, facts=facts)
         return facts
 
-    @staticmethod
-    def _parse(
-        texts: dict[str, str],
-        name: str,
-        parser: Callable[[str], _T],
-        states: dict[str, str],
-        errors: dict[str, str],
-    ) -> _T | None:
-        if name not in texts:
-            return None
-        try:
-            return parser(texts[name])
-        except CfengineFileError as exc:
-            states[name] = "invalid"
-            errors[name] = str(exc)
-            return None
-
-    def _write(self, out: MetricWriter, f: CfengineFacts, mtimes: dict[str, float]) -> None:
+    def _write(self, out: MetricWriter, f: CfengineFiles) -> None:
         node = self._node
         out.gauge(ENABLED, 1.0 if f.ha_enabled else 0.0, node=node)
         for name in FILES:
             out.state(FILE_STATE, f.file_states[name], node=node, file=name)
-            out.gauge(FILE_MTIME, mtimes.get(name), node=node, file=name)
+            out.gauge(FILE_MTIME, f.mtimes.get(name), node=node, file=name)
+        for name in DIGESTED:
+            out.gauge(FILE_DIGEST, f.digests.get(name), node=node, file=name)
         local = f.local_hub
         if f.hubs is not None:
             out.gauge(HUBS, len(f.hubs), node=node)

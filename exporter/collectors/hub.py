@@ -19,40 +19,31 @@ missing, see `cfha_hub_table_usable`) while everything the other tables allow is
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 
-from clusterstate.parsers.cfengine_files import CfengineFileError, HaHub, parse_ha_info
-from clusterstate.pg import PgError, PgSession, PgSettings
-from exporter.collectors.cfengine import HA_INFO, read_local_addresses
+from clusterstate.cfdb import (
+    HORIZON_SOURCES,
+    HubFacts,
+    HubMember,
+    HubReader,
+    HubReaderSettings,
+    HubUnreadable,
+    hub_name,
+)
+from clusterstate.cfdb_schema import TABLES
+from clusterstate.cfdb_sql import AGENT_STATUSES, ERROR_MESSAGES, LAST_REPORT, OUTCOMES
+from clusterstate.cfengine import HA_INFO, read_local_addresses
+from clusterstate.parsers.pgsql_ra import PgsqlStatus
+from clusterstate.pg import PgSession
 from exporter.scrape import CollectorError
 from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
-from .hub_sql import (
-    AGENT_STATUSES,
-    ERROR_MESSAGES,
-    LAST_REPORT,
-    OUTCOMES,
-    SCHEMA_STATEMENT,
-    TABLES,
-    HostCounts,
-    HubDecodeError,
-    HubRow,
-    Schema,
-    build_statement,
-    decode,
-    decode_schema,
-    has_parameter,
-    schema_names,
-)
-
-log = logging.getLogger(__name__)
+__all__ = ["HubCollector", "HubConfig", "HubFacts", "HubMember", "hub_name"]
 
 DEFAULT_CONNINFO = "host=/tmp dbname=cfdb"  # CFEngine's PostgreSQL: its socket is in /tmp
 
@@ -74,8 +65,13 @@ class HubConfig(CollectorSettings):
         default=900,
         ge=60,
         le=30 * 86400,
-        description="A host whose last report is older is 'not reporting' (Mission Portal's "
-        "blueHostHorizon, default 900 s).",
+        description="A host whose last report is older is 'not reporting'. Used when Mission "
+        "Portal's own setting (blueHostHorizon in the cfsettings database) cannot be read.",
+    )
+    settings_database: str | None = Field(
+        default="cfsettings",
+        description="Mission Portal's settings database on the same server, for its "
+        "blueHostHorizon (read every 5 minutes); null to use `horizon_seconds` only.",
     )
     window_seconds: int = Field(
         default=900,
@@ -85,8 +81,8 @@ class HubConfig(CollectorSettings):
     )
     ha_info_path: Path | None = Field(
         default=Path("/var/cfengine") / HA_INFO,
-        description="ha_info.json, for the HA hubs' host keys (their own last report time); "
-        "null to skip.",
+        description="ha_info.json (the copy the agent reads, under inputs), for the HA hubs' "
+        "host keys (their own last report time); null to skip.",
     )
     hub_names: dict[str, str] = Field(
         default_factory=dict,
@@ -94,37 +90,21 @@ class HubConfig(CollectorSettings):
         "node, others are named by their inventory 'Host name' (up to the first dot).",
     )
 
-
-@dataclass(frozen=True)
-class HubMember:
-    """One HA hub of ha_info.json, and its own last report as this cfdb knows it."""
-
-    name: str
-    ip: str
-    hostkey: str
-    is_in_cluster: bool
-    known: bool  # present (and not deleted) in __hosts
-    last_report_time: float | None
-
-
-@dataclass(frozen=True)
-class HubFacts:
-    up: bool
-    error: str | None = None
-    now: float | None = None  # the database's clock
-    in_recovery: bool | None = None
-    data_as_of: float | None = None
-    horizon_seconds: int = 900
-    window_seconds: int = 900
-    hosts: HostCounts | None = None
-    agents: Mapping[str, int] | None = None
-    collections: Mapping[str, int] | None = None
-    connection_errors: Mapping[str, int] | None = None
-    members: tuple[HubMember, ...] | None = None  # None: unknown (no ha_info.json or cfdb)
-    missing: tuple[str, ...] = ()
-
-    def member(self, name: str) -> HubMember | None:
-        return next((m for m in self.members or () if m.name == name), None)
+    def reader_settings(self, database: tuple[str, Path | None]) -> HubReaderSettings:
+        """`database`: the connection string and password file to use when no `conninfo` is
+        set here (the postgres collector's)."""
+        conninfo, password_file = (self.conninfo, self.password_file) if self.conninfo else database
+        return HubReaderSettings(
+            conninfo=conninfo,
+            password_file=password_file,
+            connect_timeout_seconds=self.connect_timeout_seconds,
+            statement_timeout_seconds=self.statement_timeout_seconds,
+            horizon_seconds=self.horizon_seconds,
+            window_seconds=self.window_seconds,
+            ha_info_path=self.ha_info_path,
+            hub_names=self.hub_names,
+            settings_database=self.settings_database,
+        )
 
 
 N = ("node",)
@@ -142,7 +122,21 @@ AS_OF = MetricSpec(
     labels=N,
 )
 HORIZON = MetricSpec(
-    "cfha_hub_horizon_seconds", "The 'not reporting' horizon in use (configured).", labels=N
+    "cfha_hub_horizon_seconds",
+    "The 'not reporting' horizon in use: Mission Portal's blueHostHorizon where it can be read, "
+    "else the configured one (see cfha_hub_horizon_source).",
+    labels=N,
+)
+HORIZON_SOURCE = MetricSpec(
+    "cfha_hub_horizon_source",
+    "Where the horizon in use comes from.",
+    kind=Kind.STATESET,
+    labels=N,
+    states=HORIZON_SOURCES,
+    state_help=(
+        "Mission Portal's setting blueHostHorizon (cfsettings database)",
+        "the exporter's configuration (collectors.hub.horizon_seconds)",
+    ),
 )
 WINDOW = MetricSpec(
     "cfha_hub_window_seconds",
@@ -205,13 +199,68 @@ MEMBER_LAST_REPORT = MetricSpec(
 )
 
 
+HA_STATES = ("active", "passive", "other", "absent")
+MEMBER_HA_STATE = MetricSpec(
+    "cfha_hub_member_ha_state",
+    "The inventory attribute `HA node state` the HA hub last reported (`node` = that hub).",
+    kind=Kind.STATESET,
+    labels=N,
+    states=HA_STATES,
+    state_help=(
+        "it reported itself active",
+        "it reported itself passive",
+        "another value",
+        "it has not reported the attribute (or cfdb has no inventory)",
+    ),
+)
+_EXTENDED = tuple(s.value for s in PgsqlStatus)
+MEMBER_HA_STATE_EXTENDED = MetricSpec(
+    "cfha_hub_member_ha_state_extended",
+    "The inventory attribute `HA node state extended` (the pgsql agent's status as that hub "
+    "last reported it; `node` = that hub).",
+    kind=Kind.STATESET,
+    labels=N,
+    states=(*_EXTENDED, "absent"),
+    state_help=(*(s.description for s in PgsqlStatus), "not reported"),
+)
+MEMBER_HA_MASTER_IP = MetricSpec(
+    "cfha_hub_member_ha_master_ip_info",
+    "The inventory attribute `HA master IP` the HA hub last reported (`node` = that hub).",
+    kind=Kind.INFO,
+    labels=(*N, "ip"),
+)
+HOSTKEYS = MetricSpec(
+    "cfha_hub_hostkeys_read",
+    "Live host keys read from cfdb for the key checks (re-read when the number of hosts "
+    "changes, else every 5 minutes; absent when not read).",
+    labels=N,
+)
+
+
 class HubCollector:
     name: ClassVar[str] = "hub"
     metrics: ClassVar[tuple[MetricSpec, ...]] = (
-        UP, TABLE_USABLE, AS_OF, HORIZON, WINDOW, HOSTS, DELETED, BY_LAST_REPORT,
-        LAST_COLLECTION, AGENT_STATUS, COLLECTIONS, CONNECTION_ERRORS, MEMBER_INFO,
-        MEMBER_KNOWN, MEMBER_LAST_REPORT,
-    )  # fmt: skip
+        UP,
+        TABLE_USABLE,
+        AS_OF,
+        HORIZON,
+        HORIZON_SOURCE,
+        WINDOW,
+        HOSTS,
+        DELETED,
+        BY_LAST_REPORT,
+        LAST_COLLECTION,
+        AGENT_STATUS,
+        COLLECTIONS,
+        CONNECTION_ERRORS,
+        MEMBER_INFO,
+        MEMBER_KNOWN,
+        MEMBER_LAST_REPORT,
+        MEMBER_HA_STATE,
+        MEMBER_HA_STATE_EXTENDED,
+        MEMBER_HA_MASTER_IP,
+        HOSTKEYS,
+    )
 
     def __init__(
         self,
@@ -224,147 +273,34 @@ class HubCollector:
     ) -> None:
         """`database`: the connection string and password file to use when `config` sets no
         `conninfo` (the registry passes the postgres collector's)."""
-        self._config = config
         self._node = node
-        self._local_addresses = local_addresses
-        conninfo, password_file = (
-            (config.conninfo, config.password_file) if config.conninfo else database
+        self._reader = HubReader(
+            config.reader_settings(database), node, local_addresses, session=session
         )
-        self._session = session or PgSession(
-            PgSettings(
-                conninfo=conninfo,
-                password_file=password_file,
-                connect_timeout_seconds=config.connect_timeout_seconds,
-                statement_timeout_seconds=config.statement_timeout_seconds,
-            )
-        )
-        # A complete schema is remembered until a query fails; an incomplete one is read again
-        # on every scrape, so a table that appears (an upgrade, a fix) is picked up at once.
-        self._schema: Schema | None = None
-        self._statement: str | None = None
-        self._logged_failures: tuple[str, ...] = ()
 
     def collect(self, out: MetricWriter) -> HubFacts:
-        hubs, ha_info_problem = self._read_ha_info()
         try:
-            schema = self._current_schema()
-            statement = self._statement_for(schema)
-            keys = [hub.hostkey for hub in hubs or ()]
-            rows = self._session.query(statement, [keys] if has_parameter(statement) else None)
-            if len(rows) != 1:
-                raise HubDecodeError(f"expected one row, got {len(rows)}")
-            row = decode(rows[0])
-        except (PgError, HubDecodeError) as exc:
-            self._schema = self._statement = None
-            reason = exc.reason if isinstance(exc, PgError) else "parse"
-            down = HubFacts(
-                up=False,
-                error=str(exc),
-                horizon_seconds=self._config.horizon_seconds,
-                window_seconds=self._config.window_seconds,
-            )
-            out.gauge(UP, 0.0, node=self._node)
-            raise CollectorError(reason, str(exc), partial=out, facts=down) from exc
-        facts = self._facts(schema, row, hubs)
-        self._write(out, schema, facts)
-        if schema.failures:
-            message = "cfdb lacks " + ", ".join(schema.failures)
-            raise CollectorError("schema", message, partial=out, facts=facts)
-        if ha_info_problem is not None:
-            reason, message = ha_info_problem
-            raise CollectorError(reason, message, partial=out, facts=facts)
+            facts = self._reader.read()
+        except HubUnreadable as exc:
+            self._write(out, exc.state)
+            raise CollectorError(exc.reason, str(exc), partial=out, facts=exc.state) from exc
+        self._write(out, facts)
         return facts
 
     def close(self) -> None:
-        self._session.close()
+        self._reader.close()
 
-    # -- reading -----------------------------------------------------------------------------
-    def _read_ha_info(self) -> tuple[tuple[HaHub, ...] | None, tuple[str, str] | None]:
-        path = self._config.ha_info_path
-        if path is None:
-            return (), None
-        try:
-            return parse_ha_info(path.read_text(encoding="utf-8", errors="replace")), None
-        except FileNotFoundError:
-            return None, ("unavailable", f"{path} does not exist: HA hubs unknown")
-        except OSError as exc:
-            return None, ("permission", f"{path}: {exc.strerror or exc}")
-        except CfengineFileError as exc:
-            return None, ("parse", f"{path}: {exc}")
-
-    def _current_schema(self) -> Schema:
-        if self._schema is not None:
-            return self._schema
-        schema = decode_schema(self._session.query(SCHEMA_STATEMENT, [schema_names()]))
-        if schema.complete:
-            self._schema = schema
-        elif schema.failures != self._logged_failures:  # once per change, not every scrape
-            log.warning("cfdb lacks %s", ", ".join(schema.failures))
-        self._logged_failures = schema.failures
-        return schema
-
-    def _statement_for(self, schema: Schema) -> str:
-        if schema is self._schema and self._statement is not None:
-            return self._statement
-        statement = build_statement(
-            schema, self._config.horizon_seconds, self._config.window_seconds
-        )
-        if schema is self._schema:
-            self._statement = statement
-        return statement
-
-    def _facts(self, schema: Schema, row: HubRow, hubs: tuple[HaHub, ...] | None) -> HubFacts:
-        members: tuple[HubMember, ...] | None = None
-        if hubs is not None and schema.usable("__hosts"):
-            members = self._members(hubs, row)
-        return HubFacts(
-            up=True,
-            now=row.now,
-            in_recovery=row.in_recovery,
-            data_as_of=row.data_as_of,
-            horizon_seconds=self._config.horizon_seconds,
-            window_seconds=self._config.window_seconds,
-            hosts=row.hosts,
-            agents=row.agents,
-            collections=row.collections,
-            connection_errors=row.connection_errors,
-            members=members,
-            missing=schema.missing,
-        )
-
-    def _members(self, hubs: tuple[HaHub, ...], row: HubRow) -> tuple[HubMember, ...]:
-        by_key = {m.hostkey: m for m in row.members}
-        local = self._local_addresses()
-        members = []
-        for hub in hubs:
-            found = by_key.get(hub.hostkey)
-            live = found is not None and not found.deleted
-            members.append(
-                HubMember(
-                    name=hub_name(
-                        hub,
-                        self._config.hub_names,
-                        local,
-                        self._node,
-                        found.inventory_name if found else None,
-                    ),
-                    ip=hub.ip,
-                    hostkey=hub.hostkey,
-                    is_in_cluster=hub.is_in_cluster,
-                    known=live,
-                    last_report_time=found.last_report_time if live and found else None,
-                )
-            )
-        return tuple(members)
-
-    # -- writing -----------------------------------------------------------------------------
-    def _write(self, out: MetricWriter, schema: Schema, f: HubFacts) -> None:
+    def _write(self, out: MetricWriter, f: HubFacts) -> None:
         node = self._node
-        out.gauge(UP, 1.0, node=node)
+        out.gauge(UP, 1.0 if f.up else 0.0, node=node)
+        if not f.up:
+            return
         for table in TABLES:
-            out.gauge(TABLE_USABLE, 1.0 if schema.usable(table) else 0.0, node=node, table=table)
+            usable = table in f.usable_tables
+            out.gauge(TABLE_USABLE, 1.0 if usable else 0.0, node=node, table=table)
         out.gauge(AS_OF, f.data_as_of, node=node)
         out.gauge(HORIZON, f.horizon_seconds, node=node)
+        out.state(HORIZON_SOURCE, f.horizon_source, node=node)
         out.gauge(WINDOW, f.window_seconds, node=node)
         if f.hosts is not None:
             out.gauge(HOSTS, f.hosts.live, node=node)
@@ -385,27 +321,25 @@ class HubCollector:
                 out.gauge(
                     CONNECTION_ERRORS, f.connection_errors[message], node=node, message=message
                 )
+        if f.hostkeys is not None:
+            out.gauge(HOSTKEYS, len(f.hostkeys), node=node)
         for m in f.members or ():
-            out.info(MEMBER_INFO, node=m.name, hub_ip=m.ip, hostkey=m.hostkey)
-            out.gauge(MEMBER_KNOWN, 1.0 if m.known else 0.0, node=m.name)
-            out.gauge(MEMBER_LAST_REPORT, m.last_report_time, node=m.name)
+            _write_member(out, m)
 
 
-def hub_name(
-    hub: HaHub,
-    overrides: Mapping[str, str],
-    local_ips: frozenset[str],
-    local_node: str,
-    inventory_name: str | None,
-) -> str:
-    """The pacemaker node name of an HA hub: configured, else this node for its own address,
-    else its inventory host name up to the first dot (lower case), else its IP."""
-    if hub.ip in overrides:
-        return overrides[hub.ip]
-    if hub.ip in local_ips or (hub.internal_ip is not None and hub.internal_ip in local_ips):
-        return local_node
-    if inventory_name:
-        short = inventory_name.strip().split(".")[0].lower()
-        if short:
-            return short
-    return hub.ip
+def _write_member(out: MetricWriter, m: HubMember) -> None:
+    out.info(MEMBER_INFO, node=m.name, hub_ip=m.ip, hostkey=m.hostkey)
+    out.gauge(MEMBER_KNOWN, 1.0 if m.known else 0.0, node=m.name)
+    out.gauge(MEMBER_LAST_REPORT, m.last_report_time, node=m.name)
+    inv = m.inventory
+    state = inv.state.lower() if inv is not None and inv.state else None
+    out.state(
+        MEMBER_HA_STATE,
+        (state if state in HA_STATES else "other") if state else "absent",
+        node=m.name,
+    )
+    extended = inv.state_extended if inv is not None else None
+    known = extended if extended in _EXTENDED else ("other" if extended else "absent")
+    out.state(MEMBER_HA_STATE_EXTENDED, known, node=m.name)
+    if inv is not None and inv.master_ip:
+        out.info(MEMBER_HA_MASTER_IP, node=m.name, ip=inv.master_ip)

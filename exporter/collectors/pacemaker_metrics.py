@@ -79,6 +79,13 @@ LAST_CHANGE = MetricSpec(
     "When the CIB configuration last changed (Unix time; crm_mon prints local time without a "
     "zone and it is read in the hub's real time zone).",
 )
+CONFIG_DIGEST = MetricSpec(
+    "cfha_pacemaker_config_digest",
+    "A 52-bit digest of the CIB configuration without cfha's own writes (its `cfha-hold-*` "
+    "constraints and remediation lock), pacemaker's `last-lrm-refresh` and the pgsql agent's "
+    "permanent `<rsc>-data-status` node attribute: it changes only when someone else changes "
+    "the configuration (CfHaConfigChanged). Absent without a current CIB copy.",
+)
 CIB_AGE = MetricSpec(
     "cfha_pacemaker_cib_config_age_seconds",
     "Age of the CIB configuration copy (cibadmin) used for constraints and resource parameters; "
@@ -331,7 +338,7 @@ TICKET_GRANTED = MetricSpec(
 
 METRICS: tuple[MetricSpec, ...] = (
     UP, LOCAL_IS_DC, PACEMAKERD_STATE, CRM_MON_FORMAT, DC_PRESENT, QUORATE, VERSION_INFO,
-    LAST_CHANGE, CIB_AGE, CONFIGURED_NODES, CONFIGURED_RESOURCES, DISABLED_RESOURCES,
+    LAST_CHANGE, CONFIG_DIGEST, CIB_AGE, CONFIGURED_NODES, CONFIGURED_RESOURCES, DISABLED_RESOURCES,
     BLOCKED_RESOURCES, FENCING_ENABLED, MAINTENANCE_MODE, STOP_ALL, SYMMETRIC, NO_QUORUM_POLICY,
     FENCING_TIMEOUT, PRIORITY_FENCING_DELAY, NODE_STATE, NODE_TYPE, NODE_HEALTH, NODE_RESOURCES,
     NODE_INFO, RESOURCE_INFO, ROLE, TARGET_ROLE, RESOURCE_STATUS, ACTIVE_NODES,

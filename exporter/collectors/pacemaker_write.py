@@ -4,19 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from clusterstate.pacemaker_state import PacemakerState, ResourcePlacement
+from clusterstate.pacemaker_state import PacemakerState, ResourcePlacement, node_roles
 from clusterstate.parsers.crm_mon import ClusterStatus
 from clusterstate.parsers.crm_mon_model import Clone, Node, ResourceInstance
 from clusterstate.parsers.pcmk_values import ConstraintKind, Role
 from exporter.collectors import pacemaker_metrics as m
 from servicekit.metrics import MetricSpec, MetricWriter
 
-# When two instances of one primitive share a node (clone-node-max > 1), the node shows the
-# "highest" role: what matters most for the HA pair comes first.
-_ROLE_PRIORITY = (
-    Role.PROMOTED, Role.PROMOTING, Role.DEMOTING, Role.UNPROMOTED, Role.STARTED,
-    Role.MIGRATING, Role.STARTING, Role.STOPPING, Role.UNKNOWN, Role.STOPPED,
-)  # fmt: skip
 _TARGET_ROLES = {
     Role.STOPPED: "stopped",
     Role.STARTED: "started",
@@ -72,6 +66,7 @@ def _summary(out: MetricWriter, facts: PacemakerState, status: ClusterStatus, no
         if dc.present and dc.version:
             out.info(m.VERSION_INFO, version=dc.version)
     out.gauge(m.LAST_CHANGE, summary.last_change)
+    out.gauge(m.CONFIG_DIGEST, facts.config_digest)
     if facts.cib_read_at is not None:
         out.gauge(m.CIB_AGE, max(0.0, now - facts.cib_read_at))
     out.gauge(m.CONFIGURED_NODES, summary.nodes_configured)
@@ -136,13 +131,7 @@ def _resources(out: MetricWriter, status: ClusterStatus, nodes: tuple[str, ...])
             bundle=first.bundle_id or "",
             promotable="true" if first.clone_id in promotable else "false",
         )
-        roles: dict[str, Role] = {}
-        for instance in instances:
-            for node in instance.primitive.nodes:
-                current = roles.get(node, Role.STOPPED)
-                role = instance.primitive.role
-                if _ROLE_PRIORITY.index(role) < _ROLE_PRIORITY.index(current):
-                    roles[node] = role
+        roles = dict(node_roles([i.primitive for i in instances]))
         for node in nodes:
             out.state(m.ROLE, roles.get(node, Role.STOPPED).value, resource=resource, node=node)
         target = next((i.primitive.target_role for i in instances if i.primitive.target_role), None)

@@ -17,17 +17,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import ClassVar, TypeVar
+from typing import ClassVar
 
 from pydantic import Field
 
+from clusterstate.cfdb import HubFacts
+from clusterstate.cfengine import CfengineFiles
 from clusterstate.corosync import CorosyncState
+from clusterstate.daemons import Daemons
+from clusterstate.diagnosis import Diagnosis
+from clusterstate.mission_portal import MissionPortalConfig
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.postgres import PgFacts
-from exporter.collectors.cfengine import CfengineFacts
-from exporter.collectors.hub import HubFacts
 from exporter.collectors.pgsql_agent import PgsqlAgentFacts
-from exporter.scrape import CollectorResult
+from exporter.collectors.readiness_model import ReadinessFacts
+from exporter.scrape import CollectorResult, facts_of
 from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
 
@@ -45,10 +49,19 @@ class VerdictConfig(CollectorSettings):
     max_lag_seconds: float = Field(
         default=60.0, ge=0, description="Replay lag in seconds above which the hub is degraded."
     )
-    hub_report_stale_seconds: float = Field(
-        default=900.0,
+    hub_report_stale_seconds: float | None = Field(
+        default=None,
         gt=0,
-        description="An HA hub whose own last report in cfdb is older is 'stale'.",
+        description="An HA hub whose own last report in cfdb is older than the newest report "
+        "by more than this is 'stale'; default: the horizon in use (Mission Portal's "
+        "blueHostHorizon where it can be read, else collectors.hub.horizon_seconds).",
+    )
+
+    inventory_settle_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="A hub's HA inventory collected this soon after a promotion may predate it: "
+        "a disagreement in it is not judged (one agent run).",
     )
 
     @property
@@ -57,6 +70,7 @@ class VerdictConfig(CollectorSettings):
             max_lag_bytes=float(self.max_lag_bytes),
             max_lag_seconds=self.max_lag_seconds,
             hub_report_stale_seconds=self.hub_report_stale_seconds,
+            inventory_settle_seconds=self.inventory_settle_seconds,
         )
 
 
@@ -87,16 +101,6 @@ HUB_ROLE = MetricSpec(
     state_help=ROLE_HELP,
 )
 
-_T = TypeVar("_T")
-
-
-def facts_of(results: Mapping[str, CollectorResult], name: str, kind: type[_T]) -> _T | None:
-    """A collector's facts, also those a failed collector returned about its failure."""
-    result = results.get(name)
-    if result is None or not isinstance(result.facts, kind):
-        return None
-    return result.facts
-
 
 def inputs_from(node: str, results: Mapping[str, CollectorResult]) -> VerdictInputs:
     """The verdict's inputs from this scrape's collector results."""
@@ -112,10 +116,14 @@ def inputs_from(node: str, results: Mapping[str, CollectorResult]) -> VerdictInp
         pg=facts_of(results, "postgres", PgFacts),
         pg_reason=None if pg_result is None or pg_result.ok else pg_result.reason,
         hub=facts_of(results, "hub", HubFacts),
-        files=facts_of(results, "cfengine", CfengineFacts),
+        files=facts_of(results, "cfengine", CfengineFiles),
         pacemaker=pacemaker if pacemaker is not None and pacemaker.up else None,
         pgsql_lock_local=agent.lock.present if agent is not None else None,
         corosync=facts_of(results, "corosync", CorosyncState),
+        daemons=facts_of(results, "daemons", Daemons),
+        mission_portal_config=facts_of(results, "mission_portal", MissionPortalConfig),
+        readiness=facts_of(results, "readiness", ReadinessFacts),
+        diagnosis=facts_of(results, "diagnosis", Diagnosis),
     )
 
 

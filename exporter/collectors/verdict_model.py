@@ -10,12 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from clusterstate.cfdb import HubFacts
+from clusterstate.cfengine import CfengineFiles
 from clusterstate.corosync import CorosyncState
+from clusterstate.daemons import Daemons
+from clusterstate.diagnosis import Diagnosis
+from clusterstate.mission_portal import MissionPortalConfig
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.pgsql_ra import PgsqlStatus
 from clusterstate.postgres import PgFacts
-from exporter.collectors.cfengine import CfengineFacts
-from exporter.collectors.hub import HubFacts
+from exporter.collectors.readiness_model import ReadinessFacts
 
 Status = Literal["holds", "clear", "unknown"]
 ROLES = ("active", "passive", "unknown")
@@ -40,7 +44,11 @@ class CollectorStatus:
 class Thresholds:
     max_lag_bytes: float = 64 * 2**20
     max_lag_seconds: float = 60.0
-    hub_report_stale_seconds: float = 900.0
+    hub_report_stale_seconds: float | None = None
+    """None: the hub collector's horizon (Mission Portal's blueHostHorizon where read)."""
+    inventory_settle_seconds: float = 300.0
+    """A hub's report collected this soon after a promotion may hold the HA inventory its agent
+    gathered before it: a disagreement in it is not judged (one agent run: 5 minutes)."""
 
 
 @dataclass(frozen=True)
@@ -50,13 +58,18 @@ class VerdictInputs:
     pg: PgFacts | None = None
     pg_reason: str | None = None  # the postgres collector's failure reason, if it failed
     hub: HubFacts | None = None
-    files: CfengineFacts | None = None
+    files: CfengineFiles | None = None
     pacemaker: PacemakerState | None = None
     """Only a pacemaker that answered (`up`): a failed read is the reason collector_failed."""
     pgsql_lock_local: bool | None = None
     """PGSQL.lock on this hub (None: not checked)."""
     corosync: CorosyncState | None = None
     """None: the collector is disabled; a failed read is here as a down state (unknown)."""
+    daemons: Daemons | None = None
+    mission_portal_config: MissionPortalConfig | None = None
+    readiness: ReadinessFacts | None = None
+    diagnosis: Diagnosis | None = None
+    """Why this hub's standby does not stream (None: nothing to explain, or not diagnosed)."""
 
 
 @dataclass(frozen=True)

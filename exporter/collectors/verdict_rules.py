@@ -7,12 +7,13 @@ and the result are described in `verdict_model`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from clusterstate.model import quorum
 from clusterstate.parsers.crm_mon_model import Failure, Node
 from clusterstate.parsers.pgsql_ra import PgsqlStatus, ReplicationState
 
+from . import verdict_rules_cfengine as cfe
 from .verdict_model import (
     PASSIVE_AGENT_STATES,
     Finding,
@@ -22,12 +23,15 @@ from .verdict_model import (
     Verdict,
     VerdictInputs,
 )
+from .verdict_primary import (
+    holds_if,
+    pg_down,
+    pg_known,
+    primary_node,
+    promoted,
+    streams_from_primary,
+)
 from .verdict_reasons import CODES
-
-
-def _holds_if(details: Iterable[str]) -> tuple[Status, tuple[str, ...]]:
-    found = tuple(details)
-    return ("holds" if found else "clear"), found
 
 
 def evaluate(i: VerdictInputs, t: Thresholds) -> Verdict:
@@ -36,6 +40,7 @@ def evaluate(i: VerdictInputs, t: Thresholds) -> Verdict:
         "database_down": _database_down,
         "replication_not_streaming": _not_streaming,
         "replication_lag": lambda i: _lag(i, t),
+        "replay_paused": _replay_paused,
         "no_primary": _no_primary,
         "two_primaries": _two_primaries,
         "vip_not_on_primary": _vip,
@@ -47,10 +52,20 @@ def evaluate(i: VerdictInputs, t: Thresholds) -> Verdict:
         "failed_actions": _failed_actions,
         "cli_constraints": _cli_constraints,
         "maintenance_mode": _maintenance,
-        "hub_reports_stale": lambda i: _stale(i, t),
+        "hub_reports_stale": lambda i: cfe.reports_stale(i, t),
+        "hub_collection_stopped": cfe.collection_stopped,
         "corosync_link_down": _links,
-        "master_hub_not_primary": _master_hub,
-        "cfengine_ha_config": _ha_config,
+        "master_hub_not_primary": cfe.master_hub,
+        "cfengine_ha_config": cfe.ha_config,
+        "ha_cfg_invalid": cfe.ha_cfg,
+        "ha_info_drift": cfe.ha_info_drift,
+        "ha_inventory_mismatch": lambda i: cfe.inventory(i, t),
+        "hub_keys_missing": cfe.hub_keys,
+        "mission_portal_config": cfe.mission_portal_config,
+        "policy_hub_marker_missing": cfe.policy_hub_marker,
+        "cf_hub_on_passive": cfe.cf_hub_on_passive,
+        "cf_serverd_down": cfe.cf_serverd,
+        "reclone_would_not_fit": cfe.reclone,
         "collector_failed": _collectors,
     }
     assert tuple(rules) == CODES, "every reason code has exactly one rule, in order"
@@ -61,19 +76,10 @@ def evaluate(i: VerdictInputs, t: Thresholds) -> Verdict:
     return Verdict(node=i.node, findings=tuple(findings), hubs=hub_states(i, t))
 
 
-# -- PostgreSQL --------------------------------------------------------------------------------
-def _pg_down(i: VerdictInputs) -> bool:
-    return i.pg is not None and not i.pg.up and i.pg_reason == "connect"
-
-
-def _pg_known(i: VerdictInputs) -> bool:
-    return i.pg is not None and i.pg.up and i.pg.role is not None and i.pg_reason is None
-
-
 def _database_down(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    if _pg_down(i):
+    if pg_down(i):
         return "holds", (f"{i.node}: {i.pg.error if i.pg else 'down'}",)
-    if _pg_known(i):
+    if pg_known(i):
         return "clear", ()
     return "unknown", ()
 
@@ -81,10 +87,10 @@ def _database_down(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
 def _not_streaming(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
     details: list[str] = []
     known = False
-    if _pg_down(i):
+    if pg_down(i):
         known = True
         details.append(f"the database on {i.node} is down")
-    elif _pg_known(i) and i.pg is not None:
+    elif pg_known(i) and i.pg is not None:
         known = True
         if i.pg.role == "primary":
             if not i.pg.standbys:
@@ -104,11 +110,18 @@ def _not_streaming(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
                 details.append(f"pacemaker: {v.node}'s data status is {v.replication_state}")
     if not known:
         return "unknown", ()
-    return _holds_if(dict.fromkeys(details))
+    return holds_if(dict.fromkeys(_with_cause(i, details)))
+
+
+def _with_cause(i: VerdictInputs, details: list[str]) -> list[str]:
+    """The diagnosed cause after what is wrong (the standby's hub names it)."""
+    if details and i.diagnosis is not None:
+        return [*details, f"cause on {i.node}: {i.diagnosis.describe()}"]
+    return details
 
 
 def _lag(i: VerdictInputs, t: Thresholds) -> tuple[Status, tuple[str, ...]]:
-    if not _pg_known(i) or i.pg is None:
+    if not pg_known(i) or i.pg is None:
         return "unknown", ()
     pg = i.pg
     details = []
@@ -123,7 +136,7 @@ def _lag(i: VerdictInputs, t: Thresholds) -> tuple[Status, tuple[str, ...]]:
                 details.append(f"standby {s.name} is {_mib(lag_bytes)} behind")
             if lag_seconds is not None and lag_seconds > t.max_lag_seconds:
                 details.append(f"standby {s.name} replays {lag_seconds:.0f} s late")
-        return _holds_if(details)
+        return holds_if(details)
     if pg.replay_lag_seconds is None:
         return "unknown", ()  # not streaming: the lag is unknown, never 0
     if pg.replay_lag_seconds > t.max_lag_seconds:
@@ -131,71 +144,54 @@ def _lag(i: VerdictInputs, t: Thresholds) -> tuple[Status, tuple[str, ...]]:
     pending = pg.replay_pending_bytes
     if pending is not None and pending > t.max_lag_bytes:
         details.append(f"{i.node} has {_mib(pending)} received but not replayed")
-    return _holds_if(details)
+    return holds_if(details)
+
+
+def _replay_paused(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
+    if not _pg_known(i) or i.pg is None:
+        return "unknown", ()
+    if i.pg.role == "primary":
+        return "clear", ()  # a primary replays nothing
+    if i.pg.replay_paused is None:
+        return "unknown", ()
+    return holds_if([f"replay is paused on {i.node}"] if i.pg.replay_paused else [])
 
 
 def _mib(value: float) -> str:
     return f"{value / 2**20:.1f} MiB"
 
 
-# -- who is primary ----------------------------------------------------------------------------
-def primary_node(i: VerdictInputs) -> str | None:
-    """The single primary: pacemaker's promoted node, else this hub if its database is one."""
-    promoted = _promoted(i)
-    if promoted is not None:
-        return promoted[0] if len(promoted) == 1 else None
-    if _pg_known(i) and i.pg is not None and i.pg.role == "primary":
-        return i.node
-    return None
-
-
-def _streams_from_primary(i: VerdictInputs) -> bool:
-    return (
-        _pg_known(i)
-        and i.pg is not None
-        and i.pg.role == "standby"
-        and i.pg.receiver is not None
-        and i.pg.receiver.status == "streaming"
-    )
-
-
-def _promoted(i: VerdictInputs) -> tuple[str, ...] | None:
-    """Where pacemaker promoted the database (None: pacemaker or the resource not observed)."""
-    database = i.pacemaker.database if i.pacemaker is not None else None
-    return database.promoted_nodes if database is not None else None
-
-
 def _no_primary(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    promoted = _promoted(i)
-    if promoted is not None:
-        if not promoted:
+    nodes = promoted(i)
+    if nodes is not None:
+        if not nodes:
             return "holds", ("pacemaker has promoted no node",)
         return "clear", ()
-    if _pg_known(i) and i.pg is not None and (i.pg.writable or _streams_from_primary(i)):
+    if pg_known(i) and i.pg is not None and (i.pg.writable or streams_from_primary(i)):
         return "clear", ()
     return "unknown", ()
 
 
 def _two_primaries(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    promoted = _promoted(i)
+    nodes = promoted(i)
     details = []
-    if promoted is not None and len(promoted) > 1:
-        details.append("pacemaker promoted " + " and ".join(promoted))
+    if nodes is not None and len(nodes) > 1:
+        details.append("pacemaker promoted " + " and ".join(nodes))
     pri = i.pacemaker.agent_primaries if i.pacemaker is not None else ()
     if len(pri) > 1:
         details.append("the pgsql agent reports PRI on " + " and ".join(pri))
-    local_writable = _pg_known(i) and i.pg is not None and i.pg.writable
-    if local_writable and promoted and i.node not in promoted:
+    local_writable = pg_known(i) and i.pg is not None and i.pg.writable
+    if local_writable and nodes and i.node not in nodes:
         details.append(
-            f"{i.node}'s database accepts writes while pacemaker promoted " + " and ".join(promoted)
+            f"{i.node}'s database accepts writes while pacemaker promoted " + " and ".join(nodes)
         )
     if details:
         return "holds", tuple(details)
-    if promoted is not None:
+    if nodes is not None:
         return "clear", ()
     # Without pacemaker: in a pair, a hub that is not writable cannot be one of two writers,
     # and a primary with a standby streaming from it knows the peer is not writable.
-    if _pg_down(i) or (_pg_known(i) and i.pg is not None and not i.pg.writable):
+    if pg_down(i) or (pg_known(i) and i.pg is not None and not i.pg.writable):
         return "clear", ()
     if local_writable and i.pg is not None and (i.pg.streaming_standbys or 0) > 0:
         return "clear", ()
@@ -203,17 +199,15 @@ def _two_primaries(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
 
 
 def _vip(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    promoted = _promoted(i)
+    nodes = promoted(i)
     vip = i.pacemaker.vip if i.pacemaker is not None else None
-    if vip is None or promoted is None or len(promoted) != 1:
+    if vip is None or nodes is None or len(nodes) != 1:
         return "unknown", ()
     if not vip.active_nodes:
         return "holds", ("the floating IP is not running",)
-    wrong = [n for n in vip.active_nodes if n != promoted[0]]
+    wrong = [n for n in vip.active_nodes if n != nodes[0]]
     if wrong:
-        return "holds", (
-            f"the floating IP runs on {', '.join(wrong)}, the primary is {promoted[0]}",
-        )
+        return "holds", (f"the floating IP runs on {', '.join(wrong)}, the primary is {nodes[0]}",)
     return "clear", ()
 
 
@@ -225,7 +219,7 @@ def _lock(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
     primary = primary_node(i)
     if primary == i.node:
         return "clear", ()  # the agent keeps the lock on the primary while it runs
-    if primary is None and not (_promoted(i) is not None or _pg_known(i) or _pg_down(i)):
+    if primary is None and not (promoted(i) is not None or pg_known(i) or pg_down(i)):
         return "unknown", ()
     return "holds", (f"PGSQL.lock exists on {i.node}, which is not the primary",)
 
@@ -234,7 +228,7 @@ def _lock(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
 def _nodes(i: VerdictInputs, bad: Callable[[Node], bool]) -> tuple[Status, tuple[str, ...]]:
     if i.pacemaker is None or not i.pacemaker.nodes:
         return "unknown", ()
-    return _holds_if(n.name for n in i.pacemaker.nodes if bad(n))
+    return holds_if(n.name for n in i.pacemaker.nodes if bad(n))
 
 
 def _quorum(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
@@ -254,7 +248,7 @@ def _quorum(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
 def _failed_actions(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
     if i.pacemaker is None:
         return "unknown", ()
-    return _holds_if(_failure(f) for f in i.pacemaker.failed_actions)
+    return holds_if(_failure(f) for f in i.pacemaker.failed_actions)
 
 
 def _failure(f: Failure) -> str:
@@ -265,7 +259,7 @@ def _failure(f: Failure) -> str:
 def _cli_constraints(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
     if i.pacemaker is None:
         return "unknown", ()
-    return _holds_if(c.id for c in i.pacemaker.cli_constraints)
+    return holds_if(c.id for c in i.pacemaker.cli_constraints)
 
 
 def _maintenance(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
@@ -274,79 +268,21 @@ def _maintenance(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
         return "unknown", ()
     details = ["maintenance-mode is set"] if p.maintenance_mode else []
     details += [f"node {n.name} is in maintenance" for n in p.nodes if n.maintenance]
-    return _holds_if(details)
+    return holds_if(details)
 
 
 def _links(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
     c = i.corosync
     if c is None or not c.up or c.links is None:
         return "unknown", ()
-    return _holds_if(
+    return holds_if(
         f"link {p.link} to {p.peer or p.peer_id or 'a peer'} is {p.state.value}"
         for p in c.links_down
     )
 
 
-# -- CFEngine ----------------------------------------------------------------------------------
-def _stale(i: VerdictInputs, t: Thresholds) -> tuple[Status, tuple[str, ...]]:
-    hub = i.hub
-    if hub is None or not hub.up or hub.members is None or hub.now is None:
-        return "unknown", ()
-    details = []
-    for m in hub.members:
-        if not m.is_in_cluster:
-            continue
-        if m.last_report_time is None:
-            details.append(f"{m.name} has never reported")
-        elif hub.now - m.last_report_time > t.hub_report_stale_seconds:
-            details.append(f"{m.name} last reported {hub.now - m.last_report_time:.0f} s ago")
-    return _holds_if(details)
-
-
-def _ip_of(i: VerdictInputs, node: str) -> str | None:
-    if node == i.node and i.files is not None and i.files.local_hub is not None:
-        return i.files.local_hub.ip
-    for m in (i.hub.members if i.hub else None) or ():
-        if m.name == node:
-            return m.ip
-    return None
-
-
-def _master_hub(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    f = i.files
-    primary = primary_node(i)
-    if f is None or f.master_hub_ip is None or primary is None:
-        return "unknown", ()
-    master = f.master_hub_ip
-    names_local = master in f.local_ips
-    if primary == i.node:
-        if names_local:
-            return "clear", ()
-        return "holds", (f"master_hub.dat names {master}, the primary is this hub ({i.node})",)
-    expected = _ip_of(i, primary)
-    if names_local or (expected is not None and master != expected):
-        shown = expected or "another hub"
-        return "holds", (f"master_hub.dat names {master}, the primary is {primary} ({shown})",)
-    if expected is None:
-        return "unknown", ()
-    return "clear", ()
-
-
-def _ha_config(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    f = i.files
-    if f is None:
-        return "unknown", ()
-    details = [f"{name}: {f.errors[name]}" for name in sorted(f.errors)]
-    if f.hubs is not None:
-        if len(f.cluster_hubs) < 2:
-            details.append(f"ha_info.json lists {len(f.cluster_hubs)} cluster hub(s), not two")
-        if f.local_ips and f.local_hub is None:
-            details.append(f"ha_info.json does not list this hub ({i.node})")
-    return _holds_if(details)
-
-
 def _collectors(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    return _holds_if(f"{c.name}: {c.reason}: {c.message}" for c in i.collectors if not c.ok)
+    return holds_if(f"{c.name}: {c.reason}: {c.message}" for c in i.collectors if not c.ok)
 
 
 # -- roles -------------------------------------------------------------------------------------
@@ -367,7 +303,7 @@ def hub_states(i: VerdictInputs, t: Thresholds) -> tuple[HubState, ...]:
                 node=name,
                 role=_role(i, name),
                 local=name == i.node,
-                ip=member.ip if member else _ip_of(i, name),
+                ip=member.ip if member else cfe.ip_of(i, name),
                 state_as_of=member.last_report_time if member else None,
                 stale=_member_stale(i, t, member.last_report_time) if member else None,
             )
@@ -376,9 +312,11 @@ def hub_states(i: VerdictInputs, t: Thresholds) -> tuple[HubState, ...]:
 
 
 def _member_stale(i: VerdictInputs, t: Thresholds, last: float | None) -> bool | None:
-    if i.hub is None or i.hub.now is None:
+    """Mission Portal's "state as of" is stale: older than the limit by the database's clock."""
+    limit = cfe.stale_limit(i, t)
+    if i.hub is None or i.hub.now is None or limit is None:
         return None
-    return last is None or i.hub.now - last > t.hub_report_stale_seconds
+    return last is None or i.hub.now - last > limit
 
 
 def _role(i: VerdictInputs, name: str) -> str:
@@ -388,7 +326,7 @@ def _role(i: VerdictInputs, name: str) -> str:
         if status is PgsqlStatus.PRI:
             return "active"
         return "passive" if status in PASSIVE_AGENT_STATES else "unknown"
-    if not _pg_known(i) or i.pg is None:
+    if not pg_known(i) or i.pg is None:
         return "unknown"
     pg = i.pg
     if name == i.node:
@@ -396,4 +334,4 @@ def _role(i: VerdictInputs, name: str) -> str:
     if pg.role == "primary":
         streaming = any(s.name == name and s.state == "streaming" for s in pg.standbys)
         return "passive" if streaming else "unknown"
-    return "active" if _streams_from_primary(i) else "unknown"
+    return "active" if streams_from_primary(i) else "unknown"

@@ -6,20 +6,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from clusterstate.cfdb import HubFacts
+from clusterstate.daemons import Daemons
+from clusterstate.diagnosis import Diagnosis
+from clusterstate.parsers.pg_messages import CAUSE_HELP
 from clusterstate.postgres import PgFacts
 from exporter import __version__
-from exporter.collectors.hub import HubFacts
+from exporter.collectors.disk import DiskFacts
+from exporter.collectors.readiness_model import ReadinessFacts
 from exporter.collectors.verdict_model import Verdict
 from exporter.collectors.verdict_reasons import BY_CODE
 from exporter.scrape import Scrape
 
 SCHEMA_VERSION = 1
+CAUSE_RUNBOOKS = "alerts/runbooks/causes"
 
 
 def status_document(scrape: Scrape, now: float) -> dict[str, Any]:
     verdict = scrape.facts("verdict", Verdict)
     pg = scrape.facts("postgres", PgFacts)
     hub = scrape.facts("hub", HubFacts)
+    readiness = scrape.facts("readiness", ReadinessFacts)
     status = "unknown" if verdict is None else "degraded" if verdict.degraded else "ok"
     return {
         "schema": SCHEMA_VERSION,
@@ -54,7 +61,12 @@ def status_document(scrape: Scrape, now: float) -> dict[str, Any]:
             }
             for h in (verdict.hubs if verdict else ())
         ],
+        "mission_portal": _mission_portal(readiness, status),
+        "readiness": _readiness(
+            readiness, scrape.facts("daemons", Daemons), scrape.facts("disk", DiskFacts)
+        ),
         "replication": _replication(pg),
+        "diagnosis": _diagnosis(scrape.facts("diagnosis", Diagnosis)),
         "reports": _reports(hub, now),
         "collectors": [
             {
@@ -106,6 +118,17 @@ def _replication(pg: PgFacts | None) -> dict[str, Any] | None:
     return doc
 
 
+def _diagnosis(d: Diagnosis | None) -> dict[str, Any] | None:
+    """Why this hub's standby does not stream: the cause, the words it came from, the runbook."""
+    if d is None:
+        return None
+    return {
+        **d.as_dict(),
+        "sentence": CAUSE_HELP[d.cause],
+        "runbook": f"{CAUSE_RUNBOOKS}/{d.cause.value}.md",
+    }
+
+
 def _max(values: Any) -> float | None:
     known = [v for v in values if v is not None]
     return max(known) if known else None
@@ -141,4 +164,56 @@ def _reports(hub: HubFacts | None, now: float) -> dict[str, Any] | None:
         doc["collections_failed"] = hub.collections["failed"]
     if hub.connection_errors is not None:
         doc["connection_errors"] = dict(hub.connection_errors)
+    return doc
+
+
+def _mission_portal(r: ReadinessFacts | None, cfha_status: str) -> dict[str, Any]:
+    """What Mission Portal's HA badge would show, beside cfha's own verdict."""
+    view = r.mission_portal if r is not None else None
+    if view is None:
+        return {"status": "unknown", "badge": None, "summary": None, "hubs": [], "agrees": None}
+    status = "degraded" if view.degraded else "ok"
+    return {
+        "status": status,
+        "badge": status.upper(),
+        "summary": view.summary,
+        "hubs": [{"node": node, "role": role} for node, role in view.roles.items()],
+        "agrees": None if cfha_status == "unknown" else status == cfha_status,
+    }
+
+
+def _readiness(
+    r: ReadinessFacts | None,
+    d: Daemons | None,
+    disk: DiskFacts | None,
+) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "hub_keys": None,
+        "client_keys": None,
+        "client_keys_missing": None,
+        "daemons": None,
+        "filesystems": [],
+        "reclone_needed_bytes": None,
+        "reclone_fits": None,
+    }
+    if r is not None and r.hub_keys is not None:
+        doc["hub_keys"] = [{"hub_ip": k.hub_ip, "state": k.state} for k in r.hub_keys]
+    if r is not None and r.client_keys is not None:
+        doc["client_keys"] = r.client_keys.trusted
+        doc["client_keys_missing"] = r.client_keys.missing
+    if r is not None and r.reclone is not None:
+        doc["reclone_needed_bytes"] = r.reclone.needed_bytes
+        doc["reclone_fits"] = r.reclone.fits
+    if d is not None:
+        doc["daemons"] = {name: state.state for name, state in d.states.items()}
+    if disk is not None:
+        doc["filesystems"] = [
+            {
+                "name": name,
+                "free_bytes": fs.free_bytes,
+                "size_bytes": fs.size_bytes,
+                "free_inodes": fs.free_inodes,
+            }
+            for name, fs in disk.filesystems.items()
+        ]
     return doc

@@ -29,6 +29,7 @@ from clusterstate.parsers.crm_mon_model import Failure, Node, NodeType, Resource
 from clusterstate.parsers.pcmk_values import Role
 from clusterstate.parsers.pgsql_ra import PgsqlAgentView, decode_pgsql_attributes
 from clusterstate.postgres import PgFacts, StandbyLink, WalReceiver
+from lab.offline.pgpair import PgPair
 
 GiB = 1024**3
 PGSQL = PgsqlParams(
@@ -46,6 +47,21 @@ PGSQL = PgsqlParams(
     logfile=None,
     agent="ocf:heartbeat:pgsql",
 )
+
+
+def pair_params(pair: PgPair) -> PgsqlParams:
+    """The pgsql resource's parameters as a CIB would give them for a test pair's standby
+    (`tests.support.pgpair`): its data directory and log, the primary's address and port."""
+    return replace(
+        PGSQL,
+        pgdata=str(pair.standby.datadir),
+        tmpdir=str(pair.base / "tmp"),
+        pgctl=str(pair.install.tool("pg_ctl")),
+        master_ip="127.0.0.1",
+        pgport=pair.primary.port,
+        socketdir=str(pair.base),
+        logfile=str(pair.standby.log),
+    )
 
 
 def node(name: str, online: bool = True, **flags: bool) -> Node:
@@ -181,6 +197,7 @@ def pg_standby(timeline: int = 1, receiver: str = "streaming") -> PgFacts:
         receiver=WalReceiver(
             receiver, received_timeline=timeline if receiver != "absent" else None
         ),
+        replay_paused=False,
     )
 
 

@@ -12,8 +12,17 @@ from pathlib import Path
 
 from lab import cfdb
 from lab.cfdb_plan import ha_info_text
-from lab.config import CFENGINE_DIR, HA_ENABLED, HA_INFO_JSON, MASTER_HUB_DAT
+from lab.config import (
+    CFENGINE_DIR,
+    HA_CFG,
+    HA_ENABLED,
+    HA_INFO_INPUTS,
+    HA_INFO_JSON,
+    MASTER_HUB_DAT,
+    POLICY_HUB_MARKER,
+)
 from lab.offline.pgpair import MONITOR_ROLE, PgPair
+from lab.render import HA_CFG_TEXT
 
 HUBS = (
     cfdb.Hub(name="hub1", ip="10.250.99.1", sha="1f" * 32),
@@ -39,12 +48,16 @@ def create_cfdb(
 
 
 def write_workdir(base: Path, master_ip: str | None = HUBS[0].ip) -> Path:
-    """A CFEngine work directory (`base` stands for /var/cfengine) with ha_info.json,
-    master_hub.dat and the ha_enabled marker."""
+    """A CFEngine work directory (`base` stands for /var/cfengine) with the HA files as a hub has
+    them: ha_info.json (inputs and masterfiles), master_hub.dat, ha.cfg and the markers
+    ha_enabled and am_policy_hub."""
     for inside, text in (
+        (HA_INFO_INPUTS, ha_info_text(HUBS)),
         (HA_INFO_JSON, ha_info_text(HUBS)),
         (MASTER_HUB_DAT, None if master_ip is None else master_ip + "\n"),
         (HA_ENABLED, ""),
+        (HA_CFG, HA_CFG_TEXT),
+        (POLICY_HUB_MARKER, ""),
     ):
         path = base / inside.relative_to(CFENGINE_DIR)
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,8 @@ its part: the hold stops the standby the way
 the agent's stop does (`pg_ctl stop -m fast`), releasing it and the cleanup start it the way the
 agent's start does (standby.signal plus primary_conninfo with application_name = node name). Every
 other command runs for real (setpriv, pg_rewind, pg_basebackup, install/mv/cp/rm), and
-PostgreSQL's and the files' parts of the snapshot are read with the real readers.
+PostgreSQL's and the files' parts of the snapshot, and the diagnosis, are read with the real
+readers.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
+from clusterstate.diagnosis_read import DiagnosisReader, DiagnosisSettings
 from clusterstate.host import pgsql_lock, probe_data_dir
 from clusterstate.model import ClusterState
-from clusterstate.pacemaker_state import LockState, PgsqlParams
+from clusterstate.pacemaker_state import LockState
 from clusterstate.postgres_read import ConnectionSettings, PgsqlConnections
 from clusterstate.tools import CommandResult, SubprocessRunner
-from lab.offline.clusterstates import corosync, location, pacemaker, placement
+from lab.offline.clusterstates import corosync, location, pacemaker, pair_params, placement
 from lab.offline.pgpair import PgPair
 from remediator.lock import LockOutcome
 
@@ -56,22 +58,9 @@ class PacemakerStandIn:
         self.lock = StandInLock()
         self.calls: list[tuple[str, ...]] = []
         self.pg = PgsqlConnections(ConnectionSettings())
-        self.params = PgsqlParams(
-            resource="cfpgsql",
-            clone="mscfpgsql",
-            pgdata=str(pair.standby.datadir),
-            tmpdir=str(pair.base / "tmp"),
-            pgdba="postgres",
-            pgctl=str(pair.install.tool("pg_ctl")),
-            psql=None,
-            master_ip="127.0.0.1",
-            repuser="postgres",
-            pgport=pair.primary.port,
-            socketdir=str(pair.base),
-            logfile=None,
-            agent="ocf:heartbeat:pgsql",
-        )
+        self.params = pair_params(pair)
         (pair.base / "tmp").mkdir(exist_ok=True)
+        self.diagnosis = DiagnosisReader(DiagnosisSettings(), SubprocessRunner())
 
     # -- CommandRunner -----------------------------------------------------------------------
     def run(
@@ -119,7 +108,7 @@ class PacemakerStandIn:
         standby this remediator runs on; PostgreSQL's and the files' parts read for real."""
         now = time.time()
         data = probe_data_dir(self.params.pgdata or "")
-        primary, database_bytes = self.pg.primary(self.params)
+        primary, clone_size = self.pg.primary(self.params)
         local = self.pg.local(replace(self.params, pgport=self.pair.standby.port))
         running = bool(data.postmaster_running)
         streaming = running and "hub2" in primary.streaming_to
@@ -150,7 +139,8 @@ class PacemakerStandIn:
             corosync=corosync("hub2"),
             postgres=local,
             primary=primary,
-            primary_database_bytes=database_bytes,
+            primary_clone_size=clone_size,
             data_dir=data,
             pgsql_lock=pgsql_lock(self.params.lock_path, now),
+            diagnosis=self.diagnosis.read("hub2", self.params, ("hub1",), local, data),
         )

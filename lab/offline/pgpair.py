@@ -14,13 +14,13 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from lab.loopback import free_port
 from lab.offline.pginstall import PgInstall, db_user_ids
+from lab.polling import poll
 
 MONITOR_ROLE = "cfha_monitor"  # a pg_monitor member, as the exporter runs in production
 # A role that must authenticate with a password (the exporter's password_file path), on a
@@ -192,16 +192,13 @@ class PgPair:
         return done.stdout.strip()
 
     def wait_streaming(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.psql(
-                self.primary,
-                "SELECT state FROM pg_stat_replication WHERE application_name = 'hub2'",
-            )
-            if state == "streaming":
-                return
-            time.sleep(0.05)
-        raise TimeoutError("standby hub2 did not reach streaming")
+        query = "SELECT state FROM pg_stat_replication WHERE application_name = 'hub2'"
+        poll(
+            lambda: self.psql(self.primary, query) == "streaming",
+            timeout=timeout,
+            what="standby hub2 streaming",
+            interval=0.05,
+        )
 
     def wait_replayed(self, timeout: float = 30.0) -> None:
         """Until the primary sees the standby has replayed everything written so far.
@@ -211,18 +208,17 @@ class PgPair:
         """
         self.psql(self.primary, "INSERT INTO burst (payload) VALUES ('sync')")
         target = self.psql(self.primary, "SELECT pg_current_wal_lsn()")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            done = self.psql(
-                self.primary,
-                "SELECT coalesce(bool_and(replay_lsn >= "  # noqa: S608 - the LSN is the server's
-                f"'{target}'::pg_lsn), false) FROM pg_stat_replication "
-                "WHERE application_name = 'hub2'",
-            )
-            if done == "t":
-                return
-            time.sleep(0.05)
-        raise TimeoutError("standby did not catch up")
+        replayed = (
+            "SELECT coalesce(bool_and(replay_lsn >= "  # noqa: S608 - the LSN is the server's
+            f"'{target}'::pg_lsn), false) FROM pg_stat_replication "
+            "WHERE application_name = 'hub2'"
+        )
+        poll(
+            lambda: self.psql(self.primary, replayed) == "t",
+            timeout=timeout,
+            what=f"standby hub2 replayed up to {target}",
+            interval=0.05,
+        )
 
     def _pg(self, tool: str, *args: str) -> None:
         subprocess.run(

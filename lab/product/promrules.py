@@ -8,12 +8,15 @@
   name, so promtool lists both in one case; each copy needs an expected alert of its own.
 - `scale_rules(doc, factor, offset)`: the lab copy of a rule file. Every duration d that
   measures time in the rules (`for`, `keep_firing_for`, range selectors `[10m]`, subquery
-  ranges `[1d:5m]`, `offset 1h`) becomes `offset + d / factor` (whole seconds; 0 stays 0; a
-  subquery step is only divided). Thresholds (`> 600`, a horizon in seconds) are values, not
-  durations, and stay as they are. The map is strictly increasing, so the order of the `for`
-  durations, which the rules rely on (a gate before a remediable alert, a cleanup before a
-  re-sync), is kept; `offset` keeps each one above the lab's own recovery times (a failover
-  there takes a few seconds). The lab scrapes and evaluates every second.
+  ranges `[1d:5m]`, `offset 1h`, and the horizon of `predict_linear(v[range], seconds)`,
+  written as a plain number) becomes `offset + d / factor` (whole seconds; 0 stays 0; a
+  subquery step is only divided): the horizon scales with the window it extrapolates, or a
+  12-minute slope would be stretched over 24 hours. Thresholds (`> 600`, the 'not reporting'
+  horizon in seconds) are values, not durations, and stay as they are. The map is strictly
+  increasing, so the order of the `for` durations, which the rules rely on (a gate before a
+  remediable alert, a cleanup before a re-sync), is kept; `offset` keeps each one above the
+  lab's own recovery times (a failover there takes a few seconds). The lab scrapes and
+  evaluates every second.
 
 Pure functions over parsed YAML; `RulesError` for malformed input.
 """
@@ -218,6 +221,10 @@ def scale_duration(text: str, factor: float, offset: float) -> str:
 _RANGE = re.compile(r"\[(?P<range>[0-9a-z]+)(?::(?P<step>[0-9a-z]*))?\]")
 _OFFSET = re.compile(r"\boffset\s+(?P<d>[0-9a-z]+)")
 _STRING = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'|`[^`]*`")
+# predict_linear(<selector>[range], <seconds>): the selector has no parentheses of its own
+_PREDICT = re.compile(
+    r"(?P<head>predict_linear\([^()]*\[[0-9a-z:]+\]\s*,\s*)(?P<h>\d+)(?P<tail>\s*\))"
+)
 
 
 def scale_expr(expr: str, factor: float, offset: float) -> str:
@@ -235,14 +242,21 @@ def scale_expr(expr: str, factor: float, offset: float) -> str:
     def offsets(match: re.Match[str]) -> str:
         return f"offset {scale_duration(match.group('d'), factor, offset)}"
 
+    def horizons(match: re.Match[str]) -> str:
+        seconds = int(match.group("h"))
+        scaled = round(offset + seconds / factor) if seconds else 0
+        return f"{match.group('head')}{scaled}{match.group('tail')}"
+
+    def code(text: str) -> str:
+        return _OFFSET.sub(offsets, _RANGE.sub(ranges, _PREDICT.sub(horizons, text)))
+
     pieces = []
     last = 0
     for string in _STRING.finditer(expr):
-        code = expr[last : string.start()]
-        pieces.append(_OFFSET.sub(offsets, _RANGE.sub(ranges, code)))
+        pieces.append(code(expr[last : string.start()]))
         pieces.append(string.group())
         last = string.end()
-    pieces.append(_OFFSET.sub(offsets, _RANGE.sub(ranges, expr[last:])))
+    pieces.append(code(expr[last:]))
     return "".join(pieces)
 
 

@@ -5,11 +5,13 @@
         stack.remediator("hub2").jobs()        # the remediator's API, with the bearer token
         stack.prometheus.alerts(); stack.alertmanager.alerts(); stack.sink.received()
 
-Inside each hub (`Lab.spawn`, reached through `Lab.forward` on 127.0.0.1): cfha-exporter,
-cfha-remediator (lab policy and guard, `stackconfig`) and the cf-hub stand-in. A cf-agent
+Inside each hub (`Lab.spawn`, reached through `Lab.forward` on 127.0.0.1): cfha-exporter and
+cfha-remediator (lab policy and guard, `stackconfig`); the lab itself runs the stand-ins of
+cf-hub and cf-serverd (`lab.cfhub`, `lab.cfserverd`). A cf-agent
 stand-in (a thread) writes the active hub's address into both hubs' master_hub.dat every 10 s,
 as CFEngine's HA policy does at each agent run (every 5 minutes; lab time runs 30 times
-faster): without it the verdict stays DEGRADED after a failover. On the host,
+faster), and each hub's HA inventory into cfdb, as the hubs' agents report it and cf-hub
+collects it: without it the verdict stays DEGRADED after a failover. On the host,
 bound to 127.0.0.1: Prometheus with the lab copy of `alerts/rules/` scraping both exporters
 (job `cfha`) and both remediators (job `cfha-remediator`), Alertmanager with the example
 routing tuned for the lab (remediation requests to both remediators, human receivers to a
@@ -32,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import yaml
 
 from lab.cluster import Lab
@@ -51,12 +54,11 @@ from lab.product.remediator_client import RemediatorClient
 REPO = Path(__file__).resolve().parents[2]
 EXPORTER_PORT = 9732  # inside each hub, on the hub's own 127.0.0.1
 REMEDIATOR_PORT = 9735
-CFHUB_INTERVAL_SECONDS = 60.0
 CFAGENT_INTERVAL_SECONDS = 10.0
 READY_TIMEOUT = 60.0
 
 __all__ = [
-    "Hub",
+    "HubProcesses",
     "ProductStack",
     "RemediatorClient",
     "StackError",
@@ -80,7 +82,7 @@ class StackSettings:
 
 
 @dataclass
-class Hub:
+class HubProcesses:
     """What runs in one hub and where it is reached from the host."""
 
     node: str
@@ -88,12 +90,11 @@ class Hub:
     remediator_url: str
     exporter_pid: int
     remediator_pid: int
-    cfhub_pid: int
     journal_tag: str = "0"  # the remediator's journal is `journal-<tag>.db`
 
     @property
-    def pids(self) -> tuple[int, int, int]:
-        return self.exporter_pid, self.remediator_pid, self.cfhub_pid
+    def pids(self) -> tuple[int, int]:
+        return self.exporter_pid, self.remediator_pid
 
 
 class ProductStack:
@@ -106,7 +107,7 @@ class ProductStack:
         self.token = secrets.token_hex(24)
         self.token_file = self.workdir / "remediator.token"
         self.policy_file = self.workdir / "remediator-policy.yml"
-        self.hubs: dict[str, Hub] = {}
+        self.hubs: dict[str, HubProcesses] = {}
         self._promstack: PromStack | None = None
         self._prometheus: Prometheus | None = None
         self._alertmanager: Alertmanager | None = None
@@ -187,7 +188,6 @@ class ProductStack:
             for pid, grace in (
                 (hub.remediator_pid, 40.0),  # lets a running step finish (graceful_timeout)
                 (hub.exporter_pid, 5.0),
-                (hub.cfhub_pid, 5.0),
             ):
                 with contextlib.suppress(Exception):  # the lab may already be gone
                     self.lab.stop_spawned(pid, timeout=grace)
@@ -214,7 +214,7 @@ class ProductStack:
         ]
 
     def bring_back_hubs(self) -> list[str]:
-        """Start the exporter, remediator, cf-hub stand-in and forwards again in every lost hub
+        """Start the exporter, remediator and forwards again in every lost hub
         of a lab that is up again; the same journals, the same 127.0.0.1 ports when free (then
         Prometheus and Alertmanager go on as they were). Returns the hubs brought back."""
         lost = self.lost_hubs()
@@ -275,7 +275,7 @@ class ProductStack:
 
     def _start_hub(
         self, node: str, journal_tag: str, exporter_port: int, remediator_port: int
-    ) -> Hub:
+    ) -> HubProcesses:
         spec = self.lab.node(node)
         config = self._hub_dir(node) / "exporter.yml"
         config.write_text(
@@ -287,20 +287,14 @@ class ProductStack:
         )
         # The ids are recorded in the lab's state file at once, so `lab down` stops them
         # even if this process dies before it could.
-        cfhub = self._spawn(
-            node,
-            "cf-hub-stand-in",
-            ["-m", "lab.cfhub", "--dsn", spec.pg_dsn(), "--interval", str(CFHUB_INTERVAL_SECONDS)],
-        )
         exporter = self._spawn(node, "exporter", ["-m", "exporter", "--config.file", str(config)])
         remediator = self._spawn_remediator(node, journal_tag)
-        return Hub(
+        return HubProcesses(
             node=node,
             exporter_url=self._forward(node, EXPORTER_PORT, exporter_port),
             remediator_url=self._forward(node, REMEDIATOR_PORT, remediator_port),
             exporter_pid=exporter,
             remediator_pid=remediator,
-            cfhub_pid=cfhub,
             journal_tag=journal_tag,
         )
 
@@ -308,8 +302,9 @@ class ProductStack:
         def loop() -> None:
             while not self._stop_agent.wait(CFAGENT_INTERVAL_SECONDS):
                 # no single primary (mid-failover) or the lab going down: the next run retries
-                with contextlib.suppress(LabError, OSError):
+                with contextlib.suppress(LabError, OSError, psycopg.Error):
                     self.lab.refresh_master_hub()
+                    self.lab.refresh_ha_inventory()
 
         self._stop_agent.clear()
         self._agent = threading.Thread(target=loop, name="cf-agent-stand-in", daemon=True)

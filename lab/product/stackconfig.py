@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from lab.config import NOTIFICATION_SCRIPTS
 from lab.product import amconfig
 from remediator.policy import load_policy
 
@@ -36,13 +37,25 @@ LAB_GROUP_WAIT = "1s"
 LAB_GROUP_INTERVAL = "1s"
 
 
+DIAGNOSIS_WAIT_SECONDS = 0.3
+"""The lab scrapes every second with a 1 s timeout: a scrape waits this long for the diagnosis
+(production: 1 s of a 10 s timeout); a slower read is published by the next scrape."""
+
+
 def exporter_config(node: str, other: str, dsn: str, port: int) -> dict[str, Any]:
     """cfha-exporter on a lab hub (CFEngine's paths are the defaults; the lab has them)."""
     return {
         "cluster": CLUSTER,
         "node": node,
         "web": {"listen_address": f"127.0.0.1:{port}"},
-        "collectors": {"postgres": {"conninfo": dsn, "expected_standbys": [other]}},
+        "collectors": {
+            "postgres": {"conninfo": dsn, "expected_standbys": [other]},
+            # /opt is the host's in a lab node: the scripts live under the node's /var/cfengine
+            "mission_portal": {"notification_scripts": str(NOTIFICATION_SCRIPTS)},
+            # one agent run of the lab's cf-agent stand-in (lab time runs 30 times faster)
+            "verdict": {"inventory_settle_seconds": 10},
+            "diagnosis": {"wait_seconds": DIAGNOSIS_WAIT_SECONDS},
+        },
     }
 
 
@@ -81,6 +94,8 @@ def remediator_config(
         "journal": str(journal),
         "kill_switch_file": str(kill_switch_file),
         "policy_file": str(policy_file),
+        # lab time: a refused request that comes again (a gate opened) is decided again at once
+        "redecide_after_seconds": 0,
         "web": {"listen_address": f"127.0.0.1:{port}", "token_file": str(token_file)},
         "guard": {
             "require_fencing": False,

@@ -1,10 +1,11 @@
-"""Polling with a deadline, and the error of the product stack on 127.0.0.1."""
+"""Waiting for the product stack on 127.0.0.1, and its error."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
+
+from lab.polling import poll
 
 
 class StackError(RuntimeError):
@@ -12,16 +13,13 @@ class StackError(RuntimeError):
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.2) -> Any:
-    """Poll `check` until it returns something truthy; StackError after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while True:
-        try:
-            result = check()
-            if result:
-                return result
-        except (OSError, ValueError, StackError) as exc:
-            last_error = exc
-        if time.monotonic() >= deadline:
-            raise StackError(f"timed out after {timeout:.0f}s waiting for {what}: {last_error}")
-        time.sleep(interval)
+    """Poll `check` until it returns something truthy; StackError after `timeout` seconds (a
+    daemon's refusal or error answer meanwhile counts as not ready yet)."""
+    return poll(
+        check,
+        timeout=timeout,
+        what=what,
+        interval=interval,
+        retry_on=(OSError, ValueError, StackError),
+        error=StackError,
+    )

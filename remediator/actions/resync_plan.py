@@ -8,6 +8,7 @@ from lxml import etree
 from psycopg.conninfo import make_conninfo
 
 from clusterstate.model import ClusterState
+from clusterstate.parsers.pg_messages import Cause
 from remediator import guard
 from remediator.actions.base import Context, cleanup_argv
 from remediator.actions.resync_target import PgTarget, ResyncStandbyParams
@@ -16,6 +17,7 @@ from remediator.plan import Condition, Outcomes, Plan, Step, WaitCheck, after_ok
 from remediator.simulate import location_constraint_xpath
 
 HOLD_MARGIN_SECONDS = 600
+NO_REWIND = "no rewind required"
 
 
 def as_pg_user(ctx: Context, t: PgTarget, *argv: str) -> tuple[str, ...]:
@@ -73,7 +75,7 @@ def rewind_trusted(outcomes: Outcomes) -> bool:
     dry_run = outcomes.get("rewind_dry_run")
     if dry_run is None or not dry_run.ok:
         return False
-    if "no rewind required" not in dry_run.output:
+    if NO_REWIND not in dry_run.output:
         return True
     control = outcomes.get("controldata")
     return bool(control and control.ok and "shut down in recovery" in control.output)
@@ -81,6 +83,15 @@ def rewind_trusted(outcomes: Outcomes) -> bool:
 
 def _ok(outcomes: Outcomes, *names: str) -> bool:
     return any((o := outcomes.get(n)) is not None and o.ok for n in names)
+
+
+def data_untouched(outcomes: Outcomes) -> bool:
+    """Nothing of the data directory was changed: no copy moved in, and pg_rewind either did not
+    run or found nothing to rewind (a rewind that failed half-way counts as a change)."""
+    rewind = outcomes.get("rewind")
+    no_op = rewind is not None and rewind.ok and NO_REWIND in rewind.output
+    rewound = rewind is not None and not rewind.skipped and not no_op
+    return not rewound and not _ok(outcomes, "set_aside", "swap_in")
 
 
 class ResyncPlanner:
@@ -93,6 +104,13 @@ class ResyncPlanner:
         data = ctx.snapshot.data_dir
         self.keep = [f for f in params.preserve_files if data and f in data.config_files]
         self.has_data = bool(data and data.has_version)
+        diagnosis = ctx.snapshot.diagnosis
+        self.wal_removed = diagnosis is not None and diagnosis.cause is Cause.WAL_REMOVED
+        """pg_rewind cannot bring back WAL the primary removed (and says "no rewind required"
+        on a standby): a fresh copy is the cure."""
+        local = ctx.snapshot.postgres
+        self.was_running = local is not None and local.in_recovery is True
+        """It ran as a standby when the job decided: a failure that touched no data restarts it."""
 
     def plan(self) -> Plan:
         steps = [*self._hold(), *self._keep(), *self._rewind(), *self._basebackup()]
@@ -120,6 +138,7 @@ class ResyncPlanner:
         destructive: bool = False,
         when: Condition | None = None,
         tolerate_failure: bool = False,
+        preconditions: tuple[WaitCheck, ...] = (),
     ) -> Step:
         return Step(
             name,
@@ -130,6 +149,7 @@ class ResyncPlanner:
             destructive=destructive,
             when=when,
             tolerate_failure=tolerate_failure,
+            preconditions=preconditions,
         )
 
     def _place_hold(self) -> tuple[str, ...]:
@@ -156,6 +176,13 @@ class ResyncPlanner:
                 "keep pacemaker from starting PostgreSQL here while it is rebuilt",
                 self._place_hold(),
                 destructive=True,
+                # right before the standby is stopped: the cause is still one a re-sync cures,
+                # and the primary accepts the replication user (a running standby is never
+                # stopped to find out)
+                preconditions=(
+                    lambda s: guard.cured_by_resync(s, t.node, t.hold_id),
+                    guard.replication_handshake,
+                ),
             ),
             Step(
                 "wait_stopped",
@@ -185,7 +212,7 @@ class ResyncPlanner:
         ]
 
     def _rewind(self) -> list[Step]:
-        if not (self.params.rewind and self.has_data):
+        if not (self.params.rewind and self.has_data) or self.wal_removed:
             return []
         t = self.t
         source = make_conninfo(
@@ -291,9 +318,12 @@ class ResyncPlanner:
             )
         ]
 
+    def _release_argv(self) -> tuple[str, ...]:
+        xpath = location_constraint_xpath(self.t.hold_id)
+        return (self.ctx.config.tools.cibadmin, "--delete", "--xpath", xpath)
+
     def _rejoin(self) -> list[Step]:
-        t, tools = self.t, self.ctx.config.tools
-        xpath = location_constraint_xpath(t.hold_id)
+        t = self.t
         return [
             self._cmd(
                 "remove_lock",
@@ -304,7 +334,7 @@ class ResyncPlanner:
             self._cmd(
                 "release_hold",
                 "let pacemaker start PostgreSQL here again",
-                (tools.cibadmin, "--delete", "--xpath", xpath),
+                self._release_argv(),
                 destructive=True,
             ),
             self._cmd(
@@ -324,7 +354,7 @@ class ResyncPlanner:
         ]
 
     def _on_failure(self) -> list[Step]:
-        steps = []
+        steps: list[Step] = []
         if self.params.basebackup:
             partial = Condition(
                 "the copy was started but not moved in",
@@ -338,14 +368,40 @@ class ResyncPlanner:
                     when=partial,
                 )
             )
-        steps.append(
+        t = self.t
+        as_found = Condition(
+            "it was a running standby and its data were not touched",
+            lambda o, _s: self.was_running and data_untouched(o),
+        )
+        changed = Condition(
+            "its data were changed, or it was not running before (it cannot be trusted)",
+            lambda o, _s: not (self.was_running and data_untouched(o)),
+        )
+        left_as_found = "left as found: running, its data untouched (not held stopped for hours)"
+        steps += [
+            self._cmd(
+                "release_hold_as_found",
+                left_as_found,
+                self._release_argv(),
+                when=as_found,
+                destructive=True,  # the recovery guard: never on a node that is primary now
+            ),
+            self._cmd(
+                "restart_as_found",
+                f"pacemaker starts {t.rsc} on {t.node} again",
+                cleanup_argv(self.ctx.config, t.rsc, t.node),
+                when=as_found,
+                destructive=True,
+            ),
             self._cmd(
                 "reassert_hold",
-                "a failed rebuild stays banned until a human has looked",
+                "held: a failed rebuild that changed the data (or of a node that was not running) "
+                "stays banned until a human has looked",
                 self._place_hold(),
+                when=changed,
                 destructive=True,
-            )
-        )
+            ),
+        ]
         return steps
 
 

@@ -6,6 +6,12 @@ commands run as the PostgreSQL OS user through `setpriv`, which also gives them 
 signal: if the remediator dies, a half-done pg_basebackup dies with it instead of running on
 unsupervised.
 
+Only for a cause that re-cloning cures (`clusterstate.diagnosis`: wal_removed,
+timeline_diverged, data_missing_or_corrupt), and only while the primary accepts the replication
+user (the handshake): both are checks of the decision and are read again right before the hold,
+the step that stops the standby. A standby rejected by the primary, cut off from it, paused, or
+stopped with intact data (a cleanup cures that) is never stopped to find out.
+
 Plan (`resync_plan`; each destructive step re-reads the guard live first):
 1. hold: a -INFINITY location constraint for the clone on the target with a lifetime, under an id
    of our own (`cfha-hold-<clone>-on-<node>`, never `cli-*`, so clear_cli_constraints cannot
@@ -18,8 +24,11 @@ Plan (`resync_plan`; each destructive step re-reads the guard live first):
    `crm_resource --cleanup --resource <rsc> --node <node>`;
 5. verify before a deadline: the agent reports HS:*, the primary has a `streaming` walsender
    for this node, and both are on the same timeline.
-On failure after anything was changed, a partial copy is removed and the hold is (re-)asserted:
-the node stays banned, the circuit opens, and humans are paged through the metrics.
+On failure after anything was changed, a partial copy is removed, and the node is left as it was
+found where that is safer: a standby that was running and whose data were not touched (no copy
+moved in, pg_rewind a no-op or not run) gets the hold released and pacemaker restarts it; any
+other is held (re-asserted) until a human has looked. The job's record says which. The circuit
+opens, and humans are paged through the metrics.
 """
 
 from __future__ import annotations
@@ -69,10 +78,14 @@ def evaluate(ctx: Context, params: ResyncStandbyParams) -> Evaluation:
     if current.ok and lock_present is False:
         # Streaming now is the cure already: old failure records are resource_cleanup's matter,
         # never a reason to rebuild a standby that follows its primary.
-        needed = Check(guard.NOTHING_TO_DO, False, f"{node} is already streaming")
+        streams = f"{node} is already streaming"
+        diagnosed = f"; {s.diagnosis.describe()}" if s.diagnosis is not None else ""
+        needed = Check(guard.NOTHING_TO_DO, False, streams + diagnosed)
     else:
         needed = Check(guard.NOTHING_TO_DO, True, current.detail)
-    checks = [needed, *safety(s)]
+    # The cause, and the connection a re-sync needs: both read again right before the hold.
+    cause = guard.cured_by_resync(s, node, t.hold_id)
+    checks = [needed, *safety(s), cause, guard.replication_handshake(s)]
     if params.basebackup:
         checks.append(guard.disk_room(s, params.disk_headroom_factor))
     checks.append(guard.cluster_lock(s, ctx.job_id))

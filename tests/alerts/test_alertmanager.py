@@ -32,6 +32,9 @@ GATES = (
     "CfHaFencingDisabled",
 )
 HUMANS = ""  # the route of the humans' copy
+CAUSE_GATE = "CfHaPgStandbyNotCurable"
+"""The gate of one standby: its re-sync request leaves only for a cause a re-sync cures."""
+CAUSE_PAGES = ("CfHaPgReplicationAuthRejected", "CfHaPgPrimaryUnreachable")
 
 
 def amtool() -> str:
@@ -191,3 +194,28 @@ def test_inhibit_rules_name_existing_alerts() -> None:
                 assert parsed is not None, matcher
                 for name in parsed.group(2).split("|"):
                     assert name in names, name
+
+
+def test_the_cause_gate_mutes_only_its_standbys_resync_request() -> None:
+    """Diagnose before cure (alerts/README.md): the gate of one standby mutes the re-sync
+    request of that standby and nothing else, never a humans' copy."""
+    gate = LABELS[(CAUSE_GATE, HUMANS)] | {"alertname": CAUSE_GATE}
+    rules = [r for r in CONFIG["inhibit_rules"] if matches(r["source_matchers"], gate)]
+    assert [r["equal"] for r in rules] == [["cluster", "node"]]
+    for rule in ALERT_RULES:
+        labels = rule.labels | {"alertname": rule.name}
+        muted = matches(rules[0]["target_matchers"], labels)
+        assert muted == (rule.name == "CfHaPgStandbyNotStreaming" and bool(rule.route)), rule.key
+
+
+def test_a_cause_that_pages_mutes_the_generic_page_of_its_standby() -> None:
+    for name in CAUSE_PAGES:
+        source = LABELS[(name, HUMANS)] | {"alertname": name}
+        assert source["severity"] == "critical" and "remediation" not in source
+        rules = [r for r in CONFIG["inhibit_rules"] if matches(r["source_matchers"], source)]
+        per_node = [r for r in rules if r["equal"] == ["cluster", "node"]]
+        assert len(per_node) == 1, name
+        for rule in ALERT_RULES:
+            labels = rule.labels | {"alertname": rule.name}
+            muted = matches(per_node[0]["target_matchers"], labels)
+            assert muted == (rule.name == "CfHaPgStandbyNotStreaming"), rule.key

@@ -20,7 +20,16 @@ from lab.product.promstack import (
     missing_binaries,
     wait_until,
 )
-from tests.alerts.test_alertmanager import CONFIG, GATES, HUMANS, LABELS, ROUTES, expected_receivers
+from tests.alerts.test_alertmanager import (
+    CAUSE_GATE,
+    CAUSE_PAGES,
+    CONFIG,
+    GATES,
+    HUMANS,
+    LABELS,
+    ROUTES,
+    expected_receivers,
+)
 
 # (cluster, alertname, route): one alert in Alertmanager; route "" is the humans' copy
 Key = tuple[str, str, str]
@@ -101,8 +110,15 @@ SCENARIOS: list[dict[str, Any]] = [
             ("CfHaTwoWritableDatabases", {}),
             ("CfHaPrimaryMismatch", {"source": "postgres"}),
             ("CfHaPgsqlLockStale", {"node": "hub2"}),
+            ("CfHaCfHubOnPassive", {"node": "hub2"}),
+            ("CfHaMissionPortalDisagrees", {}),
         ],
-        "muted": {("CfHaPrimaryMismatch", HUMANS), ("CfHaPgsqlLockStale", REQUEST)},
+        "muted": {
+            ("CfHaPrimaryMismatch", HUMANS),
+            ("CfHaPgsqlLockStale", REQUEST),
+            ("CfHaCfHubOnPassive", HUMANS),
+            ("CfHaMissionPortalDisagrees", HUMANS),
+        },
     },
     {
         "cluster": "fencing",
@@ -124,6 +140,33 @@ SCENARIOS: list[dict[str, Any]] = [
             ),
         ],
         "muted": {("CfHaLeftoverCliConstraint", REQUEST)},
+    },
+    # diagnose before cure: no curable cause, no re-sync request; a rejected standby pages as
+    # such, not as "not streaming"; a curable cause lets the request through
+    {
+        "cluster": "uncurable",
+        "alerts": [
+            (CAUSE_GATE, {"node": "hub2"}),
+            ("CfHaPgStandbyNotStreaming", {"node": "hub2"}),
+        ],
+        "muted": {("CfHaPgStandbyNotStreaming", REQUEST)},
+    },
+    {
+        "cluster": "rejected",
+        "alerts": [
+            (CAUSE_GATE, {"node": "hub2"}),
+            ("CfHaPgReplicationAuthRejected", {"node": "hub2"}),
+            ("CfHaPgStandbyNotStreaming", {"node": "hub2"}),
+        ],
+        "muted": {("CfHaPgStandbyNotStreaming", HUMANS), ("CfHaPgStandbyNotStreaming", REQUEST)},
+    },
+    {
+        "cluster": "otherstandby",  # the gate of hub1 says nothing about hub2
+        "alerts": [
+            (CAUSE_GATE, {"node": "hub1"}),
+            ("CfHaPgStandbyNotStreaming", {"node": "hub2"}),
+        ],
+        "muted": set(),
     },
     {
         "cluster": "nodemaint",
@@ -162,7 +205,7 @@ def test_the_scenarios_cover_every_gate_with_both_copies() -> None:
 # do in production (alerts/README.md): Alertmanager flushes a new group at once when its alert
 # started more than group_wait ago (Prometheus' startsAt is when the rule became pending), so a
 # gate and its target arriving in the same instant would race.
-FIRST = {"CfHaQuorumLost", "CfHaNodeOffline", *GATES}
+FIRST = {"CfHaQuorumLost", "CfHaNodeOffline", *GATES, CAUSE_GATE, *CAUSE_PAGES}
 
 
 def post_and_wait(am: Alertmanager, alerts: list[dict[str, Any]]) -> None:
@@ -300,6 +343,8 @@ def test_without_the_fencing_gate_the_remediator_gets_the_request(stack: Any) ->
     wanted = {
         ("nofencing/cfha-remediator", "fencing", "CfHaPgsqlLockStale", REQUEST),
         ("nofencing/cfha-remediator", "open", "CfHaFailCountAtThreshold", REQUEST),
+        # another standby's cause gate does not hold this one's request
+        ("nofencing/cfha-remediator", "otherstandby", "CfHaPgStandbyNotStreaming", REQUEST),
         ("nofencing/cfha-ticket", "fencing", "CfHaPgsqlLockStale", HUMANS),
         ("nofencing/cfha-ticket", "fencing", "CfHaFencingDisabled", HUMANS),
     }

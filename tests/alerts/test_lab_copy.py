@@ -83,6 +83,18 @@ def test_expressions_scale_ranges_subqueries_and_offsets_but_not_values_or_strin
     )
 
 
+def test_a_prediction_horizon_scales_with_the_window_it_extrapolates() -> None:
+    """predict_linear's horizon is a duration too: a 12-minute slope stretched over 24 hours
+    would make the lab copy follow every write on the machine's disk."""
+    expr = (
+        "max by (n) (predict_linear(free[6h], 86400)) < 0 or predict_linear(free[1h], 14400) < 3600"
+    )
+    assert scale_expr(expr, LAB_FACTOR, LAB_OFFSET) == (
+        "max by (n) (predict_linear(free[12m15s], 2895)) < 0"
+        " or predict_linear(free[2m15s], 495) < 3600"
+    )
+
+
 def test_rule_files_scale_for_and_keep_firing_for_and_nothing_else() -> None:
     doc: dict[str, Any] = {
         "groups": [

@@ -58,8 +58,8 @@ def test_help_lists_the_benchmarks(capsys: pytest.CaptureFixture[str]) -> None:
     assert exited.value.code == 0
     out = " ".join(capsys.readouterr().out.split())
     assert out.startswith("usage: python -m bench [-h] [NAME ...]")
-    assert "default: all of full_scrape, pacemaker_scale, hub_scrape, webhook_load, resync, " \
-        "pg_scrape, soak, compare_ha_cluster_exporter" in out  # fmt: skip
+    assert "default: all of full_scrape, pacemaker_scale, hub_scrape, readiness_scrape, " \
+        "webhook_load, resync, pg_scrape, soak, compare_ha_cluster_exporter" in out  # fmt: skip
 
 
 def test_named_benchmarks_run_in_order_and_are_summarised(ran: dict[str, list[str]]) -> None:

@@ -16,6 +16,7 @@ from bench import (
     hub_scrape,
     pacemaker_scale,
     pg_scrape,
+    readiness_scrape,
     resync,
     summary,
     webhook_load,
@@ -101,6 +102,20 @@ def test_hub_scrape_goal_at_its_limit(collector: float, verdict: str, results_di
     assert summary.hub_scrape(result)[2].verdict == verdict
 
 
+@pytest.mark.parametrize(
+    ("added", "verdict"), [(0.0033, "met"), (0.0049, "met"), (0.0051, "missed")]
+)
+def test_readiness_scrape_row(added: float, verdict: str, results_dir: Path) -> None:
+    result = saved("readiness_scrape", results.readiness_scrape_result(added), results_dir)
+    row, other = summary.readiness_scrape(result)
+    assert row.figure == "full scrape with failover readiness, PostgreSQL 15.18, 10,047 client keys"
+    assert row.baseline == "without it 18.0 ms" and row.goal == "< +5.0 ms"
+    assert row.value.startswith(f"{(0.018 + added) * 1e3:.1f} ms (+{added * 1e3:.1f} ms; keys")
+    assert row.verdict == verdict
+    assert other.figure.startswith("full scrape with failover readiness, PostgreSQL 18.6,")
+    assert other.verdict == "met"
+
+
 def test_webhook_load_rows(results_dir: Path) -> None:
     rows = summary.webhook_load(saved("webhook_load", results.webhook_load_result(), results_dir))
     floor = "GET /healthz 2.6 ms / 15.9 ms; fsync'd commit 0.2 ms"
@@ -171,7 +186,8 @@ def test_compare_ha_cluster_exporter_row(results_dir: Path) -> None:
     ("name", "report"),
     [("full_scrape", full_scrape.lines), ("pacemaker_scale", pacemaker_scale.lines),
      ("webhook_load", webhook_load.lines), ("resync", resync.lines),
-     ("hub_scrape", hub_scrape.lines), ("pg_scrape", pg_scrape.lines)],
+     ("hub_scrape", hub_scrape.lines), ("pg_scrape", pg_scrape.lines),
+     ("readiness_scrape", readiness_scrape.lines)],
 )  # fmt: skip
 def test_fixture_reads_as_the_benchmark_reads_its_own_result(
     name: str, report: Callable[[dict[str, Any]], list[str]], results_dir: Path
@@ -205,7 +221,7 @@ def test_main_prints_and_writes_the_table_of_every_result(
     lines = printed.splitlines()
     assert lines[:2] == ["| figure | cfha | baseline (same run) | ratio | goal | |",
                          "| --- | --- | --- | --- | --- | --- |"]  # fmt: skip
-    assert len(lines) == 2 + 6 + 4 + 4 + 6 + 2 + 2 + 2 + 1
+    assert len(lines) == 2 + 6 + 4 + 4 + 2 + 6 + 2 + 2 + 2 + 1
     assert all(line.count("|") == 7 for line in lines)
     assert lines[2].startswith(
         "| full scrape vs the two peer exporters, PostgreSQL 15.18, primary (hub1)"

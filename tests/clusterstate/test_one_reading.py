@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.disk import CloneSize
 from clusterstate.errors import ReadError
 from clusterstate.model import ClusterState, quorum
 from clusterstate.pacemaker_state import PgsqlParams
@@ -135,7 +136,7 @@ class NoPostgres:
     def local(self, _p: PgsqlParams) -> PgFacts:
         return PgFacts(up=False, error="not compared")
 
-    def primary(self, _p: PgsqlParams) -> tuple[PgFacts, int | None]:
+    def primary(self, _p: PgsqlParams) -> tuple[PgFacts, CloneSize | None]:
         return PgFacts(up=False, error="not compared"), None
 
 

@@ -63,6 +63,18 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("cfha-hub-reporting", "Data as of, per hub"): ALWAYS,
     ("cfha-hub-reporting", "Exporter collectors"): ALWAYS,
     ("cfha-hub-reporting", "Why a collector failed last"): D,  # the standby's database is down
+    # Failover readiness (the lab renders every file, key and pid file as a hub has them)
+    ("cfha-readiness", "Mission Portal would show"): ALWAYS,
+    ("cfha-readiness", "cfha's verdict"): ALWAYS,
+    ("cfha-readiness", "Each hub as Mission Portal shows it"): ALWAYS,
+    ("cfha-readiness", "Client keys per hub"): ALWAYS,
+    ("cfha-readiness", "Hub keys in ppkeys_hubs"): ALWAYS,
+    ("cfha-readiness", "Files both hubs must hold alike"): ALWAYS,
+    ("cfha-readiness", "HA files per hub"): ALWAYS,
+    ("cfha-readiness", "CFEngine daemons per hub"): ALWAYS,
+    ("cfha-readiness", "Free space"): ALWAYS,
+    ("cfha-readiness", "What a re-clone copies, per hub"): ALWAYS,  # degraded: the primary's
+    ("cfha-readiness", "Re-clone of the primary: needed and free"): ALWAYS,
     # Remediation
     ("cfha-remediation", "Kill switch"): ALWAYS,
     ("cfha-remediation", "Open circuits"): R,  # published once an action ran for a target

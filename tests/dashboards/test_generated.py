@@ -16,7 +16,13 @@ from tests.dashboards import boards as data
 from tests.dashboards.expected import EXPECTED, STATES
 
 # Links and bookmarks use these: a uid never changes, and the file is named after it.
-UIDS = ("cfha-ha-overview", "cfha-pacemaker", "cfha-hub-reporting", "cfha-remediation")
+UIDS = (
+    "cfha-ha-overview",
+    "cfha-pacemaker",
+    "cfha-hub-reporting",
+    "cfha-readiness",
+    "cfha-remediation",
+)
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
 BOARDS = data.boards()
 

@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import copy
+import http.server
+import json
 import re
 import shlex
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -278,3 +281,79 @@ for forbidden in (lambda: os.listdir({str(private)!r}),
     assert checked.returncode == 0, checked.stderr
     assert private.stat().st_mode & 0o777 == 0o710  # the ACL mask: search only
     assert wanted.stat().st_mode & 0o777 == 0o640  # the ACL mask: read only
+
+
+@pytest.fixture
+def status_server() -> Iterator[tuple[str, list[bytes]]]:
+    """A loopback HTTP server answering /api/status with the body the test puts in `bodies`."""
+    bodies: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = bodies[-1] if bodies else b""
+            self.send_response(200 if body else 503)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/api/status", bodies
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def inventory_vars(workdir: Workdir, url: str) -> dict[str, str]:
+    settings = copy.deepcopy(workdir.def_json)
+    settings["vars"]["cfha"]["status_url"] = url
+    workdir.write_def_json(settings)
+    try:
+        done = workdir.run_as_hub([
+            "cf-agent", "-K", "-w", str(workdir.path), "-f",
+            str(workdir.masterfiles / "promises.cf"), "-b", "cfha_ha_inventory", "--dry-run",
+            "--show-evaluated-vars=cfha_ha_inventory\\.(verdict|reasons|mission_portal)$",
+        ])  # fmt: skip
+    finally:
+        workdir.write_def_json(workdir.def_json)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = {}
+    for line in done.stdout.splitlines():
+        match = re.match(r"default:cfha_ha_inventory\.(\w+)\s+(.*?)\s+(source=.*)$", line)
+        if match:
+            found[match.group(1)] = f"{match.group(2)} | {match.group(3)}"
+    return found
+
+
+def test_the_verdict_becomes_inventory(
+    workdir: Workdir, status_server: tuple[str, list[bytes]]
+) -> None:
+    url, bodies = status_server
+    bodies.append(json.dumps({
+        "status": "degraded",
+        "reasons": [{"code": "replication_not_streaming", "details": ["x"]},
+                    {"code": "hub_keys_missing", "details": []}],
+        "mission_portal": {"status": "ok", "summary": "OK, hub1 active, hub2 passive"},
+    }).encode())  # fmt: skip
+    found = inventory_vars(workdir, url)
+    assert found["verdict"].startswith("degraded ")
+    assert found["reasons"].startswith('{"replication_not_streaming","hub_keys_missing"}')
+    assert found["mission_portal"].startswith("OK, hub1 active, hub2 passive ")
+    for name, attribute in (("verdict", "cfha HA verdict"), ("reasons", "cfha HA reasons"),
+                            ("mission_portal", "cfha Mission Portal view")):  # fmt: skip
+        assert f"inventory,attribute_name={attribute}" in found[name], found[name]
+
+
+def test_no_verdict_is_inventoried_as_unknown(
+    workdir: Workdir, status_server: tuple[str, list[bytes]]
+) -> None:
+    url, _ = status_server  # answers 503: the exporter has no status
+    found = inventory_vars(workdir, url)
+    assert found["verdict"].startswith("unknown ") and found["mission_portal"].startswith("unknown")
+    garbage = inventory_vars(workdir, url.replace("/api/status", "/nowhere") + ":0")
+    assert garbage["verdict"].startswith("unknown ")

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from exporter.collectors.hub_sql import CANDIDATES
+from clusterstate.cfdb_schema import CANDIDATES
 from lab.offline.pgpair import PgPair
 from tests.deploy.units import DEPLOY
 
@@ -54,6 +54,12 @@ def test_role_is_created_once_with_pg_monitor_and_reaches_the_standby(
     )
     expected = "".join("0" if t == OTHER_TABLE else "1" for t in tables)
     assert pg_pair.psql(pg_pair.primary, f"SELECT {readable}") == expected
+    listing = (
+        f"SELECT has_function_privilege('{literal}', 'pg_ls_dir(text, boolean, boolean)', "
+        f"'EXECUTE'), has_function_privilege('{literal}', 'pg_stat_file(text, boolean)', "
+        "'EXECUTE'), has_function_privilege('{literal}', 'pg_read_binary_file(text)', 'EXECUTE')"
+    ).replace("{literal}", literal)
+    assert pg_pair.psql(pg_pair.primary, listing) == "t|t|f"  # names and sizes, no contents
     pg_pair.wait_replayed()
     assert pg_pair.psql(pg_pair.standby, query) == "t|f|t"
     assert pg_pair.psql(pg_pair.standby, f"SELECT {readable}") == expected

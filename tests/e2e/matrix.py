@@ -121,13 +121,20 @@ class Scenario:
     refused_by: frozenset[str] = field(default_factory=frozenset)
     failed_checks: frozenset[str] = field(default_factory=frozenset)
     standby_goal: bool = False
+    cause: str = ""
+    """The cause the target's exporter must diagnose (cfha_pg_standby_cause; docs/diagnosis.md)."""
+    decision: str = ""
+    """The remediator's expected decision, in words, for the report."""
 
 
 # A cleanup heals a stopped standby ~40 s after the fault; CfHaPgStandbyNotStreaming (45 s) was
 # pending since the fault. When the standby streams a second too late, it fires: a page that
-# resolves by itself, and a re-sync request that the remediator must refuse (nothing_to_do).
+# resolves by itself, and a re-sync request that the remediator must refuse: nothing_to_do, or
+# diagnosis while it is still stopped with intact data (a cleanup's cause, not a re-sync's).
 _LATE_RESYNC = remediable("CfHaPgStandbyNotStreaming", "T", PAGER)
-_LATE_RESYNC_JOB = job("resync_standby", "{T}", "refused", "nothing_to_do", required=False)
+_LATE_RESYNC_JOB = job(
+    "resync_standby", "{T}", "refused", "nothing_to_do,diagnosis", required=False
+)
 
 MATRIX: tuple[Scenario, ...] = (
     Scenario(
@@ -247,7 +254,8 @@ MATRIX: tuple[Scenario, ...] = (
             job("resource_cleanup", "cfpgsql@{T}", "succeeded", required=False),
             job("resource_cleanup", "cfpgsql@{T}", "refused", "nothing_to_do", required=False),
             job("resync_standby", "{T}", "succeeded", required=False),
-            job("resync_standby", "{T}", "refused", "nothing_to_do", required=False),
+            # stopped with intact data: the cleanup's cause; a re-sync is refused for it
+            job("resync_standby", "{T}", "refused", "nothing_to_do,diagnosis", required=False),
         ),
         end_by_hand="maintenance-off",
         gated=True,
@@ -268,6 +276,9 @@ MATRIX: tuple[Scenario, ...] = (
             # each writable hub publishes its expected standby as not streaming
             *remediable("CfHaPgStandbyNotStreaming", "T", PAGER, gated=True),
             *remediable("CfHaPgStandbyNotStreaming", "O", PAGER, gated=True),
+            # neither hub is a standby with a curable cause: the cause gate of each (info)
+            alert("CfHaPgStandbyNotCurable", "T"),
+            alert("CfHaPgStandbyNotCurable", "O"),
         ),
         # after the repair by hand the gates resolve while CfHaPgStandbyNotStreaming keeps
         # firing for its keep_firing_for: the requests then reach the remediators, which find
@@ -275,6 +286,11 @@ MATRIX: tuple[Scenario, ...] = (
         tolerated=(
             request("CfHaPgStandbyNotStreaming", "T"),
             request("CfHaPgStandbyNotStreaming", "O"),
+            # CFEngine runs cf-hub wherever the database is writable, and Mission Portal still
+            # shows OK: the cause explains both (muted by CfHaTwoWritableDatabases, which
+            # outlives them); whether they fire before the repair depends on the timing
+            alert("CfHaCfHubOnPassive", "T", muted=True),
+            alert("CfHaMissionPortalDisagrees", "", muted=True),
         ),
         tolerated_jobs=(
             _LATE_RESYNC_JOB,
@@ -309,4 +325,129 @@ MATRIX: tuple[Scenario, ...] = (
     ),
 )
 
+# Above the database (issue 20): the cluster stays healthy, the remediator does nothing (no job
+# at all: none of these is a database action), each fault's own alert reaches a human. The four
+# file faults of the passive hub run as one scenario: each is seen by its own reader (keys,
+# the marker, ha.cfg, Mission Portal's files) and raises its own alert, so their union is still
+# "the right alerts and no other" at the cost of one run (~2 min) instead of four.
+READINESS: tuple[Scenario, ...] = (
+    Scenario(
+        name="passive-hub-files",
+        inject=("passive-hub-files",),
+        target="standby",
+        alerts=(
+            alert("CfHaHubKeysMissing", "T", TICKET),
+            alert("CfHaPolicyHubMarkerMissing", "T", TICKET),
+            alert("CfHaHaCfgInvalid", "T", TICKET),
+            alert("CfHaHaFilesDiffer", "", TICKET),
+            alert("CfHaMissionPortalConfigDiffers", "", TICKET),
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        heals=False,
+    ),
+    Scenario(
+        name="cf-hub-both",
+        inject=("cf-hub-both",),
+        target="standby",
+        alerts=(alert("CfHaCfHubOnPassive", "T", TICKET), alert("CfHaDegraded", "", TICKET)),
+        heals=False,
+    ),
+    Scenario(
+        # issue 20 item 6: the active hub's collection stops; one alert names it, the passive
+        # hub (whose own report ages like everything else) is not blamed
+        name="freeze-cf-hub",
+        inject=("freeze-cf-hub",),
+        target="primary",
+        alerts=(alert("CfHaHubReportsStale", "", TICKET), alert("CfHaDegraded", "", TICKET)),
+        heals=False,
+    ),
+    Scenario(
+        name="inventory-wrong",
+        inject=("inventory-wrong",),
+        target="standby",
+        alerts=(alert("CfHaHaInventoryMismatch", "", TICKET), alert("CfHaDegraded", "", TICKET)),
+        heals=False,
+    ),
+    Scenario(
+        name="archive-filling",
+        inject=("archive-filling",),
+        target="primary",
+        alerts=(alert("CfHaDiskFullSoon", "T", PAGER),),
+        # after the writer stops, the 24-hour prediction still sees the slope for a while
+        tolerated=(alert("CfHaDiskFillingUp", "T", TICKET),),
+        heals=False,
+    ),
+)
+
+MATRIX = (*MATRIX, *READINESS)
+# Diagnose before cure (docs/diagnosis.md): a standby that does not stream for a cause no re-sync
+# cures pages with the cause, gets no re-sync request (CfHaPgStandbyNotCurable closes the route)
+# and no job, and is never stopped; the generic page is muted by the cause's own.
+_CAUSE_GATE = alert("CfHaPgStandbyNotCurable", "T")  # info: reaches no receiver
+_GENERIC_PAGE_MUTED = (
+    alert("CfHaPgStandbyNotStreaming", "T", muted=True),
+    request("CfHaPgStandbyNotStreaming", "T", muted=True),
+)
+
+
+def _rejected(name: str) -> Scenario:
+    return Scenario(
+        name=name,
+        inject=(name,),
+        target="standby",
+        alerts=(
+            alert("CfHaPgReplicationAuthRejected", "T", PAGER),
+            _CAUSE_GATE,
+            *_GENERIC_PAGE_MUTED,
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        heals=False,  # a human fixes it (the lab's restore); the standby then streams by itself
+        cause="auth_rejected",
+        decision="no job: page with the cause, fixed by hand, streams again by itself",
+    )
+
+
+DIAGNOSIS: tuple[Scenario, ...] = (
+    _rejected("replication-auth-rejected"),
+    _rejected("replication-password-changed"),
+    Scenario(
+        name="primary-unreachable-from-standby",
+        inject=("primary-unreachable-from-standby",),
+        target="standby",
+        alerts=(
+            alert("CfHaPgPrimaryUnreachable", "T", PAGER),
+            _CAUSE_GATE,
+            *_GENERIC_PAGE_MUTED,
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        heals=False,
+        cause="primary_unreachable",
+        decision="no job: page with the cause",
+    ),
+    Scenario(
+        name="wal-removed",
+        inject=("wal-removed",),
+        target="standby",
+        alerts=(
+            *remediable("CfHaPgStandbyNotStreaming", "T", PAGER),
+            alert("CfHaDegraded", "", TICKET),
+        ),
+        # the injection stops the standby while the primary recycles its WAL (a few seconds
+        # up to the lab copy of CfHaPgDown's 1m)
+        tolerated=(alert("CfHaPgDown", "T", TICKET),),
+        jobs=(job("resync_standby", "{T}", "succeeded"),),
+        cause="wal_removed",
+        decision="resync_standby: re-clone (no pg_rewind)",
+    ),
+    Scenario(
+        name="replay-paused",
+        inject=("replay-paused",),
+        target="standby",
+        alerts=(alert("CfHaPgReplayPaused", "T", TICKET), alert("CfHaDegraded", "", TICKET)),
+        heals=False,
+        cause="replay_paused",
+        decision="no job: a ticket (it streams)",
+    ),
+)
+MATRIX = MATRIX + DIAGNOSIS
 SCENARIOS = {s.name: s for s in MATRIX}

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lab import postgres
 from lab.cluster import Lab
 from lab.errors import LabError
 from lab.product.stack import ProductStack, StackError
+from lab.status import read_pg
 from tests.e2e.matrix import ROUTE_LABEL, Key
 
 Delivery = tuple[str, str, str, str, str]  # (receiver, alertname, node, route, status)
@@ -63,6 +63,8 @@ class Timeline:
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)  # "<hub>/<id>" -> summary
     streaming: list[tuple[float, frozenset[str]]] = field(default_factory=list)
     health: list[tuple[float, bool]] = field(default_factory=list)
+    causes: list[tuple[float, dict[str, str]]] = field(default_factory=list)
+    """Each hub's diagnosed cause (cfha_pg_standby_cause == 1, through Prometheus)."""
     errors: list[str] = field(default_factory=list)
 
     @staticmethod
@@ -80,6 +82,19 @@ class Timeline:
         if lost is None:
             return None
         return next((t for t, s in self.streaming if t > lost and node in s), None)
+
+    def diagnosed(self, node: str, cause: str, after: float) -> float | None:
+        """When Prometheus first had `node`'s cause as `cause` after `after`."""
+        return next((t for t, c in self.causes if t >= after and c.get(node) == cause), None)
+
+    def causes_of(self, node: str, after: float) -> list[str]:
+        """Every cause `node` was diagnosed with after `after`, in order, without repeats."""
+        seen: list[str] = []
+        for t, c in self.causes:
+            cause = c.get(node)
+            if t >= after and cause and (not seen or seen[-1] != cause):
+                seen.append(cause)
+        return seen
 
     def healthy_again(self, after: float) -> float | None:
         """The first healthy sample after `after` that no unhealthy sample followed."""
@@ -129,6 +144,10 @@ class Sampler:
         try:
             prom = self.stack.prometheus.alerts()
             am = self.stack.alertmanager.alerts()
+            causes = {
+                r["metric"]["node"]: r["metric"]["state"]
+                for r in self.stack.prometheus.query("cfha_pg_standby_cause == 1")
+            }
             jobs = {
                 f"{node}/{job['id']}": dict(job, hub=node)
                 for node in self.stack.hubs
@@ -155,6 +174,7 @@ class Sampler:
                 t.am_alerts[alert_key(a["labels"])] = a
             t.jobs.update(jobs)
             t.streaming.append((now, frozenset(streaming)))
+            t.causes.append((now, causes))
             if healthy is not None:
                 t.health.append((now, healthy))
 
@@ -162,9 +182,10 @@ class Sampler:
         """Standbys that a primary reports as `streaming` in pg_stat_replication."""
         out: set[str] = set()
         for node in self.lab.node_names:
-            facts = postgres.facts(self.lab.node(node))
-            if facts.reachable and facts.in_recovery is False:
-                out |= {r.application_name for r in facts.replication if r.state == "streaming"}
+            others = [n for n in self.lab.node_names if n != node]
+            facts = read_pg(self.lab.node(node), others)
+            if facts.writable:
+                out |= set(facts.streaming_to)
         return out
 
     def _healthy(self) -> bool:

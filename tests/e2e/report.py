@@ -5,7 +5,10 @@ Times are seconds from the fault (the start of the injection):
 - remediate: each executed job, from its start to its end (the remediator's own clock);
 - streaming: the broken standby streams again (the primary's pg_stat_replication);
 - healthy: the lab is healthy again (lab status: roles, replication, VIP, no failures);
-- recover: healthy again and every alert resolved, whichever comes last.
+- recover: healthy again and every alert resolved, whichever comes last;
+- diagnosed: the target's expected cause first seen (cfha_pg_standby_cause through Prometheus,
+  which scrapes every second in the lab), from the end of the injection (the fault is complete
+  then; the injection of wal-removed takes seconds); the decision: what the remediators did.
 """
 
 from __future__ import annotations
@@ -49,6 +52,13 @@ class ScenarioRecord:
     rows: dict[str, int] = field(default_factory=dict)
     forbidden: list[str] = field(default_factory=list)
     standby_goal_met: bool | None = None
+    cause: str = ""
+    """The cause the matrix expects; `causes`: what the target was diagnosed with, in order."""
+    causes: list[str] = field(default_factory=list)
+    diagnosed_seconds: float | None = None
+    decision: str = ""
+    stopped_running_standbys: int = 0
+    """Executed holds (the step that stops a standby) in a scenario whose cause no re-sync cures."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -111,6 +121,7 @@ def summarise(
         r.standby_goal_met = (
             r.streaming_seconds is not None and r.streaming_seconds <= STANDBY_GOAL_SECONDS
         )
+    _diagnosis(r, scenario, roles, t)
     keys = sorted({d[1:4] for d in got} | set(t.firing) | set(t.in_alertmanager))
     for key in keys:
         if key in BASELINE:
@@ -135,6 +146,27 @@ def summarise(
                 },
             }
         )
+
+
+def _diagnosis(
+    r: ScenarioRecord, scenario: Scenario, roles: Mapping[str, str], t: Timeline
+) -> None:
+    """The target's diagnosis against the matrix; the remediators' decision."""
+    target = roles["T"]
+    complete = r.fault_at + (r.inject_seconds or 0.0)
+    r.cause, r.causes = scenario.cause, t.causes_of(target, r.fault_at)
+    if scenario.cause:
+        r.diagnosed_seconds = _since(t.diagnosed(target, scenario.cause, complete), complete)
+        if r.diagnosed_seconds is None:
+            r.problems.append(f"{target} never diagnosed {scenario.cause} (saw {r.causes})")
+    done = [f"{a['action']} {a['state']}" for a in r.actions]
+    refused = [f"{a['action']} refused by {a['refused_by']}" for a in r.refused]
+    r.decision = "; ".join(done + refused) or "no job"
+    holds = [a for a in r.actions if any(s.startswith("hold ") for s in a["steps"])]
+    if scenario.cause and scenario.cause not in ("wal_removed", "timeline_diverged",
+                                                 "data_missing_or_corrupt"):  # fmt: skip
+        r.stopped_running_standbys = len(holds)
+        r.problems += [f"a standby was stopped for {scenario.cause}: {h}" for h in holds]
 
 
 # -- files -----------------------------------------------------------------------------------
@@ -179,6 +211,26 @@ def markdown(records: list[ScenarioRecord], meta: Mapping[str, Any]) -> str:
             f"| {_fmt(r.recover_seconds)} | {rows} | {len(r.forbidden)} "
             f"| {'pass' if r.passed else 'FAIL'} |"
         )
+    diagnosed = [r for r in records if r.cause]
+    if diagnosed:
+        lines += [
+            "",
+            "## Diagnosis (docs/diagnosis.md)",
+            "",
+            "diagnosed: seconds from the end of the injection to the expected cause in "
+            "Prometheus (1 s scrapes); stopped: running standbys stopped for a cause a re-sync "
+            "cannot cure (goal: 0).",
+            "",
+            "| scenario | expected cause | diagnosed as | diagnosed | decision | stopped "
+            "| result |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in diagnosed:
+            lines.append(
+                f"| {r.name} | {r.cause} | {', '.join(r.causes) or '-'} "
+                f"| {_fmt(r.diagnosed_seconds)} | {r.decision} | {r.stopped_running_standbys} "
+                f"| {'pass' if r.passed else 'FAIL'} |"
+            )
     lines += ["", "## Actions and refusals", ""]
     for r in records:
         lines.append(f"- **{r.name}**: first notification {r.first_notification or '-'}.")

@@ -23,9 +23,9 @@ import psycopg
 
 from lab.cluster import Lab
 from lab.errors import LabError
+from lab.polling import poll
 from lab.product.stack import ProductStack, StackError
 from lab.product.stackconfig import REMEDIATOR_RECEIVER
-from lab.product.waiting import wait_until
 from tests.e2e import checks
 from tests.e2e.matrix import ANY_SCENARIO, BASELINE, REQUEST, Scenario
 from tests.e2e.observe import Sampler, Timeline, alert_key, deliveries
@@ -62,10 +62,14 @@ def rows_on(lab: Lab, node: str, note: str) -> int:
 
 
 def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    try:
-        return wait_until(check, timeout, what, interval=0.5)
-    except StackError as exc:
-        raise ScenarioFailed(str(exc)) from None
+    return poll(
+        check,
+        timeout=timeout,
+        what=what,
+        interval=0.5,
+        retry_on=(OSError, ValueError, StackError),
+        error=ScenarioFailed,
+    )
 
 
 def quiet(stack: ProductStack) -> bool:

@@ -42,7 +42,26 @@ def test_the_matrix_covers_the_issue() -> None:
     assert [s.name for s in MATRIX] == [
         *("stop-standby", "wipe-standby", "kill-primary", "diverge", "fail-monitor", "ban"),
         *("maintenance", "two-primaries", "stop-node"),
+        # issue 20: above the database (one scenario for the four file faults of the passive hub)
+        *("passive-hub-files", "cf-hub-both", "freeze-cf-hub", "inventory-wrong"),
+        "archive-filling",
+        # issue 16: diagnose before cure
+        *("replication-auth-rejected", "replication-password-changed"),
+        *("primary-unreachable-from-standby", "wal-removed", "replay-paused"),
     ]
+    for scenario in MATRIX[9:14]:  # none of these is a database action: no job at all
+        assert not scenario.jobs and not scenario.tolerated_jobs and not scenario.gated
+    for name, cause in (
+        ("replication-auth-rejected", "auth_rejected"),
+        ("replication-password-changed", "auth_rejected"),
+        ("primary-unreachable-from-standby", "primary_unreachable"),
+        ("replay-paused", "replay_paused"),
+    ):  # a cause no re-sync cures: no job, no request, the standby never stopped
+        s = SCENARIOS[name]
+        assert s.cause == cause and not s.jobs and not s.tolerated_jobs and not s.heals
+        assert all(a.muted for a in s.alerts if a.route == "remediator")
+    wal = SCENARIOS["wal-removed"]
+    assert wal.cause == "wal_removed" and [j.action for j in wal.jobs] == ["resync_standby"]
     two = SCENARIOS["two-primaries"]
     assert any(a.alertname == "CfHaTwoWritableDatabases" and "cfha-pager" in a.receivers
                for a in two.alerts)  # fmt: skip

@@ -27,6 +27,7 @@ def test_scenario(name: str, product: ProductStack, e2e_report: list[ScenarioRec
         f"\n{name}: detect {record.detect_seconds} s, remediate {record.remediate_seconds} s, "
         f"streaming {record.streaming_seconds} s, recover {record.recover_seconds} s; "
         f"actions {[(a['hub'], a['action'], a['state']) for a in record.actions]}; "
-        f"refused {[(a['hub'], a['action'], a['refused_by']) for a in record.refused]}"
+        f"refused {[(a['hub'], a['action'], a['refused_by']) for a in record.refused]}; "
+        f"diagnosed {record.causes} ({record.cause} after {record.diagnosed_seconds} s)"
     )
     assert record.passed, "\n".join(record.problems)

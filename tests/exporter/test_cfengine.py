@@ -19,7 +19,7 @@ from exporter.collectors.cfengine import (
     MASTER_HUB,
     CfengineCollector,
     CfengineConfig,
-    CfengineFacts,
+    CfengineFiles,
 )
 from exporter.collectors.verdict_model import Thresholds
 from exporter.collectors.verdict_rules import evaluate
@@ -123,14 +123,14 @@ def workdir(tmp_path: Path, ha_info: str | None = HA_INFO_TEXT, master: str | No
     return tmp_path
 
 
-def collect(work: Path, local: str = "10.250.5.1") -> tuple[CfengineFacts, str, bool]:
+def collect(work: Path, local: str = "10.250.5.1") -> tuple[CfengineFiles, str, bool]:
     collector = CfengineCollector(
         CfengineConfig(workdir=work), "hub1", local_addresses=lambda: frozenset({local})
     )
     scraper = Scraper([ScheduledCollector(collector, 5.0)], node="hub1", cluster="cfcluster")
     scrape = scraper.scrape()
     scraper.close()
-    facts = scrape.facts("cfengine", CfengineFacts)
+    facts = scrape.facts("cfengine", CfengineFiles)
     assert facts is not None
     return facts, scrape_text(scrape), scrape.results["cfengine"].ok
 
@@ -207,7 +207,7 @@ def test_unreadable_file_fails_with_partial_metrics(tmp_path: Path) -> None:
     assert failure.value.reason == "permission"
     assert "master_hub.dat" in str(failure.value)
     facts = failure.value.facts
-    assert isinstance(facts, CfengineFacts) and facts.file_states["master_hub.dat"] == "unreadable"
+    assert isinstance(facts, CfengineFiles) and facts.file_states["master_hub.dat"] == "unreadable"
     assert facts.hubs is not None  # the rest is still read and published
     _, text, ok = collect(work)
     assert not ok

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from clusterstate.cfdb_schema import decode_schema
 from clusterstate.pg import PgSession, PgSettings
 from exporter.collectors.hub import HubCollector, HubConfig, HubFacts
-from exporter.collectors.hub_sql import decode_schema
 from exporter.config import config_from_mapping
 from exporter.registry import build_collectors
 from exporter.scrape import CollectorError, ScheduledCollector, Scraper
@@ -201,11 +201,13 @@ def test_schema_is_read_once_then_one_round_trip(
     pair, _, _ = seeded
     session = CountingSession(PgSettings(conninfo=pair.primary.conninfo(dbname="cfdb")))
     collector = HubCollector(HubConfig(ha_info_path=ha_info), "hub1", session=session)
+    facts = collector.collect(MetricWriter())
+    # the schema, the aggregate statement, then every live host's key (kept for the key checks)
+    assert session.queries == 3
+    assert facts.hostkeys is not None and len(facts.hostkeys) == facts.hosts.live  # type: ignore[union-attr]
     collector.collect(MetricWriter())
-    assert session.queries == 2  # the schema, then the aggregate statement
     collector.collect(MetricWriter())
-    collector.collect(MetricWriter())
-    assert session.queries == 4  # one round trip per scrape
+    assert session.queries == 5  # one round trip per scrape while the hosts stay the same
     collector.close()
 
 

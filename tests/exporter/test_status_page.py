@@ -39,7 +39,8 @@ from tests.support.pgskip import newest_pg
 
 STATUS_KEYS = {
     "schema", "cluster", "node", "version", "observed_at", "observed_age_seconds", "status",
-    "checked", "reasons", "unchecked", "hubs", "replication", "reports", "collectors", "links",
+    "checked", "reasons", "unchecked", "hubs", "mission_portal", "readiness", "replication",
+    "diagnosis", "reports", "collectors", "links",
 }  # fmt: skip
 
 

@@ -8,8 +8,10 @@ import re
 
 import pytest
 
+from clusterstate.diagnosis import Diagnosis, Evidence
 from clusterstate.parsers.cfengine_files import HaHub
 from clusterstate.parsers.crm_mon_model import Node
+from clusterstate.parsers.pg_messages import Cause
 from clusterstate.postgres import PgFacts
 from exporter.collectors.hub import HubFacts
 from exporter.collectors.verdict import CHECKED, DEGRADED, REASON, inputs_from, write
@@ -79,7 +81,7 @@ def test_without_pacemaker_the_cluster_reasons_are_unknown_not_ok() -> None:
     assert unknown == {
         "vip_not_on_primary", "pgsql_lock_on_standby", "node_offline", "node_standby",
         "node_unclean", "quorum_lost", "failed_actions", "cli_constraints", "maintenance_mode",
-        "corosync_link_down",
+        "corosync_link_down", "ha_inventory_mismatch",
     }  # fmt: skip
     # PostgreSQL alone still tells there is exactly one writable database.
     for code in (
@@ -140,6 +142,36 @@ def test_database_down() -> None:
 def test_replication_not_streaming(inputs: VerdictInputs, detail: str) -> None:
     assert status(inputs, "replication_not_streaming") == "holds"
     assert detail in details(inputs, "replication_not_streaming")
+
+
+def test_replication_not_streaming_names_the_diagnosed_cause() -> None:
+    cause = Diagnosis(
+        "hub2",
+        Cause.AUTH_REJECTED,
+        Evidence("server_log", "FATAL: pg_hba.conf rejects replication connection"),
+    )
+    inputs = healthy("hub2", pg=pg_standby(receiver="waiting", lag=None), diagnosis=cause)
+    assert details(inputs, "replication_not_streaming").endswith(
+        "cause on hub2: auth_rejected (server_log: FATAL: pg_hba.conf rejects replication "
+        "connection)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("pg", "expected"),
+    [
+        (pg_standby(), "clear"),
+        (dataclasses.replace(pg_standby(), replay_paused=True), "holds"),
+        (dataclasses.replace(pg_standby(), replay_paused=None), "unknown"),
+        (pg_primary(), "clear"),
+        (pg_down(), "unknown"),
+    ],
+)
+def test_replay_paused(pg: PgFacts, expected: str) -> None:
+    inputs = healthy("hub2" if pg.role != "primary" else "hub1", pg=pg)
+    assert status(inputs, "replay_paused") == expected
+    if expected == "holds":
+        assert details(inputs, "replay_paused") == "replay is paused on hub2"
 
 
 def test_replication_not_streaming_unknown_without_any_view() -> None:
@@ -284,9 +316,11 @@ def test_corosync_link_down() -> None:
 @pytest.mark.parametrize(
     ("hub", "expected", "detail"),
     [
-        (hub_facts(member("hub1"), member("hub2", 901)), "holds", "hub2 last reported 901 s ago"),
+        # The newest report in cfdb is 5 s old: hub2's own is 901 s older than that.
+        (hub_facts(member("hub1"), member("hub2", 906)), "holds",
+         "hub2 last reported 901 s before the newest report in cfdb"),
         (hub_facts(member("hub1"), member("hub2", None)), "holds", "hub2 has never reported"),
-        (hub_facts(member("hub1"), member("hub2", 899)), "clear", ""),
+        (hub_facts(member("hub1"), member("hub2", 904)), "clear", ""),
         # A replication-only third node is not an HA hub: its reports do not count.
         (hub_facts(member("hub1"), member("hub2"), member("hub3", 5000, in_cluster=False)),
          "clear", ""),

@@ -11,14 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from clusterstate.cfdb_sql import HaInventory, HostCounts
 from clusterstate.corosync import CorosyncState, PeerLink
+from clusterstate.daemons import Daemons, DaemonState, DaemonStateName
+from clusterstate.disk import RecloneRoom
+from clusterstate.mission_portal import NAMES, MissionPortalConfig
 from clusterstate.pacemaker_state import PacemakerState
-from clusterstate.parsers.cfengine_files import HaHub
+from clusterstate.parsers.cfengine_files import DOCUMENTED_HA_CFG, HaHub
 from clusterstate.parsers.corosync import CorosyncLinks, LinkState
 from clusterstate.parsers.crm_mon_model import Node
 from clusterstate.postgres import PgFacts, StandbyLink, WalReceiver
-from exporter.collectors.cfengine import CfengineFacts
+from exporter.collectors.cfengine import CfengineFiles
 from exporter.collectors.hub import HubFacts, HubMember
+from exporter.collectors.readiness_model import ClientKeys, HubKey, ReadinessFacts
 from exporter.collectors.verdict_model import CollectorStatus, VerdictInputs
 from lab.offline import clusterstates as states
 from lab.offline.clusterstates import node
@@ -58,6 +63,7 @@ def pg_standby(
         receive_lsn=1000.0 + pending,
         replay_lsn=1000.0,
         replay_lag_seconds=lag,
+        replay_paused=False,
     )
 
 
@@ -65,7 +71,17 @@ def pg_down() -> PgFacts:
     return PgFacts(up=False, error="connection refused")
 
 
-def member(name: str, age: float | None = 30.0, in_cluster: bool = True) -> HubMember:
+def member(
+    name: str,
+    age: float | None = 30.0,
+    in_cluster: bool = True,
+    *,
+    state: str | None = None,
+    extended: str | None = None,
+    master_ip: str | None = None,
+) -> HubMember:
+    """An HA hub in cfdb; its HA inventory only when one of `state`, `extended`, `master_ip`."""
+    reported = HaInventory(state, extended, master_ip)
     return HubMember(
         name=name,
         ip=IP.get(name, "10.250.5.3"),
@@ -73,6 +89,19 @@ def member(name: str, age: float | None = 30.0, in_cluster: bool = True) -> HubM
         is_in_cluster=in_cluster,
         known=age is not None,
         last_report_time=None if age is None else NOW - age,
+        inventory=reported if reported.reported else None,
+    )
+
+
+def hosts(newest_age: float | None = 5.0, live: int = 50) -> HostCounts:
+    """cfdb's host counts; `newest_age`: how old the newest report of any host is."""
+    return HostCounts(
+        live=live,
+        deleted=0,
+        within_horizon=live,
+        beyond_horizon=0,
+        never_collected=0,
+        last_collection_time=None if newest_age is None else NOW - newest_age,
     )
 
 
@@ -82,8 +111,18 @@ def hub_facts(*members: HubMember) -> HubFacts:
         now=NOW,
         in_recovery=False,
         data_as_of=NOW,
-        members=members or (member("hub1"), member("hub2", 60.0)),
+        hosts=hosts(),
+        members=members
+        or (
+            member("hub1", state="active", extended="PRI", master_ip=IP["hub1"]),
+            member("hub2", 60.0, state="passive", extended="HS:async", master_ip=IP["hub1"]),
+        ),
     )
+
+
+def _file_name(keyword: str) -> str:
+    """`ha_info_json=` -> ha_info.json, `master_hub_dat=` -> master_hub.dat, `ha_cfg=` -> ha.cfg."""
+    return keyword.replace("_json", ".json").replace("_dat", ".dat").replace("ha_cfg", "ha.cfg")
 
 
 def files(
@@ -91,19 +130,64 @@ def files(
     local: str = IP["hub1"],
     hubs: tuple[HaHub, ...] | None = None,
     **states: str,
-) -> CfengineFacts:
-    file_states = {"ha_info.json": "ok", "master_hub.dat": "ok", "ha_enabled": "ok"}
-    file_states.update({k.replace("_json", ".json").replace("_dat", ".dat"): v
-                        for k, v in states.items()})  # fmt: skip
+) -> CfengineFiles:
+    file_states = {
+        "ha_info.json": "ok",
+        "masterfiles/ha_info.json": "ok",
+        "master_hub.dat": "ok",
+        "ha_enabled": "ok",
+        "ha.cfg": "ok",
+        "am_policy_hub": "ok",
+    }
+    file_states.update({_file_name(k): v for k, v in states.items()})  # fmt: skip
     errors = {k: f"{k} is {v}" for k, v in file_states.items() if v != "ok"}
     if hubs is None:
         hubs = tuple(HaHub(IP[n], SHA[n], IP[n], True) for n in ("hub1", "hub2"))
-    return CfengineFacts(
+    return CfengineFiles(
         file_states=file_states,
         errors=errors,
         hubs=None if file_states["ha_info.json"] != "ok" else hubs,
         master_hub_ip=master if file_states["master_hub.dat"] == "ok" else None,
         local_ips=frozenset({local, "127.0.0.1"}),
+        ha_cfg=DOCUMENTED_HA_CFG if file_states["ha.cfg"] == "ok" else None,
+        digests={"ha_info.json": 1, "masterfiles/ha_info.json": 1, "ha.cfg": 2},
+    )
+
+
+def daemons(
+    cf_hub: DaemonStateName = "running",
+    cf_serverd: DaemonStateName = "running",
+) -> Daemons:
+    return Daemons(
+        {
+            "cf-hub": DaemonState("cf-hub", cf_hub, 100, None if cf_hub == "running" else cf_hub),
+            "cf-serverd": DaemonState(
+                "cf-serverd", cf_serverd, 101, None if cf_serverd == "running" else cf_serverd
+            ),
+        }
+    )
+
+
+def mp_config(**states: str) -> MissionPortalConfig:
+    found = {name: states.get(name, "ok") for name in NAMES}
+    return MissionPortalConfig(found, {n: 7 for n, s in found.items() if s == "ok"})
+
+
+def readiness(
+    missing_clients: int | None = 0,
+    hub_key: str = "ok",
+    fits: bool | None = True,
+) -> ReadinessFacts:
+    keys = tuple(
+        HubKey(IP[n], f"SHA={SHA[n]}", hub_key if n == "hub2" else "ok")  # type: ignore[arg-type]
+        for n in ("hub1", "hub2")
+    )
+    room = RecloneRoom(needed_bytes=10 * 2**30, free_bytes=50 * 2**30 if fits else 2**30, fits=fits)
+    return ReadinessFacts(
+        hub_keys=keys,
+        client_keys=ClientKeys(trusted=48, missing=missing_clients),
+        mission_portal=None,
+        reclone=room,
     )
 
 
@@ -175,7 +259,16 @@ def collectors(*failed: tuple[str, str]) -> tuple[CollectorStatus, ...]:
         CollectorStatus(
             name, name not in bad, bad.get(name), f"{name} broke" if name in bad else None
         )
-        for name in ("cfengine", "corosync", "hub", "pacemaker", "postgres")
+        for name in (
+            "cfengine",
+            "corosync",
+            "daemons",
+            "hub",
+            "keys",
+            "mission_portal",
+            "pacemaker",
+            "postgres",
+        )
     )
 
 
@@ -192,5 +285,8 @@ def healthy(local: str = "hub1", **changes: Any) -> VerdictInputs:
         pacemaker=sketch.pacemaker(local) if sketch is not None else None,
         pgsql_lock_local=sketch.pgsql_lock_local if sketch is not None else None,
         corosync=corosync(),
+        daemons=daemons(cf_hub="running" if local == "hub1" else "absent"),
+        mission_portal_config=mp_config(),
+        readiness=readiness(),
     )
     return dataclasses.replace(base, **changes)

@@ -16,12 +16,14 @@ from datetime import datetime
 import psycopg
 import pytest
 
+from clusterstate.parsers.pcmk_values import ConstraintKind, Role
+from clusterstate.parsers.pgsql_ra import PgsqlStatus
 from lab import cfdb
 from lab.cluster import Lab, LabNotHealthyError, claim_free_lab
 from lab.config import MASTER_HUB_DAT
 from lab.lifecycle import unavailable_reason
 from lab.scenarios import SCENARIOS, ScenarioResult
-from lab.status import LabStatus
+from lab.status import LabStatus, agent_text
 from lab.teardown import leftovers
 
 pytestmark = pytest.mark.lab
@@ -50,14 +52,12 @@ def test_up_gives_the_healthy_cfengine_pair(healthy_lab, lab_timings):
         lab_timings["time to healthy at up (s)"] = state.time_to_healthy_s
     st = lab.status()
     assert st.healthy, st.problems
-    assert st.crm is not None
     primary, standby = st.primary, st.standby
     assert primary is not None and standby is not None
-    assert st.crm.promoted_nodes() == [primary]
-    assert st.crm.role_on(standby) == "Unpromoted"
-    assert st.crm.attr(primary, "cfpgsql-status") == "PRI"
-    assert st.crm.attr(standby, "cfpgsql-status") == "HS:async"
-    assert st.crm.attr(standby, "cfpgsql-data-status") == "STREAMING|ASYNC"
+    assert st.database is not None and st.database.promoted_nodes == (primary,)
+    assert st.role_on(standby) is Role.UNPROMOTED
+    assert agent_text(st.agent(primary)) == "status=PRI data-status=LATEST"
+    assert agent_text(st.agent(standby)) == "status=HS:async data-status=STREAMING|ASYNC"
     rows = lab.psql(primary, "SELECT application_name, state, sync_state FROM pg_stat_replication")
     assert (standby, "streaming", "async") in rows
     assert lab.psql(standby, "SELECT pg_is_in_recovery()") == [(True,)]
@@ -155,17 +155,17 @@ def test_spawn_and_forward_reach_a_service_inside_a_node(healthy_lab, tmp_path):
 
 
 def _failed_and_stopped(st: LabStatus, node: str) -> None:
-    assert st.crm is not None
-    assert st.crm.role_on(node) == "Stopped"
-    assert st.crm.fail_counts.get((node, "cfpgsql")) == 1
-    assert st.crm.attr(node, "cfpgsql-status") in ("STOP", None)
+    assert st.pacemaker is not None
+    assert st.role_on(node) is Role.STOPPED
+    assert st.pacemaker.fail_count("cfpgsql", node) == 1
+    view = st.agent(node)
+    assert view is None or view.status in (PgsqlStatus.STOP, None)
 
 
 def _alone(lab: Lab, st: LabStatus, primary: str, gone: str) -> None:
-    assert st.crm is not None
-    assert st.crm.promoted_nodes() == [primary]
-    assert st.crm.attr(primary, "cfpgsql-status") == "PRI"
-    assert st.crm.attr(gone, "cfpgsql-data-status") == "DISCONNECT"
+    assert st.primary == primary
+    assert agent_text(st.agent(primary)).startswith("status=PRI ")
+    assert agent_text(st.agent(gone)).endswith(" data-status=DISCONNECT")
     assert lab.psql(primary, "SELECT count(*) FROM pg_stat_replication") == [(0,)]
     assert _vip_on(lab, primary) and not _vip_on(lab, gone)
 
@@ -201,39 +201,42 @@ def expect_diverge(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
 
 def expect_fail_monitor(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
     _failed_and_stopped(st, r.node)
-    assert st.crm is not None
-    failures = [(f.op_key, f.exitstatus) for f in st.crm.failures if f.node == r.node]
+    assert st.pacemaker is not None
+    failures = [(f.op_key, f.exitstatus) for f in st.pacemaker.failed_actions if f.node == r.node]
     assert failures and failures[0][0].startswith("cfpgsql_monitor_")
     assert failures[0][1] == "error"
     assert st.nodes[r.node].pgdata_present
 
 
 def expect_ban(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
-    assert st.crm is not None
-    assert [b.id for b in st.crm.bans] == [f"cli-ban-mscfpgsql-on-{r.node}"]
-    assert st.crm.role_on(r.node) == "Stopped"
-    assert not st.crm.failures
+    assert st.pacemaker is not None
+    constraints = st.pacemaker.location_constraints
+    assert [(c.id, c.kind) for c in constraints] == [
+        (f"cli-ban-mscfpgsql-on-{r.node}", ConstraintKind.CLI_BAN)
+    ]
+    assert st.role_on(r.node) is Role.STOPPED
+    assert not st.pacemaker.failed_actions
     _alone(lab, st, r.other, r.node)
 
 
 def expect_maintenance(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
-    assert st.crm is not None and st.crm.maintenance_mode
-    assert not any(x.managed for x in st.crm.instances("cfpgsql"))
+    assert st.pacemaker is not None and st.pacemaker.maintenance_mode
+    assert st.database is not None and not st.database.managed
     rows = lab.psql(r.primary_before, "SELECT application_name, state FROM pg_stat_replication")
     assert rows == [(r.other, "streaming")]  # PostgreSQL itself is untouched
 
 
 def expect_node_standby(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
-    assert st.crm is not None
-    assert st.crm.flag(r.node, "standby")
-    assert st.crm.role_on(r.node) == "Stopped"
+    node = st.pacemaker_node(r.node)
+    assert node is not None and node.standby
+    assert st.role_on(r.node) is Role.STOPPED
     _alone(lab, st, r.other, r.node)
 
 
 def expect_stop_node(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
-    assert st.crm is not None  # read from the survivor
-    assert not st.crm.online(r.node)
-    assert st.crm.promoted_nodes() == [r.other]
+    assert st.pacemaker is not None  # read from the survivor
+    assert r.node not in st.pacemaker.online_nodes
+    assert st.primary == r.other
     assert not st.nodes[r.node].corosync_alive and not st.nodes[r.node].pacemakerd_alive
     assert lab.run(r.node, ["crm_mon", "-1"]).returncode != 0
     # its PostgreSQL runs on unmanaged and keeps streaming
@@ -243,9 +246,9 @@ def expect_stop_node(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
 
 
 def expect_two_primaries(lab: Lab, st: LabStatus, r: ScenarioResult) -> None:
-    assert st.crm is not None
-    assert st.crm.promoted_nodes() == [r.other]  # pacemaker still believes in one primary
-    assert st.crm.flag(r.node, "maintenance")
+    assert st.primary == r.other  # pacemaker still believes in one primary
+    hit = st.pacemaker_node(r.node)
+    assert hit is not None and hit.maintenance
     for node in lab.node_names:
         assert lab.psql(node, "SELECT pg_is_in_recovery()") == [(False,)]
     written = lab.psql(r.node, "SELECT count(*) FROM lab_writes WHERE note = 'second primary'")
@@ -315,8 +318,8 @@ def test_scenario_on_the_primary_fails_over(healthy_lab, lab_timings, name):
     primary = lab.primary()
     result = lab.inject(name, primary)
     st = lab.status()
-    assert st.crm is not None and st.crm.promoted_nodes() == [result.other]
-    assert st.crm.role_on(primary) == "Stopped"
+    assert st.primary == result.other
+    assert st.role_on(primary) is Role.STOPPED
     assert st.nodes[primary].lock_present  # demoted with a standby present: the lock stays
     report = lab.restore_healthy()
     assert report.rebuilt is None, report.rebuilt

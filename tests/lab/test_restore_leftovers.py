@@ -12,17 +12,15 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from clusterstate.pacemaker_state import LOCK_SET_ID
 from clusterstate.parsers.cib import CibParseError
-from clusterstate.tools import CommandResult, SubprocessRunner
+from clusterstate.parsers.pcmk_values import Role
 from lab.cib_leftovers import Leftover, find_leftovers
 from lab.cluster import Lab
-from lab.node import enter_argv
 from lab.offline.cibstates import CibStates, cibadmin_query, run_tool
 from remediator.actions.resync_plan import hold_xml
 from remediator.actions.resync_target import PgTarget
@@ -56,25 +54,6 @@ def place_hold_argv(node: str, vip: str) -> list[str]:
     """What the remediator's resync runs to hold the standby (resync_plan `_place_hold`)."""
     xml = hold_xml(target(node, vip), time.time() + 2 * HOUR)
     return ["cibadmin", "--modify", "--allow-create", "--scope", "constraints", "--xml-text", xml]
-
-
-class NodeCommandRunner:
-    """The real tools inside a lab node (its namespaces, entered with nsenter)."""
-
-    def __init__(self, lab: Lab, node: str) -> None:
-        self.enter = enter_argv(lab.runner(node).holder.pid)
-
-    def run(
-        self,
-        argv: Sequence[str],
-        *,
-        timeout: float,
-        env: Mapping[str, str] | None = None,
-        input_bytes: bytes | None = None,
-    ) -> CommandResult:
-        return SubprocessRunner().run(
-            [*self.enter, *argv], timeout=timeout, env=env, input_bytes=input_bytes
-        )
 
 
 @pytest.fixture
@@ -140,10 +119,10 @@ def test_restore_removes_a_cfha_hold_and_the_lock_without_a_rebuild(
     pid = lab.spawn(standby, [sys.executable, "-c", "import time; time.sleep(600)"], log_path=log)
     try:
         lab.run(primary, place_hold_argv(standby, lab.vip), check=True)
-        lock = ClusterLock(NodeCommandRunner(lab, primary), "cibadmin", standby, 30)
+        lock = ClusterLock(lab.runner(primary).tools(), "cibadmin", standby, 30)
         assert lock.acquire("job-left-behind", time.time(), HOUR).acquired
         deadline = time.monotonic() + 60
-        while (st := lab.status()).crm is None or st.crm.role_on(standby) != "Stopped":
+        while (st := lab.status()).role_on(standby) is not Role.STOPPED:
             assert time.monotonic() < deadline, f"the hold did not stop {standby}: {st.problems}"
             time.sleep(0.3)
 

@@ -20,11 +20,15 @@ from typing import Any
 
 from lxml import etree
 
+from clusterstate.diagnosis import Diagnosis, DiagnosisInputs, diagnose
 from clusterstate.errors import ReadError
+from clusterstate.handshake import Handshake
 from clusterstate.host import DataDir, PgsqlLock
 from clusterstate.model import ClusterState
 from clusterstate.pacemaker_state import LockState
 from clusterstate.parsers.pcmk_values import score_text
+from clusterstate.parsers.pg_controldata import ControlData
+from clusterstate.parsers.pg_messages import Cause, Clue
 from clusterstate.parsers.pgsql_ra import PgsqlStatus
 from clusterstate.postgres import PgFacts, StandbyLink
 from clusterstate.tools import CommandResult
@@ -42,6 +46,16 @@ from remediator.services import Services
 from .snapshots import NOW, healthy
 
 SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "csh", "tcsh", "fish", "busybox"}
+SYSTEM_ID = "7716183412321539998"
+STOPPED_STANDBY = ControlData(SYSTEM_ID, "shut down in recovery", 1, "0/3000000")
+ANSWERED = Handshake(True, "postgres@10.250.0.100:5432", SYSTEM_ID, 1, "0/3000000")
+# A walreceiver line as PostgreSQL 15 writes it (tests/fixtures/pg_messages/pg15).
+DIVERGED = Clue(
+    Cause.TIMELINE_DIVERGED,
+    "FATAL: could not start WAL streaming: ERROR: requested starting point 0/4000000 on "
+    "timeline 1 is not in this server's history DETAIL: This server's history forked from "
+    "timeline 1 at 0/3000000.",
+)
 
 
 class FakeClock:
@@ -101,6 +115,13 @@ class World:
         default_factory=lambda: [("start", "cfpgsql:1", "hub2")]
     )
     """What crm_simulate says pacemaker would do: (action, resource, node)."""
+    log_clues: dict[str, Clue] = field(default_factory=dict)
+    """Per hub: the newest cause-naming line of its server log (none by default)."""
+    handshake: Handshake = ANSWERED
+    """What the primary answers a hub's replication handshake."""
+    reads: int = 0
+    on_read: Callable[[int], None] | None = None
+    """Called with the number of the read before each snapshot a hub reads."""
 
     def __post_init__(self) -> None:
         for node in ("hub1", "hub2"):
@@ -120,7 +141,28 @@ class World:
             postgres=local.postgres,
             data_dir=local.data_dir,
             pgsql_lock=local.pgsql_lock,
+            diagnosis=self.diagnosis(node, local),
         )
+
+    def diagnosis(self, node: str, local: LocalFacts) -> Diagnosis | None:
+        """The real decision (`clusterstate.diagnosis`) over this hub's fake sources."""
+        database = self.base.pacemaker.database
+        running = local.postgres is not None and local.postgres.up
+        return diagnose(
+            DiagnosisInputs(
+                node,
+                database.promoted_nodes if database else None,
+                local.postgres,
+                local.data_dir,
+                controldata=None if running else STOPPED_STANDBY,
+                log_clue=self.log_clues.get(node),
+                handshake=self.handshake,
+            )
+        )
+
+    def diverge(self, node: str = "hub2") -> None:
+        """The standby's history forked from the primary's: what a re-sync cures."""
+        self.log_clues[node] = DIVERGED
 
     def set(self, snapshot: ClusterState) -> None:
         """Adopt a (hand-made) snapshot, including its local facts for its own node."""
@@ -331,6 +373,9 @@ class FakeReader:
     def read(self) -> ClusterState:
         if not self.world.readable:
             raise ReadError("unavailable", "crm_mon: connection refused")
+        self.world.reads += 1
+        if self.world.on_read:
+            self.world.on_read(self.world.reads)
         return self.world.snapshot(self.node)
 
 

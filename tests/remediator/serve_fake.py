@@ -44,6 +44,7 @@ def main() -> None:
     config = load_config(Path(sys.argv[1]))
     world = World()
     world.set(standby_failed(world.snapshot(config.node_name), "hub2"))
+    world.diverge("hub2")
     serve(bind(config), lambda: create_app(config, world.services(config.node_name)))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from clusterstate.disk import CloneSize
 from clusterstate.model import ClusterState
 from clusterstate.postgres import PgFacts
 from lab.offline.clusterstates import (
@@ -46,7 +47,7 @@ def healthy(local: str = "hub2", now: float = NOW) -> ClusterState:
         corosync=corosync(local),
         postgres=primary if local == "hub1" else pg_standby(),
         primary=primary,
-        primary_database_bytes=GiB,
+        primary_clone_size=CloneSize(databases_bytes=GiB, wal_bytes=0, archive_bytes=0),
         data_dir=data_dir(),
         pgsql_lock=lock_file(local == "hub1"),
     )

@@ -57,6 +57,7 @@ def test_plan_command(
     config_file: Path, tmp_path: Path, world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+    world.diverge("hub2")
     body = tmp_path / "payload.json"
     body.write_text(
         json.dumps(payload(resync_alert(), cleanup_alert(node="hub1", resource="cfvirtip")))
@@ -82,6 +83,7 @@ def test_snapshot_prints_what_every_decision_reads(
     config_file: Path, world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+    world.diverge("hub2")
 
     def services(config: RemediatorConfig) -> object:
         return world.services(config.node_name)
@@ -121,6 +123,7 @@ def test_jobs_and_circuit_commands(
     app = make_app("hub2")
     world.cause_present.add("hub2")
     world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+    world.diverge("hub2")
     job_id = send(app, cleanup_alert())["accepted"][0]
     send(app, ban_alert())
     run(app)

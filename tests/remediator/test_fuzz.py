@@ -59,6 +59,7 @@ def remediator(
     web layer and the intake; fsync to a disk would only make it slow)."""
     world = World()
     world.set(standby_failed(world.snapshot(node), "hub2"))
+    world.diverge("hub2")
     where = "/dev/shm" if memory and os.path.isdir("/dev/shm") else None
     with tempfile.TemporaryDirectory(dir=where) as tmp:
         base = Path(tmp)

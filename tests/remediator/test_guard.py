@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from clusterstate.disk import CloneSize
 from clusterstate.model import ClusterState
 from clusterstate.pacemaker_state import LockState, ResourcePlacement, pacemaker_state
 from clusterstate.parsers.crm_mon import parse_crm_mon
@@ -171,7 +172,18 @@ def test_cluster_lock_states() -> None:
 
 
 def test_disk_room_needs_both_facts() -> None:
-    assert not guard.disk_room(replace(healthy(), primary_database_bytes=None), 1.2).ok
+    assert not guard.disk_room(replace(healthy(), primary_clone_size=None), 1.2).ok
+    # The archive counts: a primary whose archive cannot be listed is not known to fit.
+    unknown_archive = CloneSize(
+        databases_bytes=1024**2,
+        wal_bytes=0,
+        archive_bytes=None,
+        archive_error="this role may not list the archive",
+    )
+    refused = guard.disk_room(replace(healthy(), primary_clone_size=unknown_archive), 1.2)
+    assert not refused.ok and "may not list the archive" in refused.detail
+    big_archive = CloneSize(databases_bytes=1024**2, wal_bytes=0, archive_bytes=100 * 1024**3)
+    assert not guard.disk_room(replace(healthy(), primary_clone_size=big_archive), 1.2).ok
     assert not guard.disk_room(replace(healthy(), data_dir=host(free_bytes=None)), 1.2).ok
     tight = replace(healthy(), data_dir=host(free_bytes=int(1.1 * 1024**3)))
     assert not guard.disk_room(tight, 1.2).ok and guard.disk_room(tight, 1.0).ok

@@ -33,11 +33,13 @@ def params(pair: PgPair, port: int) -> PgsqlParams:
 def test_primary_and_standby_views(pg_pair: PgPair) -> None:
     reader = PgsqlConnections(ConnectionSettings())
     try:
-        primary, database_bytes = reader.primary(params(pg_pair, pg_pair.primary.port))
+        primary, clone_size = reader.primary(params(pg_pair, pg_pair.primary.port))
         assert primary.up and primary.in_recovery is False
         assert primary.timeline == 1
         assert primary.streaming_to == ("hub2",)
-        assert database_bytes is not None and database_bytes > 1_000_000
+        # the databases, pg_wal and the archive (none here: nothing to copy, 0 bytes)
+        assert clone_size is not None and (clone_size.total_bytes or 0) > 1_000_000
+        assert clone_size.archive_present is False and clone_size.archive_bytes == 0
         local = reader.local(params(pg_pair, pg_pair.standby.port))
         assert local.up and local.in_recovery is True
         assert local.received_timeline == 1

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from clusterstate.corosync import CorosyncReader, CorosyncSettings
+from clusterstate.disk import CloneSize
 from clusterstate.host import DataDir
 from clusterstate.model import ClusterState
 from clusterstate.pacemaker import PacemakerReader
@@ -53,8 +54,8 @@ class StatePg:
     def local(self, _p: PgsqlParams) -> PgFacts:
         return pg_primary(()) if self.local_node == self.primary_node else pg_standby()
 
-    def primary(self, _p: PgsqlParams) -> tuple[PgFacts, int | None]:
-        return pg_primary(self.streaming_to), GiB
+    def primary(self, _p: PgsqlParams) -> tuple[PgFacts, CloneSize | None]:
+        return pg_primary(self.streaming_to), CloneSize(GiB, 0, archive_bytes=0)
 
 
 def config(node: str, **guard_overrides: object) -> RemediatorConfig:

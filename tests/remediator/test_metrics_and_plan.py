@@ -31,6 +31,7 @@ def value(app: Flask, name: str, **labels: str) -> float | None:
 
 def test_every_documented_metric_is_exposed_with_cluster(app: Flask, world: World) -> None:
     world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+    world.diverge("hub2")
     send(app, cleanup_alert())
     run(app)
     names = {name for name, _ in samples(app)}
@@ -59,6 +60,7 @@ def test_counts_follow_the_journal(app: Flask, world: World) -> None:
     assert value(app, "cfha_remediation_queue_depth") == 1
     run(app)
     world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+    world.diverge("hub2")
     send(app, cleanup_alert())
     run(app)
     action = "resource_cleanup"
@@ -90,6 +92,7 @@ def test_healthz(app: Flask) -> None:
 
 def test_plan_shows_every_check_and_the_plan_and_changes_nothing(app: Flask, world: World) -> None:
     world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+    world.diverge("hub2")
     audit_before = core(app).journal.audit_log()
     alerts = payload(
         resync_alert(), ban_alert(), resync_alert(node="hub1"), cleanup_alert(node="x;y")
@@ -117,6 +120,7 @@ def test_plan_shows_every_check_and_the_plan_and_changes_nothing(app: Flask, wor
 
 def test_jobs_api(app: Flask, world: World) -> None:
     world.set(standby_failed(world.snapshot("hub2"), "hub2"))
+    world.diverge("hub2")
     job_id = send(app, cleanup_alert())["accepted"][0]
     run(app)
     client = app.test_client()

@@ -12,13 +12,15 @@ with the real readers. The full procedure against a live pacemaker is in test_la
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 
+from clusterstate.host import probe_data_dir
 from lab.offline.pacemaker_standin import PacemakerStandIn
 from lab.offline.pginstall import PgInstall
 from lab.offline.pgpair import PgPair
@@ -26,6 +28,7 @@ from remediator.app import close_app, create_app
 from remediator.clock import SystemClock
 from remediator.config import config_from_mapping
 from remediator.services import Services
+from tests.support import pgcapture
 
 from .conftest import TOKEN, auth, circuit_of, core, job_of, payload, resync_alert
 
@@ -64,6 +67,17 @@ def setup(pair: PgPair, tmp_path: Path) -> Iterator[tuple[Flask, PacemakerStandI
     finally:
         close_app(app)
         stand_in.pg.close()
+
+
+def copying_from_nowhere(app: Flask, stand_in: PacemakerStandIn) -> Flask:
+    """The app again (the given one closed), its plan copying from a port where nothing
+    listens; the guard and the diagnosis still see the primary (the CIB's port)."""
+    close_app(app)
+    config = core(app).config.model_copy(
+        update={"postgres": core(app).config.postgres.model_copy(update={"port": 1})}
+    )
+    services = Services(runner=stand_in, reader=stand_in, lock=stand_in.lock, clock=SystemClock())
+    return create_app(config, services, start_worker=False)
 
 
 def rows(pair: PgPair, server: str, sql: str) -> str:
@@ -120,14 +134,10 @@ def test_unreachable_primary_fails_safely(
     pair: PgPair, setup: tuple[Flask, PacemakerStandIn], tmp_path: Path
 ) -> None:
     app, stand_in = setup
-    close_app(app)
-    # The plan copies from a port where nothing listens; the guard still sees a primary.
-    config = core(app).config.model_copy(
-        update={"postgres": core(app).config.postgres.model_copy(update={"port": 1})}
-    )
-    services = Services(runner=stand_in, reader=stand_in, lock=stand_in.lock, clock=SystemClock())
-    app = create_app(config, services, start_worker=False)
+    app = copying_from_nowhere(app, stand_in)
     try:
+        # a diverged standby (promoted, then stopped): a cause a re-sync cures
+        pair._pg("pg_ctl", "-D", str(pair.standby.datadir), "-w", "promote")
         stand_in.stop_standby()
         before = sorted(p.name for p in pair.standby.datadir.iterdir())
         job = resync(app)
@@ -171,16 +181,58 @@ def test_old_primary_on_the_same_timeline_is_recloned_not_rewound(
     assert rows(pair, "standby", "SELECT to_regclass('diverged') IS NULL") == "t"
 
 
-def test_killed_standby_is_resynced(pair: PgPair, setup: tuple[Flask, PacemakerStandIn]) -> None:
-    """The lab's `stop-standby`: the standby's postmaster died (an unclean stop)."""
-    app, _stand_in = setup
-    rows(pair, "primary", "CREATE TABLE kept AS SELECT generate_series(1, 100) AS id")
-    pair.wait_replayed()
+def test_killed_standby_is_left_to_a_cleanup(
+    pair: PgPair, setup: tuple[Flask, PacemakerStandIn]
+) -> None:
+    """The lab's `stop-standby`: the standby's postmaster died (an unclean stop). Its data are
+    intact: pacemaker starting it again (a cleanup) is the cure, not a re-clone."""
+    app, stand_in = setup
     pair.stop_standby()  # pg_ctl -m immediate: no shutdown checkpoint, like kill -9
-    rows(pair, "primary", "INSERT INTO kept SELECT generate_series(101, 150)")
     job = resync(app)
-    assert job["state"] == "succeeded", (job["detail"], core(app).journal.steps(job["id"]))
-    assert rows(pair, "standby", "SELECT count(*) FROM kept") == "150"
-    steps = {s["name"]: s["outcome"] for s in core(app).journal.steps(job["id"])}
-    # pg_rewind's dry run refuses a target that was not shut down cleanly: a fresh copy.
-    assert (steps["rewind_dry_run"], steps["basebackup"]) == ("failed", "ok")
+    assert job["state"] == "refused" and job["refused_by"] == "diagnosis"
+    assert job["detail"].startswith("not_running_data_intact (pg_controldata: Database cluster")
+    assert not any(c[0] in ("pcs", "cibadmin") for c in stand_in.calls)
+
+
+def test_a_rejected_running_standby_is_never_stopped(
+    pair: PgPair, setup: tuple[Flask, PacemakerStandIn]
+) -> None:
+    """The issue's demo: pg_hba.conf starts rejecting the standby's replication connections."""
+    app, stand_in = setup
+    pgcapture.pg_hba_rejects(pair)  # the pair is the test's own: no need to undo it
+    wait_for(lambda: "pg_hba.conf rejects" in pair.standby.log.read_text())
+    job = resync(app)
+    assert job["state"] == "refused" and job["refused_by"] == "diagnosis", job["detail"]
+    assert job["detail"].startswith("auth_rejected (server_log: ")
+    assert "pg_hba.conf rejects replication connection" in job["detail"]
+    assert not any(c[0] in ("pcs", "cibadmin") for c in stand_in.calls)
+    assert probe_data_dir(str(pair.standby.datadir)).postmaster_running  # never stopped
+
+
+def test_a_failed_attempt_on_a_running_standby_restarts_it(
+    pair: PgPair, setup: tuple[Flask, PacemakerStandIn]
+) -> None:
+    """WAL the running standby needs was removed; the re-clone fails (the copy's source is
+    wrong): its data were not touched, so it is started again rather than held stopped."""
+    app, stand_in = setup
+    app = copying_from_nowhere(app, stand_in)
+    try:
+        pgcapture.wal_removed(pair)
+        wait_for(lambda: "has already been removed" in pair.standby.log.read_text())
+        job = resync(app)
+        assert job["state"] == "failed" and job["detail"].startswith("basebackup"), job
+        assert "release_hold_as_found: left as found" in job["detail"]
+        steps = {s["name"]: s["outcome"] for s in core(app).journal.steps(job["id"])}
+        assert steps["hold"] == "ok" and "rewind" not in steps  # wal_removed: no pg_rewind
+        assert steps["restart_as_found"] == "ok" and steps["reassert_hold"] == "skipped"
+        assert not stand_in.held
+        assert probe_data_dir(str(pair.standby.datadir)).postmaster_running  # as it was found
+    finally:
+        close_app(app)
+
+
+def wait_for(done: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "not within the deadline"
+        time.sleep(0.2)

@@ -226,6 +226,7 @@ def test_kill_switch_stops_a_running_job_between_steps(
     world: World, app: Flask, tmp_path: Path
 ) -> None:
     fail_standby(world)
+    world.diverge()
 
     def engage_after_hold(call: Call) -> None:
         if "--modify" in call.argv:
@@ -243,6 +244,7 @@ def test_kill_switch_stops_a_running_job_between_steps(
 # -- resolve never kills, restart re-decides ------------------------------------------------------
 def test_resolved_alert_does_not_stop_a_running_job(world: World, app: Flask) -> None:
     fail_standby(world)
+    world.diverge()
     alert = resync_alert()
     resolved = {**alert, "status": "resolved", "endsAt": "2027-01-15T09:00:00Z"}
 
@@ -265,6 +267,7 @@ def test_interrupted_job_is_marked_and_redecided_after_restart(
     world: World, make_app: AppFactory
 ) -> None:
     fail_standby(world)
+    world.diverge()
     first = make_app("hub2")
     lock_at_crash = []
 

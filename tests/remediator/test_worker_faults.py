@@ -198,6 +198,7 @@ def test_no_action_runs_without_its_record(world: World, app: Flask) -> None:
 @pytest.mark.usefixtures("short_busy_wait")
 def test_a_journal_that_fails_mid_job_stops_the_plan(world: World, app: Flask) -> None:
     fail_standby(world)
+    world.diverge()  # a cause a re-sync cures
     held: list[Any] = []
 
     def lock_the_journal_after_the_hold(call: Call) -> None:
@@ -289,6 +290,7 @@ def test_an_interrupted_attempt_counts_towards_the_budget(
 ) -> None:
     policy = policy_with("resync_standby", attempts={"max_attempts": 1, "window_seconds": 86400})
     fail_standby(world)
+    world.diverge()  # a cause a re-sync cures
     first = make_app("hub2", policy=policy)
 
     def crash_at_the_hold(call: Call) -> None:

@@ -11,12 +11,13 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
+
+from lab.polling import poll
 
 T = TypeVar("T")
 C_ENV = {"LANG": "C", "LC_ALL": "C"}
@@ -75,18 +76,16 @@ def wait_for(
     probe: Callable[[], T | None], what: str, timeout: float = 30.0, every: float = 0.2
 ) -> T:
     """Call probe until it returns something other than None/False; fail after the deadline."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = probe()
-        except (OSError, ValueError) as exc:
-            last_error = exc
-        else:
-            if result is not None and result is not False:
-                return result
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last_error})")
+    found = poll(
+        probe,
+        timeout=timeout,
+        what=what,
+        interval=every,
+        done=lambda result: result is not None and result is not False,
+        error=AssertionError,
+    )
+    assert found is not None
+    return found
 
 
 def get_json(url: str, timeout: float = 5.0) -> Any:

@@ -1,10 +1,7 @@
-"""The hub-report queries over cfdb: schema detection, one aggregate statement, pure decoding.
-
-CFEngine's cfdb DDL ships in the private hub package and varies by version, so the collector
-first reads which of the documented tables and columns exist (`SCHEMA_STATEMENT`, pg_catalog via
-`to_regclass`, which follows the search_path like the queries do), then builds one statement
-from the fragments whose tables are usable. Everything is aggregated in PostgreSQL: the result is
-one row however many hosts there are.
+"""The hub-report queries over cfdb: one aggregate statement over the usable tables
+(`cfdb_schema`), and its pure decoding. `clusterstate.cfdb` runs them; the exporter's `hub`
+collector publishes what they found. Everything is aggregated in PostgreSQL: the result is one
+row however many hosts there are.
 
 Time reference. Host freshness is judged against the time cfdb's data is current as of, not
 against the wall clock: `now()` on a primary or on a standby that has replayed everything it
@@ -21,126 +18,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-SCHEMA_STATEMENT = """
-SELECT t.name, c.relname::text AS relation, a.attname::text AS column_name,
-       format_type(a.atttypid, a.atttypmod) AS column_type
-FROM unnest(%s::text[]) AS t(name)
-LEFT JOIN pg_class c ON c.oid = to_regclass(t.name)
-LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-"""
-
-# Logical table -> relation names to try, newest first (`__status` was `status` before 3.12.2).
-CANDIDATES: dict[str, tuple[str, ...]] = {
-    "__hosts": ("__hosts",),
-    "__agentstatus": ("__agentstatus",),
-    "__status": ("__status", "status"),
-    "__hubconnectionerrors": ("__hubconnectionerrors",),
-    "__inventory": ("__inventory",),
-}
-REQUIRED: dict[str, tuple[str, ...]] = {
-    "__hosts": ("hostkey", "lastreporttimestamp"),
-    "__agentstatus": ("hostkey", "lastagentexecutionstatus"),
-    "__status": ("ts", "status"),
-    "__hubconnectionerrors": ("checktimestamp", "message"),
-    "__inventory": ("hostkey", "values"),
-}
-# Tables whose absence is not a failure: the inventory only names the hubs.
-OPTIONAL_TABLES = frozenset({"__inventory"})
-TABLES = tuple(CANDIDATES)
-
-TIMESTAMP_TYPES = ("timestamp with time zone", "timestamp without time zone")
-NUMERIC_PREFIXES = ("bigint", "integer", "numeric", "double precision", "real")
+from clusterstate.cfdb_schema import (
+    TIMESTAMP_TYPES,
+    HubDecodeError,
+    Schema,
+    text_of,
+)
 
 KNOWN_MESSAGES = ("ServerNoReply", "InvalidData", "ServerAuthenticationError")
 ERROR_MESSAGES = (*KNOWN_MESSAGES, "other")
 AGENT_STATUSES = ("ok", "fail", "other")
 OUTCOMES = ("consumed", "failed", "other")
 LAST_REPORT = ("within_horizon", "beyond_horizon", "never")
-
-
-class HubDecodeError(ValueError):
-    """The result row did not have the shape the statement produces."""
-
-
-@dataclass(frozen=True)
-class Schema:
-    """Which documented tables are usable, under which name, with which column types."""
-
-    relations: Mapping[str, str]  # logical table -> relation name, only usable ones
-    columns: Mapping[str, Mapping[str, str]]  # logical table -> column -> type
-    missing: tuple[str, ...]  # "table" or "table.column" (or "table.column: type") items
-
-    def usable(self, table: str) -> bool:
-        return table in self.relations
-
-    def has(self, table: str, column: str) -> bool:
-        return column in self.columns.get(table, {})
-
-    @property
-    def complete(self) -> bool:
-        return not self.failures
-
-    @property
-    def failures(self) -> tuple[str, ...]:
-        """Missing items that make the collector report `schema` (not the optional ones)."""
-        return tuple(m for m in self.missing if m.split(".")[0] not in OPTIONAL_TABLES)
-
-
-def schema_names() -> list[str]:
-    return [name for names in CANDIDATES.values() for name in names]
-
-
-def _text(value: Any) -> str:
-    """Text from a row. cfdb is a SQL_ASCII database (as CFEngine creates it): unless the session
-    sets a client encoding (PgSession does), psycopg returns its text columns as bytes."""
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", errors="replace")
-    return str(value)
-
-
-def decode_schema(rows: Sequence[Mapping[str, Any]]) -> Schema:
-    """Pure: SCHEMA_STATEMENT's rows -> Schema."""
-    found: dict[str, dict[str, str]] = {}
-    for row in rows:
-        if row["relation"] is None:
-            continue
-        columns = found.setdefault(_text(row["name"]), {})
-        if row["column_name"] is not None:
-            columns[_text(row["column_name"])] = _text(row["column_type"])
-    relations: dict[str, str] = {}
-    columns_of: dict[str, Mapping[str, str]] = {}
-    missing: list[str] = []
-    for table, names in CANDIDATES.items():
-        name = next((n for n in names if n in found), None)
-        if name is None:
-            missing.append(table)
-            continue
-        cols = found[name]
-        absent = [f"{table}.{c}" for c in REQUIRED[table] if c not in cols]
-        absent += _type_problems(table, cols)
-        missing += absent
-        if not absent:
-            relations[table] = name
-            columns_of[table] = cols
-    return Schema(relations=relations, columns=columns_of, missing=tuple(missing))
-
-
-def _type_problems(table: str, cols: Mapping[str, str]) -> list[str]:
-    checks = {
-        "__hosts": ("lastreporttimestamp", TIMESTAMP_TYPES),
-        "__hubconnectionerrors": ("checktimestamp", TIMESTAMP_TYPES),
-        "__inventory": ("values", ("jsonb", "json")),
-    }
-    problems = []
-    if table in checks:
-        column, allowed = checks[table]
-        if column in cols and cols[column] not in allowed:
-            problems.append(f"{table}.{column}: unexpected type {cols[column]}")
-    if table == "__status" and "ts" in cols:
-        kind = cols["ts"]
-        if kind not in TIMESTAMP_TYPES and not kind.startswith(NUMERIC_PREFIXES):
-            problems.append(f"__status.ts: unexpected type {kind}")
-    return problems
 
 
 def _bound(column_type: str, name: str) -> str:
@@ -267,21 +156,61 @@ def _errors_select(schema: Schema) -> str:
     )
 
 
+# The HA inventory each hub reports about itself (the enterprise agent's attributes, by the
+# names Mission Portal shows; their variable names are not public).
+HA_ATTRIBUTES = {
+    "ha_state": "HA node state",
+    "ha_state_extended": "HA node state extended",
+    "ha_master_ip": "HA master IP",
+}
+
+
 def _members_select(schema: Schema) -> str:
     rel = schema.relations["__hosts"]
-    name = "NULL::text"
+    inventory = {"name": "Host name", **HA_ATTRIBUTES}
+    fields = {key: "NULL::text" for key in inventory}
     join = ""
     if schema.usable("__inventory"):
         inv = schema.relations["__inventory"]
         join = f" LEFT JOIN {inv} i ON i.hostkey = h.hostkey"
-        name = "i.\"values\" ->> 'Host name'"
+        fields = {key: f"i.\"values\" ->> '{name}'" for key, name in inventory.items()}
     deleted = "h.deleted IS NOT NULL" if schema.has("__hosts", "deleted") else "false"
+    pairs = "".join(f"'{key}', {value}, " for key, value in fields.items())
     return (
         "(SELECT coalesce(json_agg(json_build_object('hostkey', h.hostkey, "  # noqa: S608
         "'last', extract(epoch FROM h.lastreporttimestamp::timestamptz)::float8, "
-        f"'name', {name}, 'deleted', {deleted})), '[]') "
+        f"{pairs}'deleted', {deleted})), '[]') "
         f"FROM {rel} h{join} WHERE h.hostkey = ANY(%s::text[])) AS members"
     )
+
+
+def hostkeys_statement(schema: Schema) -> str | None:
+    """The host keys of every live host cfdb knows (None: __hosts is not usable)."""
+    if not schema.usable("__hosts"):
+        return None
+    live = " WHERE deleted IS NULL" if schema.has("__hosts", "deleted") else ""
+    return f"SELECT hostkey FROM {schema.relations['__hosts']}{live}"  # noqa: S608
+
+
+# Mission Portal's settings (cfsettings database). The table's shape is not public: a key/value
+# table `settings(key, value)` is what cfha reads, and anything else leaves the configured value.
+HORIZON_SETTING = "blueHostHorizon"
+SETTINGS_STATEMENT = "SELECT value::text AS value FROM settings WHERE key = %s"
+
+
+def decode_horizon(rows: Sequence[Mapping[str, Any]]) -> int | None:
+    """Pure: SETTINGS_STATEMENT's rows -> the horizon in seconds (None: not set there).
+    Raises HubDecodeError for a value that is not a positive whole number of seconds."""
+    if not rows:
+        return None
+    raw = text_of(rows[0]["value"]).strip().strip('"')
+    try:
+        seconds = int(float(raw))
+    except ValueError as exc:
+        raise HubDecodeError(f"{HORIZON_SETTING} is {raw!r}, not a number of seconds") from exc
+    if seconds <= 0:
+        raise HubDecodeError(f"{HORIZON_SETTING} is {seconds}, not a positive number")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -305,11 +234,25 @@ class HostCounts:
 
 
 @dataclass(frozen=True)
+class HaInventory:
+    """What a hub last reported about its own HA state (its inventory attributes in cfdb)."""
+
+    state: str | None  # `HA node state`: active / passive
+    state_extended: str | None  # `HA node state extended`: the agent's status, e.g. HS:alone
+    master_ip: str | None  # `HA master IP`
+
+    @property
+    def reported(self) -> bool:
+        return any(v is not None for v in (self.state, self.state_extended, self.master_ip))
+
+
+@dataclass(frozen=True)
 class MemberRow:
     hostkey: str
     last_report_time: float | None
     inventory_name: str | None
     deleted: bool
+    inventory: HaInventory | None = None
 
 
 @dataclass(frozen=True)
@@ -337,18 +280,25 @@ def decode(row: Mapping[str, Any]) -> HubRow:
             agents=_agents(row["agents"]),
             collections=_outcomes(row["collections"]),
             connection_errors=None if row["errors"] is None else _messages(row["errors"]),
-            members=tuple(
-                MemberRow(
-                    hostkey=str(m["hostkey"]),
-                    last_report_time=_float(m["last"]),
-                    inventory_name=m["name"] if isinstance(m["name"], str) else None,
-                    deleted=bool(m["deleted"]),
-                )
-                for m in row["members"] or ()
-            ),
+            members=tuple(_member(m) for m in row["members"] or ()),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise HubDecodeError(f"unexpected result shape: {exc!r}") from exc
+
+
+def _member(m: Mapping[str, Any]) -> MemberRow:
+    def text(key: str) -> str | None:
+        value = m.get(key)
+        return value.strip() if isinstance(value, str) and value.strip() else None
+
+    inventory = HaInventory(text("ha_state"), text("ha_state_extended"), text("ha_master_ip"))
+    return MemberRow(
+        hostkey=str(m["hostkey"]),
+        last_report_time=_float(m["last"]),
+        inventory_name=text("name"),
+        deleted=bool(m["deleted"]),
+        inventory=inventory if inventory.reported else None,
+    )
 
 
 def _hosts(raw: Mapping[str, Any] | None) -> HostCounts | None:

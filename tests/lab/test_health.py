@@ -1,16 +1,16 @@
-"""The lab's crm_mon parser and its health verdict (pure)."""
+"""The lab's health verdict (pure), on the product's own reading of crm_mon (`clusterstate`)."""
 
 from __future__ import annotations
 
-import re
+from datetime import UTC
 from pathlib import Path
 
 import pytest
 
-from lab import crm
-from lab.postgres import PgFacts, ReplicationRow, WalReceiverRow
+from clusterstate.pacemaker_state import PacemakerState, pacemaker_state
+from clusterstate.parsers.crm_mon import parse_crm_mon
+from clusterstate.postgres import PgFacts, StandbyLink, WalReceiver
 from lab.status import NodeRuntime, health_problems
-from tests.support.shared import not_found, pacemaker_fixture_dirs
 
 # crm_mon --output-as=xml --include=all of a lab after stop-standby plus a ban on hub2
 # (pacemaker 2.1.5, captured from the lab itself).
@@ -38,44 +38,22 @@ def healthy_xml() -> str:
     return text[:start] + text[end:]
 
 
-def test_parse_a_stopped_standby():
-    view = crm.parse(STOPPED_STANDBY_XML)
-    assert view.dc == "hub1" and view.quorate and not view.maintenance_mode
-    assert set(view.nodes) == {"hub1", "hub2"}
-    assert view.promoted_nodes() == ["hub1"]
-    assert view.role_on("hub2") == "Stopped"
-    assert view.attr("hub2", "cfpgsql-status") == "STOP"
-    assert view.attr("hub1", "master-cfpgsql") == "1000"
-    assert view.fail_counts == {("hub2", "cfpgsql"): 1}
-    assert [(f.op_key, f.node, f.exitstatus) for f in view.failures] == [
-        ("cfpgsql_monitor_4000", "hub2", "error")
-    ]
-    assert [b.id for b in view.bans] == ["cli-ban-mscfpgsql-on-hub2"]
-    assert [(r.node, r.role) for r in view.instances("cfvirtip")] == [("hub1", "Started")]
+def read(xml: str) -> PacemakerState:
+    """What the lab's reader makes of this crm_mon output (no CIB: bans come from crm_mon)."""
+    status = parse_crm_mon(xml.encode(), local_tz=UTC)
+    return pacemaker_state(
+        status, None, local_node="hub1", database_resource="cfpgsql", vip_resource="cfvirtip"
+    )
 
 
-def test_old_role_names_are_normalised():
-    view = crm.parse(STOPPED_STANDBY_XML.replace('role="Promoted"', 'role="Master"'))
-    assert view.promoted_nodes() == ["hub1"]
-
-
-@pytest.mark.parametrize("bad", ["", "<nope/>", "<pacemaker-result", b"\xff\xfe"])
-def test_bad_xml_is_a_parse_error(bad):
-    with pytest.raises(crm.CrmParseError):
-        crm.parse(bad)
-
-
-def test_parses_every_shared_pacemaker_fixture():
-    files = sorted(p for d in pacemaker_fixture_dirs() for p in d.glob("xml-output*.xml"))
-    if not files:
-        not_found("the shared pacemaker fixtures (xml-output*.xml)")
-    for path in files:
-        raw = path.read_bytes()
-        view = crm.parse(raw)
-        section = raw.split(b"<nodes>")[1].split(b"</nodes>")[0] if b"<nodes>" in raw else b""
-        names = sorted({n.decode() for n in re.findall(rb'<node name="([^"]+)"', section)})
-        assert sorted(view.nodes) == names, path
-        assert bool(view.resources) == (b"<resource id=" in raw), path
+def test_the_captured_states_read_as_the_lab_expects():
+    stopped = read(STOPPED_STANDBY_XML)
+    assert stopped.dc == "hub1" and stopped.quorate and stopped.maintenance_mode is False
+    assert stopped.database is not None and stopped.database.promoted_nodes == ("hub1",)
+    assert [c.id for c in stopped.location_constraints] == ["cli-ban-mscfpgsql-on-hub2"]
+    healthy = read(healthy_xml())
+    assert healthy.database is not None and healthy.database.active_nodes == ("hub1", "hub2")
+    assert not healthy.location_constraints and not healthy.failed_actions
 
 
 def _nodes(vip_on: tuple[str, ...] = ("hub1",), lock_on: tuple[str, ...] = ("hub1",)):
@@ -96,31 +74,30 @@ def _nodes(vip_on: tuple[str, ...] = ("hub1",), lock_on: tuple[str, ...] = ("hub
 
 
 def _pg(streaming: bool = True):
-    rows = (ReplicationRow("hub2", "10.250.1.2", "streaming", "async"),) if streaming else ()
+    link = StandbyLink("hub2", "streaming" if streaming else "disconnected", "async", "10.250.1.2")
     return {
-        "hub1": PgFacts("hub1", True, in_recovery=False, timeline=1, replication=rows),
+        "hub1": PgFacts(up=True, role="primary", timeline=1, standbys=(link,)),
         "hub2": PgFacts(
-            "hub2",
-            True,
-            in_recovery=True,
+            up=True,
+            role="standby",
             timeline=1,
-            wal_receiver=WalReceiverRow("streaming", "10.250.1.100", 1),
+            receiver=WalReceiver("streaming", "10.250.1.100", 5432, 1),
         ),
     }
 
 
 def test_healthy_pair_has_no_problems():
-    assert health_problems(crm.parse(healthy_xml()), None, _nodes(), _pg()) == ()
+    assert health_problems(read(healthy_xml()), None, _nodes(), _pg()) == ()
 
 
 def test_stopped_standby_problems_name_each_fact():
-    problems = health_problems(crm.parse(STOPPED_STANDBY_XML), None, _nodes(), _pg(False))
+    problems = health_problems(read(STOPPED_STANDBY_XML), None, _nodes(), _pg(False))
     text = "\n".join(problems)
     for needle in (
         "failed action cfpgsql_monitor_4000 on hub2",
         "fail-count cfpgsql=1 on hub2",
         "constraint cli-ban-mscfpgsql-on-hub2",
-        "hub2: cfpgsql-status=STOP",
+        "hub2: pgsql agent status=STOP data-status=DISCONNECT",
         "no streaming pg_stat_replication row for hub2",
     ):
         assert needle in text
@@ -133,23 +110,23 @@ def test_stopped_standby_problems_name_each_fact():
         (_nodes(lock_on=("hub1", "hub2")), _pg(), "hub2: PGSQL.lock present"),
         (
             _nodes(),
-            {**_pg(), "hub2": PgFacts("hub2", True, in_recovery=False)},
+            {**_pg(), "hub2": PgFacts(up=True, role="primary")},
             "hub2: PostgreSQL is not a reachable standby",
         ),
         (
             _nodes(),
-            {**_pg(), "hub1": PgFacts("hub1", False, error="refused")},
+            {**_pg(), "hub1": PgFacts(up=False, error="refused")},
             "hub1: PostgreSQL is not a reachable primary",
         ),
     ],
 )
 def test_facts_outside_pacemaker_make_it_unhealthy(nodes, pg, needle):
-    assert needle in "\n".join(health_problems(crm.parse(healthy_xml()), None, nodes, pg))
+    assert needle in "\n".join(health_problems(read(healthy_xml()), None, nodes, pg))
 
 
 def test_maintenance_and_no_crm_are_problems():
     maint = healthy_xml().replace('maintenance-mode="false"', 'maintenance-mode="true"')
-    assert "maintenance-mode is on" in health_problems(crm.parse(maint), None, _nodes(), _pg())
+    assert "maintenance-mode is on" in health_problems(read(maint), None, _nodes(), _pg())
     dead = {
         **_nodes(),
         "hub2": NodeRuntime("hub2", "10.250.1.2", True, False, False, False, False, True, None),
@@ -157,3 +134,14 @@ def test_maintenance_and_no_crm_are_problems():
     problems = health_problems(None, "no node runs pacemaker", dead, _pg())
     assert "hub2: cluster stack not running" in problems
     assert "crm_mon: no node runs pacemaker" in problems
+
+
+def test_what_cannot_be_read_is_a_problem():
+    unknown = read(healthy_xml().replace(' maintenance-mode="false"', ""))
+    assert unknown.maintenance_mode is None
+    assert "maintenance-mode is unknown" in health_problems(unknown, None, _nodes(), _pg())
+    no_agent = read(
+        healthy_xml().replace('name="cfpgsql-status" value="HS:async"', 'name="x" value="y"')
+    )
+    problems = "\n".join(health_problems(no_agent, None, _nodes(), _pg()))
+    assert "hub2: pgsql agent status=None data-status=STREAMING|ASYNC" in problems
