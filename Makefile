@@ -47,8 +47,8 @@ lint: venv
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# The whole suite with the lab on PostgreSQL 15, then the tests marked pg18 (the live lab's
-# re-syncs, see docs/e2e.md) on a PostgreSQL 18 lab; both run even if the first fails.
+# The whole suite with the lab on PostgreSQL 15, then the tests marked pg18 (the layout and two
+# re-sync scenarios, see docs/e2e.md) on a PostgreSQL 18 lab; both run even if the first fails.
 # pytest's 5 (nothing selected, when PYTEST_ARGS names no pg18 test) is not a failure.
 test: deps venv lint
 	@status=0; \
