@@ -15,7 +15,7 @@ import pytest
 
 from lab import pglayout, procs
 from lab.config import LabConfig
-from lab.offline.pginstall import PgUnavailable, db_user_ids, pg_install
+from lab.offline.pginstall import PgUnavailable, pg_install, run_as_db_user
 from lab.state import LabState, from_json, to_json
 
 
@@ -103,19 +103,6 @@ def laid_out() -> Iterator[Path]:
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _run_as_db_user(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        argv,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd="/",
-        env={"PATH": "/usr/bin:/bin", "LANG": "C"},
-        **db_user_ids(),
-    )
-
-
 def test_18_is_laid_out_as_real_files_in_bin_lib_share(laid_out: Path) -> None:
     for program in ("postgres", "pg_ctl", "initdb", "psql", "pg_basebackup", "pg_rewind"):
         path = laid_out / "bin" / program
@@ -130,7 +117,7 @@ def test_18_is_laid_out_as_real_files_in_bin_lib_share(laid_out: Path) -> None:
 def test_18_finds_its_libraries_and_share_relative_to_bin(laid_out: Path) -> None:
     """The copies run from where they are (here the host path of a hub's /var/cfengine), as the
     database user, with libpq from ../lib: nothing of the wheel's own tree is needed."""
-    done = _run_as_db_user([str(laid_out / "bin/psql"), "--version"])
+    done = run_as_db_user([str(laid_out / "bin/psql"), "--version"], timeout=60)
     assert done.returncode == 0 and "18." in done.stdout, done.stderr
     ldd = subprocess.run(
         ["ldd", str(laid_out / "bin/pg_basebackup")], capture_output=True, text=True, check=True
@@ -144,7 +131,9 @@ def test_18_finds_its_libraries_and_share_relative_to_bin(laid_out: Path) -> Non
         check=True,
     ).stdout
     assert f"=> {laid_out}/lib/libpq" in walreceiver, walreceiver
-    pg_config = _run_as_db_user([str(laid_out / "bin/pg_config"), "--sharedir", "--pkglibdir"])
+    pg_config = run_as_db_user(
+        [str(laid_out / "bin/pg_config"), "--sharedir", "--pkglibdir"], timeout=60
+    )
     assert pg_config.stdout.split() == [str(laid_out / "share"), str(laid_out / "lib")]
 
 
