@@ -20,6 +20,7 @@ import json
 import logging
 import secrets
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -230,6 +231,16 @@ def replay_paused(lab: LabNodes, node: str | None = None) -> ScenarioResult:
         f"{t.node} streaming, its replay paused",
         started,
     )
+
+
+# causes the diagnosis must tell apart
+FAULTS: dict[str, Callable[[LabNodes, str | None], ScenarioResult]] = {
+    "replication-auth-rejected": auth_rejected,
+    "replication-password-changed": password_changed,
+    "primary-unreachable-from-standby": primary_unreachable,
+    "wal-removed": wal_removed,
+    "replay-paused": replay_paused,
+}
 
 
 def undo(lab: LabNodes) -> list[str]:

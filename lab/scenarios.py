@@ -408,12 +408,7 @@ SCENARIOS: dict[str, Callable[[LabNodes, str | None], ScenarioResult]] = {
     "stop-node": stop_node,
     "two-primaries": two_primaries,
     **READINESS_SCENARIOS,
-    # causes the diagnosis must tell apart (lab/diagnosis_faults.py)
-    "replication-auth-rejected": diagnosis_faults.auth_rejected,
-    "replication-password-changed": diagnosis_faults.password_changed,
-    "primary-unreachable-from-standby": diagnosis_faults.primary_unreachable,
-    "wal-removed": diagnosis_faults.wal_removed,
-    "replay-paused": diagnosis_faults.replay_paused,
+    **diagnosis_faults.FAULTS,
 }
 
 

@@ -36,8 +36,7 @@ from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.pg_messages import CAUSE_HELP, Cause
 from clusterstate.postgres import PgFacts
 from clusterstate.tools import CommandRunner
-from exporter.collectors.verdict import facts_of
-from exporter.scrape import CollectorError, CollectorResult
+from exporter.scrape import CollectorError, CollectorResult, facts_of
 from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
 

@@ -148,7 +148,7 @@ def _lag(i: VerdictInputs, t: Thresholds) -> tuple[Status, tuple[str, ...]]:
 
 
 def _replay_paused(i: VerdictInputs) -> tuple[Status, tuple[str, ...]]:
-    if not _pg_known(i) or i.pg is None:
+    if not pg_known(i) or i.pg is None:
         return "unknown", ()
     if i.pg.role == "primary":
         return "clear", ()  # a primary replays nothing

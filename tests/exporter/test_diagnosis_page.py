@@ -10,7 +10,6 @@ pacemaker (tests/e2e).
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -23,16 +22,13 @@ from clusterstate.tools import SubprocessRunner
 from exporter.collectors.diagnosis import DiagnosisCollector, DiagnosisConfig
 from exporter.collectors.postgres import PostgresCollector, PostgresConfig
 from exporter.collectors.verdict import VerdictCollector, VerdictConfig
-from exporter.registry import metrics_registry
 from exporter.scrape import ScheduledCollector, Scraper
-from exporter.server import bind
-from exporter.web.app import create_app
 from exporter.web.wsgi import WSGIApp
-from lab.loopback import free_port
 from lab.offline.clusterstates import pacemaker, pair_params
 from lab.offline.pgpair import PgPair
 from servicekit.metrics import MetricSpec, MetricWriter
 from tests.support import browser, pgcapture
+from tests.support.exporter_page import serving
 from tests.support.metrics_text import sample_value, samples
 
 DEADLINE = 30.0
@@ -72,17 +68,8 @@ def exporter(pg_pair: PgPair) -> Iterator[tuple[WSGIApp, str]]:
         node="hub2",
         cluster="cfcluster",
     )
-    app = create_app(scraper, metrics_registry(scraper))
-    port = free_port()
-    server = bind("127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, args=(app,), daemon=True)
-    thread.start()
-    try:
-        yield app, f"http://127.0.0.1:{port}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        scraper.close()
+    with serving(scraper) as served:
+        yield served
 
 
 def scrape(app: WSGIApp) -> tuple[str, dict[str, Any]]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,9 +22,7 @@ from exporter.collectors.hub import HubCollector, HubConfig
 from exporter.collectors.postgres import PostgresCollector, PostgresConfig
 from exporter.collectors.verdict import VerdictCollector, VerdictConfig
 from exporter.collectors.verdict_reasons import CODES
-from exporter.registry import metrics_registry
 from exporter.scrape import Collector, ScheduledCollector, Scraper
-from exporter.server import bind
 from exporter.web.app import create_app
 from exporter.web.filters import ago, size, utc
 from exporter.web.wsgi import WSGIApp
@@ -34,6 +31,7 @@ from lab.offline.hubdata import HUBS, create_cfdb, write_workdir
 from lab.offline.pginstall import PgInstall
 from lab.offline.pgpair import PgPair
 from tests.support import browser
+from tests.support.exporter_page import serving
 from tests.support.hubscrape import hub_scraper
 from tests.support.pgskip import newest_pg
 
@@ -68,18 +66,8 @@ def hub_pair(pg_pair: PgPair, tmp_path_factory: pytest.TempPathFactory) -> tuple
 def exporter(hub_pair: tuple[PgPair, Path]) -> Iterator[Exporter]:
     pair, work = hub_pair
     scraper = hub_scraper(pair, work)
-    registry = metrics_registry(scraper)
-    app = create_app(scraper, registry)
-    port = free_port()
-    server = bind("127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, args=(app,), daemon=True)
-    thread.start()
-    try:
-        yield Exporter(app, scraper, f"http://127.0.0.1:{port}/")
-    finally:
-        server.shutdown()
-        server.server_close()
-        scraper.close()
+    with serving(scraper) as (app, url):
+        yield Exporter(app, scraper, url)
 
 
 def api(exporter: Exporter) -> dict[str, Any]:

@@ -8,7 +8,6 @@ Portal, by ha.cfg's mapping, shows OK with hub2 passive. ha.cfg and ha_info.json
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,14 +19,11 @@ from exporter.collectors.pacemaker import PacemakerCollector, PacemakerConfig
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfig
 from exporter.collectors.readiness import ReadinessCollector, ReadinessConfig
 from exporter.collectors.verdict import VerdictCollector, VerdictConfig
-from exporter.registry import metrics_registry
 from exporter.scrape import Collector, DerivedCollector, ScheduledCollector, Scraper
-from exporter.server import bind
-from exporter.web.app import create_app
-from lab.loopback import free_port
 from lab.offline.cibstates import PCMK_TZ, CibStates, run_tool
 from lab.offline.hubdata import IP_OF, write_workdir
 from tests.support import browser
+from tests.support.exporter_page import serving
 from tests.support.runners import CibFileRunner
 
 
@@ -74,17 +70,8 @@ def page(cib_states: CibStates, tmp_path: Path) -> Iterator[tuple[str, Client]]:
     scraper = Scraper(
         [ScheduledCollector(c, 10.0) for c in collectors], derived, node="hub1", cluster="cfcluster"
     )
-    app = create_app(scraper, metrics_registry(scraper))
-    port = free_port()
-    server = bind("127.0.0.1", port)
-    thread = threading.Thread(target=server.serve_forever, args=(app,), daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}/", Client(app)
-    finally:
-        server.shutdown()
-        server.server_close()
-        scraper.close()
+    with serving(scraper) as (app, url):
+        yield url, Client(app)
 
 
 def test_both_verdicts_side_by_side(page: tuple[str, Client]) -> None:
