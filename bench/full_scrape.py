@@ -1,6 +1,7 @@
 """A full cfha-exporter scrape against what users run instead, on the live lab, in the same run.
 
-One lab (`lab/`: two hubs, corosync 3.1.7, pacemaker 2.1.5, the pgsql agent, PostgreSQL 15).
+One lab per PostgreSQL major (`lab/`: two hubs, corosync 3.1.7, pacemaker 2.1.5, the pgsql agent;
+Debian's PostgreSQL 15, then 18 laid out as on a CFEngine hub; `--pg` names some).
 In each hub, side by side: `cfha-exporter` (every collector), Debian's `ha_cluster_exporter`
 and `prometheus-postgres-exporter` (default collectors, on the same cfdb over the same socket).
 `bench.scrape_probe` then runs inside that hub and times, round by round and in rotating order,
@@ -15,11 +16,16 @@ a thousand of them used to stop every scrape). cfha-exporter runs with
 `--scrape.reuse-seconds 0`: every scrape of the benchmark is a collection of its own.
 
     .venv/bin/python -m bench.full_scrape [--runs N] [--hosts N] [--idle N] [--lab ID]
-                                          [--before CHECKOUT]
+                                          [--pg 15|18 ...] [--before CHECKOUT]
 
 `--before CHECKOUT` (for example a `git worktree` of an earlier commit) runs that checkout's
 cfha-exporter as a fourth exporter in the same rounds, with the environment its own unit file
 sets: the change's cost is then `ratio_to_before`, measured in the same run.
+
+prometheus-postgres-exporter (0.11.1 in Debian 12) predates PostgreSQL 17: its `bgwriter`
+collector reads columns that moved to `pg_stat_checkpointer` and fails on every scrape of an 18
+server (its other collectors work). Each case records which of its collectors failed, from its own
+log, and the summary says so beside the ratio.
 
 Goals: cfha's scrape <= 1.0 x the two peers' scrapes together (the sum of their medians: a
 Prometheus pays both), and <= 1.3 x the raw probes; with the idle connections, unchanged.
@@ -28,6 +34,7 @@ Prometheus pays both), and <= 1.3 x the raw probes; with the idle connections, u
 from __future__ import annotations
 
 import json
+import re
 import statistics
 import sys
 import tempfile
@@ -40,11 +47,12 @@ from typing import Any
 
 import psycopg
 
-from bench.common import argument_parser, quantile, save
+from bench.common import add_pg_argument, argument_parser, quantile, save
 from lab import render
 from lab.cfdb import seed
 from lab.cfdb_plan import hubs_from_ha_info
 from lab.cluster import Lab, claim_free_lab
+from lab.pglayout import MAJORS
 
 REPO = Path(__file__).resolve().parents[1]
 CFHA, HCE, PGE = "cfha-exporter", "ha_cluster_exporter", "prometheus-postgres-exporter"
@@ -53,6 +61,8 @@ PORTS = {CFHA: 19732, HCE: 19664, PGE: 19187, BEFORE: 19733}  # inside each hub'
 GOAL_VS_PEERS = 1.0
 GOAL_VS_RAW = 1.3
 SMALL_CFDB = 50
+# prometheus-postgres-exporter logs each collector that fails, at level error.
+COLLECTOR_FAILED = re.compile(r'msg="collector failed" name=(\S+) .*?err="((?:[^"\\]|\\.)*)"')
 
 
 def memory(pid: int) -> dict[str, int]:
@@ -122,11 +132,24 @@ def exporters(
             lab.stop_spawned(pid)
 
 
+def peer_failures(log: Path, offset: int) -> dict[str, dict[str, Any]]:
+    """What prometheus-postgres-exporter logged after `offset`: each collector that failed, how
+    many times, and its first error."""
+    text = log.read_text(errors="replace")[offset:] if log.exists() else ""
+    failed: dict[str, dict[str, Any]] = {}
+    for name, error in COLLECTOR_FAILED.findall(text):
+        entry = failed.setdefault(name, {"count": 0, "error": error})
+        entry["count"] += 1
+    return failed
+
+
 def probe(
     lab: Lab, node: str, runs: int, work: Path, *, idle: int = 0, before: Path | None = None
 ) -> dict[str, Any]:
     """Run the interleaved measurement inside `node` with its exporters (and `idle`
     connections held open to cfha-exporter)."""
+    pge_log = work / f"{node}-{PGE}.log"
+    offset = len(pge_log.read_text(errors="replace")) if pge_log.exists() else 0
     with exporters(lab, node, work, before) as pids:
         targets = [f"--target={name}=http://127.0.0.1:{PORTS[name]}/metrics" for name in pids]
         if idle:
@@ -142,6 +165,7 @@ def probe(
             raise RuntimeError(f"scrape_probe in {node} failed: {done.stderr[-3000:]}")
         measured: dict[str, Any] = json.loads(done.stdout)
         measured["memory"] = {name: memory(pid) for name, pid in pids.items()}
+    measured["peer_failures"] = {PGE: peer_failures(pge_log, offset)}
     return measured
 
 
@@ -178,6 +202,7 @@ def summarise(measured: dict[str, Any]) -> dict[str, Any]:
         "page_bytes": measured["page_bytes"],
         "page_samples": measured["page_samples"],
         "samples": {"scrapes": scrapes, "raw_total": measured["raw_total"]},
+        "peer_failures": measured["peer_failures"],
     }
 
 
@@ -206,12 +231,30 @@ def reseed(lab: Lab, hosts: int) -> None:
 
 
 def run(
-    runs: int, hosts: int, idle: int, lab_id: int | None, before: Path | None = None
+    runs: int,
+    hosts: int,
+    idle: int,
+    lab_id: int | None,
+    majors: tuple[int, ...] = MAJORS,
+    *,
+    before: Path | None = None,
 ) -> dict[str, Any]:
+    """Every case on a lab of each PostgreSQL major in turn (one lab at a time)."""
+    result: dict[str, Any] = {"runs": runs, "cases": []}
+    for major in majors:
+        result["cases"] += cases_on(major, runs, hosts, idle, lab_id, before=before)
+    save("full_scrape", result)
+    return result
+
+
+def cases_on(
+    major: int, runs: int, hosts: int, idle: int, lab_id: int | None, *, before: Path | None
+) -> list[dict[str, Any]]:
     lab = Lab(lab_id) if lab_id is not None else claim_free_lab()
-    result: dict[str, Any] = {"runs": runs, "lab": lab.lab_id, "cases": []}
+    cases: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="cfha-bench-scrape-") as tmp:
-        lab.up(seed_hosts=SMALL_CFDB)
+        lab.up(seed_hosts=SMALL_CFDB, pg_major=major)
+        pg = {"lab": lab.lab_id, "pg_major": major, "pg_version": lab.postgres().version}
         try:
             roles = {lab.primary(): "primary", lab.standby(): "standby"}
             for size in (SMALL_CFDB, hosts):
@@ -221,12 +264,11 @@ def run(
                     for held in (0, idle) if size == SMALL_CFDB and idle else (0,):
                         measured = probe(lab, node, runs, Path(tmp), idle=held, before=before)
                         summary = summarise(measured)
-                        result["cases"].append({"cfdb_hosts": size, "node": node, "role": role,
-                                                "idle_connections": held, **summary})  # fmt: skip
+                        cases.append({"cfdb_hosts": size, "node": node, "role": role,
+                                      "idle_connections": held, **pg, **summary})  # fmt: skip
         finally:
             lab.down()
-    save("full_scrape", result)
-    return result
+    return cases
 
 
 def lines(result: dict[str, Any]) -> list[str]:
@@ -236,8 +278,8 @@ def lines(result: dict[str, Any]) -> list[str]:
         idle = case.get("idle_connections", 0)
         crowd = f", {idle:,} idle connections open" if idle else ""
         out.append(
-            f"full scrape, {case['role']} ({case['node']}), cfdb {case['cfdb_hosts']:,} "
-            f"hosts{crowd}: "
+            f"full scrape, PostgreSQL {case['pg_version']}, {case['role']} ({case['node']}), "
+            f"cfdb {case['cfdb_hosts']:,} hosts{crowd}: "
             f"cfha {med[CFHA] * 1e3:.1f} ms vs peers {med[HCE] * 1e3:.1f} + "
             f"{med[PGE] * 1e3:.1f} ms -> {case['ratio_to_peers']:.2f} (goal <= {GOAL_VS_PEERS}); "
             f"vs raw probes {case['raw_probes_median_seconds'] * 1e3:.1f} ms -> "
@@ -248,6 +290,12 @@ def lines(result: dict[str, Any]) -> list[str]:
             out.append(
                 f"    against --before: {med[BEFORE] * 1e3:.1f} ms -> "
                 f"{case['ratio_to_before']:.2f} x; RSS {case['rss_before_bytes'] / 2**20:.1f} MiB"
+            )
+        timed = len(case["samples"]["scrapes"][PGE])
+        for name, failure in case["peer_failures"][PGE].items():
+            out.append(
+                f"    {PGE}: its {name} collector failed on {failure['count']} scrapes"
+                f" ({timed} timed, plus warm-ups): {failure['error']}; its series are missing"
             )
     return out
 
@@ -260,11 +308,14 @@ def main(argv: list[str] | None = None) -> int:
         "--idle", type=int, default=1000, help="idle connections held open in the extra cases"
     )
     parser.add_argument("--lab", type=int, default=None, help="lab id (default: a free one)")
+    add_pg_argument(parser)
     parser.add_argument(
         "--before", type=Path, default=None, help="a checkout of an earlier cfha to compare with"
     )
     args = parser.parse_args(argv)
-    result = run(args.runs, args.hosts, args.idle, args.lab, args.before)
+    result = run(
+        args.runs, args.hosts, args.idle, args.lab, tuple(args.pg or MAJORS), before=args.before
+    )
     print("\n".join(lines(result)))
     return 0
 

@@ -44,8 +44,13 @@ def full_scrape(r: dict[str, Any]) -> list[Row]:
     rows = []
     for c in r["cases"]:
         where = f"{c['role']} ({c['node']}), cfdb {c['cfdb_hosts']:,} hosts"
+        if c.get("pg_version"):  # results from before the lab ran PostgreSQL 18 have none
+            where = f"PostgreSQL {c['pg_version']}, {where}"
         if c.get("idle_connections"):
             where += f", {c['idle_connections']:,} idle connections held open"
+        failed = sorted(c.get("peer_failures", {}).get("prometheus-postgres-exporter", {}))
+        if failed:
+            where += f" (prometheus-postgres-exporter's {', '.join(failed)} collector failing)"
         m = c["median_seconds"]
         hce, pge = m["ha_cluster_exporter"], m["prometheus-postgres-exporter"]
         rows.append(

@@ -1,6 +1,7 @@
 """Command line of the lab: `python -m lab up|status|down|inject|restore|run|forward`.
 
-The lab id comes from `--id` or the environment variable CFHA_LAB_ID (default 0).
+The lab id comes from `--id` or the environment variable CFHA_LAB_ID (default 0). The PostgreSQL
+major of a new lab from `up --pg` or CFHA_LAB_PG (default 15); later commands use the lab's own.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from dataclasses import asdict
 from typing import Any
 
-from lab import scenarios, teardown
+from lab import pglayout, scenarios, teardown
 from lab.cluster import Lab
 from lab.config import LabConfigError, lab_id_from_env
 from lab.errors import LabError
@@ -25,6 +26,14 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--timeout", type=float, default=120.0)
     up.add_argument("--hosts", type=int, default=50, help="client hosts seeded into cfdb")
     up.add_argument("--replace", action="store_true", help="tear down an existing lab first")
+    up.add_argument(
+        "--pg",
+        type=int,
+        choices=pglayout.MAJORS,
+        default=None,
+        help="PostgreSQL major of the hubs (default: CFHA_LAB_PG, else 15); 18 is laid out as"
+        " CFEngine does, under /var/cfengine",
+    )
     st = sub.add_parser("status", help="crm_mon, agent attributes, replication, VIP, ports")
     st.add_argument("--json", action="store_true", help="the typed status as JSON")
     sub.add_parser("down", help="stop everything, remove every trace (idempotent)")
@@ -52,13 +61,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         lab = Lab(args.id if args.id is not None else lab_id_from_env())
         return _dispatch(lab, args)
-    except (LabError, LabConfigError) as err:
+    except (LabError, LabConfigError, pglayout.LabPgError) as err:
         print(f"lab: {err}", file=sys.stderr)
         return 1
 
 
 def _up(lab: Lab, args: argparse.Namespace) -> int:
-    seconds = lab.up(args.timeout, seed_hosts=args.hosts, replace=args.replace)
+    seconds = lab.up(args.timeout, seed_hosts=args.hosts, replace=args.replace, pg_major=args.pg)
     print(f"lab {lab.lab_id} healthy after {seconds:.1f}s")
     print(lab.status_text(), end="")
     return 0
@@ -69,7 +78,10 @@ def _status(lab: Lab, args: argparse.Namespace) -> int:
         print(f"lab {lab.lab_id} is not up")
         return 3
     if args.json:
-        print(json.dumps(_jsonable(asdict(lab.status())), indent=2, default=str))
+        pg = lab.postgres()
+        postgres = {"major": pg.major, "version": pg.version, "bin_dir": str(pg.bin_dir)}
+        shown = {**asdict(lab.status()), "postgres": postgres}
+        print(json.dumps(_jsonable(shown), indent=2, default=str))
     else:
         print(lab.status_text(), end="")
     return 0

@@ -19,13 +19,24 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lab import cfengine_side, lifecycle, postgres, restore, scenarios, settle, teardown, tracked
+from lab import (
+    cfengine_side,
+    lifecycle,
+    pglayout,
+    postgres,
+    restore,
+    scenarios,
+    settle,
+    teardown,
+    tracked,
+)
 from lab import config as lab_config
 from lab import status as lab_status
 from lab.config import MAX_LAB_ID, LabConfig, NodeSpec, lab_id_from_env
 from lab.errors import LabError
 from lab.node import NodeRunner
 from lab.nodes import LabNodes
+from lab.pglayout import LabPostgres
 from lab.restore import RestoreReport
 from lab.scenarios import ScenarioResult
 from lab.settle import LabNotHealthyError
@@ -70,6 +81,11 @@ class Lab:
     def other(self, name: str) -> str:
         return self.nodes.other(name)
 
+    def postgres(self) -> LabPostgres:
+        """The PostgreSQL the hubs run (`.major`, `.bin_dir` inside a node, `.tool(name)`), as
+        chosen when the lab came up."""
+        return self.nodes.postgres()
+
     def exists(self) -> bool:
         return self.store.exists()
 
@@ -97,9 +113,12 @@ class Lab:
         seed_hosts: int = 50,
         rng_seed: int = 1,
         replace: bool = False,
+        pg_major: int | None = None,
     ) -> float:
         """Start the lab and wait until it is healthy; returns the seconds that took.
 
+        `pg_major`: the PostgreSQL its hubs run, 15 or 18 (None: CFHA_LAB_PG, else 15); every
+        later call on this lab, from any process, uses the same.
         Fails if the lab already exists, unless `replace` (then it is torn down first).
         On any failure everything started so far is torn down again.
         """
@@ -109,6 +128,7 @@ class Lab:
             seed_hosts=seed_hosts,
             rng_seed=rng_seed,
             replace_existing=replace,
+            pg_major=pglayout.major_from_env() if pg_major is None else pg_major,
             on_down=self._record_down,
         )
 
@@ -133,7 +153,10 @@ class Lab:
                 done = self.run(name, ["crm_mon", "-1", "-A", "-f", "-r", "--include=bans"])
                 text = done.stdout if done.returncode == 0 else done.stderr
                 break
-        return lab_status.format_text(current, text)
+        # Which PostgreSQL, right under the verdict (lab.status is the typed view; this is a fact
+        # of the lab's own making, from its state file).
+        header, _, rest = lab_status.format_text(current, text).partition("\n")
+        return f"{header}\n  {self.postgres().describe(self.config.nodes)}\n{rest}"
 
     def wait_healthy(self, timeout: float = 60.0) -> LabStatus:
         """The lab's status once healthy; LabNotHealthyError (`.last`) after `timeout`."""

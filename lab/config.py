@@ -15,7 +15,6 @@ MAX_LAB_ID = 20
 NODE_NAMES: tuple[str, str] = ("hub1", "hub2")
 CLUSTER_NAME = "cfcluster"
 PG_PORT = 5432
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PG_OS_USER = "postgres"
 # Each lab creates its own directory here (cfha-lab-<id>), exclusively, and removes it at down.
 DEFAULT_ROOT_BASE = Path("/tmp")  # noqa: S108

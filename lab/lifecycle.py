@@ -22,12 +22,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lab import cfdb, cfengine_side, postgres, render, tracked
+from lab import cfdb, cfengine_side, pglayout, postgres, render, tracked
 from lab.config import (
     MASTER_HUB_DAT,
     NODE_BIND_DIRS,
     OCF_SHELLFUNCS,
-    PG_BIN,
     PG_OS_USER,
     PG_PORT,
     PG_STATE_DIR,
@@ -40,6 +39,8 @@ from lab.errors import LabError
 from lab.node import NodeRunner
 from lab.nodeinit import READY_FILE
 from lab.nodes import LabNodes
+from lab.offline.pginstall import pg_install
+from lab.pglayout import LabPostgres
 from lab.procs import (
     BASE_ENV,
     ProcError,
@@ -92,7 +93,7 @@ def _write(path: Path, text: str, mode: int = 0o644, owner: tuple[int, int] | No
         os.chown(path, *owner)
 
 
-def prepare_node_dirs(cfg: LabConfig, node: NodeSpec) -> None:
+def prepare_node_dirs(cfg: LabConfig, node: NodeSpec, pg: LabPostgres) -> None:
     hacluster = _owner("hacluster", "haclient")
     pg_owner = _owner(PG_OS_USER, PG_OS_USER)
     _mkdir(node.root, 0o755)
@@ -105,7 +106,12 @@ def prepare_node_dirs(cfg: LabConfig, node: NodeSpec) -> None:
     _mkdir(node.var_work, 0o755)
     _mkdir(node.logs, 0o755)
     _write(node.root / "etc-corosync/corosync.conf", render.corosync_conf(cfg))
-    _write(node.root / "var-lib-pacemaker/cib/cib.xml", render.cib_xml(cfg), 0o600, hacluster)
+    _write(
+        node.root / "var-lib-pacemaker/cib/cib.xml",
+        render.cib_xml(cfg, pg.bin_dir),
+        0o600,
+        hacluster,
+    )
     _write(node.root / "ocf-shellfuncs", render.patched_ocf_shellfuncs(OCF_SHELLFUNCS.read_text()))
     _write(node.root / "hosts", render.etc_hosts(Path("/etc/hosts").read_text(), cfg))
     _mkdir(node.host_path(PG_STATE_DIR), 0o755, pg_owner)
@@ -113,6 +119,7 @@ def prepare_node_dirs(cfg: LabConfig, node: NodeSpec) -> None:
     cfengine_side.write_node(cfg, node)  # the client keys follow with cfdb's seed
     first = cfg.nodes[0]
     _write(node.host_path(MASTER_HUB_DAT), first.address + "\n")
+    pglayout.install(pg.major, node)
 
 
 def _save_node(lab: LabNodes, name: str, **changes: object) -> None:
@@ -202,10 +209,11 @@ def setup_postgres(lab: LabNodes, seed_hosts: int, rng_seed: int) -> None:
     """hub1: initdb, cfdb and its seed; hub2: a base backup of it. Both stopped afterwards."""
     first, second = lab.config.nodes
     r1, r2 = lab.runner(first.name), lab.runner(second.name)
+    pg = lab.postgres()
     for runner in (r1, r2):
         postgres.prepare_log(runner)
-    postgres.initdb(r1, first, lab.config, PREP_PGDATA)
-    postgres.start(r1, PREP_PGDATA)
+    postgres.initdb(r1, pg, first, lab.config, PREP_PGDATA)
+    postgres.start(r1, pg, PREP_PGDATA)
     postgres.query(
         first,
         "CREATE DATABASE cfdb TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C'",
@@ -225,10 +233,10 @@ def setup_postgres(lab: LabNodes, seed_hosts: int, rng_seed: int) -> None:
     lab.store.update(
         lambda s: replace(s, seed_hosts=seed_hosts, seed_now=now.isoformat(), seed_rng=rng_seed)
     )
-    postgres.basebackup(r2, first, PREP_PGDATA)
+    postgres.basebackup(r2, pg, first, PREP_PGDATA)
     # The clean stop writes a shutdown checkpoint, so hub1 is strictly ahead of hub2 and the
     # agent promotes hub1 at first start.
-    postgres.stop(r1, pgdata=PREP_PGDATA)
+    postgres.stop(r1, pg, pgdata=PREP_PGDATA)
     for node in (first, second):
         node.host_path(PREP_PGDATA).rename(node.pgdata_host)
 
@@ -315,14 +323,16 @@ def kill_stack(lab: LabNodes, name: str) -> list[int]:
     return [r.pid for r in refs]
 
 
-def unavailable_reason() -> str | None:
-    """Why a lab cannot start on this machine (None when it can)."""
+def unavailable_reason(pg_major: int | None = None) -> str | None:
+    """Why a lab on PostgreSQL `pg_major` (None: CFHA_LAB_PG or 15) cannot start on this machine
+    (None when it can)."""
     if os.geteuid() != 0:
         return "the lab needs root (network and mount namespaces)"
     missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool, path=BASE_ENV["PATH"]) is None]
-    if not (PG_BIN / "postgres").exists():
-        missing.append(str(PG_BIN / "postgres"))
-    return f"missing for the lab: {', '.join(missing)} (make deps)" if missing else None
+    if missing:
+        return f"missing for the lab: {', '.join(missing)} (make deps)"
+    major = pglayout.major_from_env() if pg_major is None else pg_major
+    return pglayout.unavailable_reason(major)
 
 
 def up(
@@ -332,9 +342,11 @@ def up(
     seed_hosts: int,
     rng_seed: int,
     replace_existing: bool,
+    pg_major: int,
     on_down: Callable[[DownReport], object] | None = None,
 ) -> float:
-    """Start the lab and wait until it is healthy; returns the seconds that took.
+    """Start the lab on PostgreSQL `pg_major` and wait until it is healthy; returns the seconds
+    that took.
 
     Whatever it tears down (an existing lab it replaces, itself after a failure) is reported to
     `on_down`."""
@@ -346,7 +358,7 @@ def up(
         if on_down is not None:
             on_down(report)
 
-    reason = unavailable_reason()
+    reason = unavailable_reason(pg_major)
     if reason:
         raise LabError(reason)
     if replace_existing:
@@ -367,9 +379,20 @@ def up(
     try:
         cfg.root.mkdir(mode=0o755, exist_ok=True)
         cfg.root.chmod(0o755)
-        lab.store.save(LabState(cfg.lab_id, str(cfg.root), "starting", os.getpid()))
+        version = pg_install(pg_major).version
+        lab.store.save(
+            LabState(
+                cfg.lab_id,
+                str(cfg.root),
+                "starting",
+                os.getpid(),
+                pg_major=pg_major,
+                pg_version=version,
+            )
+        )
+        pg = lab.postgres()
         for node in cfg.nodes:
-            prepare_node_dirs(cfg, node)
+            prepare_node_dirs(cfg, node, pg)
         for node in cfg.nodes:
             start_holder(lab, node)
         wait_holders_ready(lab)

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from lab.config import LabConfig, NodeSpec
 from lab.errors import LabError
 from lab.node import NodeCommandError, NodeRunner
+from lab.pglayout import LabPostgres, for_major
 from lab.procs import is_alive
 from lab.state import LabState, StateError, StateStore
 
@@ -46,6 +47,11 @@ class LabNodes:
             return self.store.load()
         except StateError as err:
             raise LabError(f"lab {self.lab_id} is not up: {err}") from err
+
+    def postgres(self) -> LabPostgres:
+        """The PostgreSQL this lab runs: the major chosen at `up`, from the state file."""
+        state = self.load_state()
+        return for_major(state.pg_major, state.pg_version)
 
     def runner(self, name: str) -> NodeRunner:
         holder = self.load_state().node(self.node(name).name).holder

@@ -18,7 +18,6 @@ import psycopg
 
 from lab import render
 from lab.config import (
-    PG_BIN,
     PG_LOGFILE,
     PG_OS_USER,
     PG_PORT,
@@ -27,11 +26,11 @@ from lab.config import (
     NodeSpec,
 )
 from lab.node import NodeRunner
-from lab.procs import ProcRef, exe_of, pids_in_netns, terminate
+from lab.pglayout import LabPostgres
+from lab.procs import ProcRef, pids_in_netns, runs_file, terminate
 
 CONNECT_TIMEOUT_S = 3
 STATEMENT_TIMEOUT_MS = 15000
-POSTGRES_EXE = str(PG_BIN / "postgres")
 
 
 class PgSetupError(RuntimeError):
@@ -73,10 +72,12 @@ def prepare_log(runner: NodeRunner) -> None:
     )
 
 
-def initdb(runner: NodeRunner, node: NodeSpec, cfg: LabConfig, pgdata: Path = PGDATA) -> None:
+def initdb(
+    runner: NodeRunner, pg: LabPostgres, node: NodeSpec, cfg: LabConfig, pgdata: Path = PGDATA
+) -> None:
     runner.run(
         [
-            str(PG_BIN / "initdb"),
+            pg.tool("initdb"),
             "-D",
             str(pgdata),
             "-U",
@@ -101,30 +102,36 @@ def initdb(runner: NodeRunner, node: NodeSpec, cfg: LabConfig, pgdata: Path = PG
     _chown_postgres(archive)
 
 
-def pg_ctl(runner: NodeRunner, *args: str, timeout: float = 60.0, pgdata: Path = PGDATA) -> None:
+def pg_ctl(
+    runner: NodeRunner, pg: LabPostgres, *args: str, timeout: float = 60.0, pgdata: Path = PGDATA
+) -> None:
     runner.run(
-        [str(PG_BIN / "pg_ctl"), "-D", str(pgdata), *args],
+        [pg.tool("pg_ctl"), "-D", str(pgdata), *args],
         user=PG_OS_USER,
         timeout=timeout,
         check=True,
     )
 
 
-def start(runner: NodeRunner, pgdata: Path = PGDATA) -> None:
+def start(runner: NodeRunner, pg: LabPostgres, pgdata: Path = PGDATA) -> None:
     # The archive lives inside the data directory: follow it when the cluster is not at PGDATA.
     archive = f"-c archive_command='cp %p {pgdata / 'pg_arch'}/%f'"
-    pg_ctl(runner, "-l", str(PG_LOGFILE), "-o", archive, "-w", "-t", "30", "start", pgdata=pgdata)
+    pg_ctl(
+        runner, pg, "-l", str(PG_LOGFILE), "-o", archive, "-w", "-t", "30", "start", pgdata=pgdata
+    )
 
 
-def stop(runner: NodeRunner, mode: str = "fast", pgdata: Path = PGDATA) -> None:
-    pg_ctl(runner, "-m", mode, "-w", "-t", "30", "stop", pgdata=pgdata)
+def stop(runner: NodeRunner, pg: LabPostgres, mode: str = "fast", pgdata: Path = PGDATA) -> None:
+    pg_ctl(runner, pg, "-m", mode, "-w", "-t", "30", "stop", pgdata=pgdata)
 
 
-def basebackup(runner: NodeRunner, source: NodeSpec, pgdata: Path = PGDATA) -> None:
+def basebackup(
+    runner: NodeRunner, pg: LabPostgres, source: NodeSpec, pgdata: Path = PGDATA
+) -> None:
     """Clone the whole cluster from `source` into this node's (absent or empty) data directory."""
     runner.run(
         [
-            str(PG_BIN / "pg_basebackup"),
+            pg.tool("pg_basebackup"),
             "-h",
             source.address,
             "-p",
@@ -153,29 +160,31 @@ def postmaster_pid(node: NodeSpec) -> int | None:
     return int(first) if first.strip().isdigit() else None
 
 
-def server_processes(netns_inode: int) -> list[ProcRef]:
-    """Every PostgreSQL server process (postmaster and children) in the node."""
-    return [ref for ref in pids_in_netns(netns_inode) if exe_of(ref.pid) == POSTGRES_EXE]
+def server_processes(netns_inode: int, server: Path) -> list[ProcRef]:
+    """Every PostgreSQL server process (postmaster and children) in the node; `server` is the
+    host path of the node's `postgres` binary (`LabPostgres.server_on_host`)."""
+    return [ref for ref in pids_in_netns(netns_inode) if runs_file(ref.pid, server)]
 
 
-def wait_no_server(netns_inode: int, timeout: float) -> None:
+def wait_no_server(netns_inode: int, server: Path, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while server_processes(netns_inode):
+    while server_processes(netns_inode, server):
         if time.monotonic() >= deadline:
-            left = [r.pid for r in server_processes(netns_inode)]
+            left = [r.pid for r in server_processes(netns_inode, server)]
             raise PgSetupError(f"PostgreSQL processes still running: {left}")
         time.sleep(0.05)
 
 
-def force_stop(runner: NodeRunner, netns_inode: int) -> None:
+def force_stop(runner: NodeRunner, pg: LabPostgres, node: NodeSpec, netns_inode: int) -> None:
     """Stop whatever PostgreSQL runs in the node, outside pacemaker: fast, then SIGKILL."""
-    if not server_processes(netns_inode):
+    server = pg.server_on_host(node)
+    if not server_processes(netns_inode, server):
         return
     runner.run(
-        [str(PG_BIN / "pg_ctl"), "-D", str(PGDATA), "-m", "fast", "-w", "-t", "10", "stop"],
+        [pg.tool("pg_ctl"), "-D", str(PGDATA), "-m", "fast", "-w", "-t", "10", "stop"],
         user=PG_OS_USER,
         timeout=20,
     )
-    left = server_processes(netns_inode)
+    left = server_processes(netns_inode, server)
     if left:
         terminate(left, timeout=0.1)

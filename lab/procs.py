@@ -152,11 +152,17 @@ def pids_in_netns(inode: int) -> list[ProcRef]:
     return found
 
 
-def exe_of(pid: int) -> str | None:
+def runs_file(pid: int, executable: Path) -> bool:
+    """Whether the process runs `executable` (as a path on the host).
+
+    Compared as files (device and inode), not as path strings: /proc/PID/exe reads as the path in
+    the process's own mount namespace, which for a node's /var/cfengine is not the host's.
+    """
     try:
-        return os.readlink(f"/proc/{pid}/exe")
+        running, wanted = os.stat(f"/proc/{pid}/exe"), executable.stat()
     except OSError:
-        return None
+        return False
+    return (running.st_dev, running.st_ino) == (wanted.st_dev, wanted.st_ino)
 
 
 def launch_detached(

@@ -6,13 +6,13 @@ corosync.conf and the seed cib.xml follow the CFEngine HA installation guide (re
 
 from __future__ import annotations
 
+from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from lab.cfdb_plan import Hub, ha_info_text
 from lab.config import (
     CLUSTER_NAME,
     PG_ARCHIVE_DIR,
-    PG_BIN,
     PG_LOGFILE,
     PG_OS_USER,
     PG_PORT,
@@ -74,11 +74,12 @@ def _nvpairs(owner: str, pairs: dict[str, str]) -> str:
     )
 
 
-def pgsql_params(cfg: LabConfig) -> dict[str, str]:
-    """Instance attributes of `cfpgsql`, the CFEngine guide's values adapted to this machine."""
+def pgsql_params(cfg: LabConfig, pg_bin: Path) -> dict[str, str]:
+    """Instance attributes of `cfpgsql`, the CFEngine guide's values adapted to this machine;
+    `pg_bin`: the directory of PostgreSQL's programs inside the nodes."""
     return {
-        "pgctl": str(PG_BIN / "pg_ctl"),
-        "psql": str(PG_BIN / "psql"),
+        "pgctl": str(pg_bin / "pg_ctl"),
+        "psql": str(pg_bin / "psql"),
         "pgdata": str(PGDATA),
         "config": str(PGDATA / "postgresql.conf"),
         "pgdb": "cfdb",
@@ -110,7 +111,7 @@ def _op(rsc: str, name: str, interval: int, timeout: str, role: str = "") -> str
     )
 
 
-def cib_xml(cfg: LabConfig) -> str:
+def cib_xml(cfg: LabConfig, pg_bin: Path) -> str:
     """The seed CIB: cluster options, both nodes, resources and constraints, empty status."""
     crm_config = _nvpairs(
         "cib-bootstrap-options",
@@ -173,7 +174,7 @@ def cib_xml(cfg: LabConfig) -> str:
         f'<meta_attributes id="mscfpgsql-meta_attributes">{clone_meta}</meta_attributes>'
         '<primitive id="cfpgsql" class="ocf" provider="heartbeat" type="pgsql">'
         '<instance_attributes id="cfpgsql-instance_attributes">'
-        f"{_nvpairs('cfpgsql-instance_attributes', pgsql_params(cfg))}"
+        f"{_nvpairs('cfpgsql-instance_attributes', pgsql_params(cfg, pg_bin))}"
         "</instance_attributes>"
         f"<operations>{ops}</operations>"
         "</primitive></clone>"

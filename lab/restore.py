@@ -33,7 +33,15 @@ import psycopg
 
 from clusterstate.parsers.cib import CibParseError
 from clusterstate.parsers.pcmk_values import Role
-from lab import cfengine_side, diagnosis_faults, lifecycle, postgres, scenarios_readiness, teardown
+from lab import (
+    cfengine_side,
+    diagnosis_faults,
+    lifecycle,
+    pglayout,
+    postgres,
+    scenarios_readiness,
+    teardown,
+)
 from lab.cib_leftovers import find_leftovers
 from lab.config import MASTER_HUB_DAT, PGDATA
 from lab.errors import LabError
@@ -91,7 +99,7 @@ def revive_stack(lab: LabNodes, node: str) -> None:
     lifecycle.kill_stack(lab, node)
     inode = lab.load_state().node(node).netns_inode
     assert inode is not None
-    postgres.force_stop(lab.runner(node), inode)
+    postgres.force_stop(lab.runner(node), lab.postgres(), lab.node(node), inode)
     drop_stray_vip(lab, node)
     lifecycle.start_stack(lab, node)
 
@@ -153,9 +161,10 @@ def reclone(lab: LabNodes, primary: str, node: str, deadline: float) -> None:
     runner = lab.runner(node)
     inode = lab.load_state().node(node).netns_inode
     assert inode is not None
-    postgres.force_stop(runner, inode)
+    pg = lab.postgres()
+    postgres.force_stop(runner, pg, lab.node(node), inode)
     runner.run(["rm", "-rf", "--one-file-system", str(PGDATA)], check=True)
-    postgres.basebackup(runner, lab.node(primary))
+    postgres.basebackup(runner, pg, lab.node(primary))
     lab.node(node).lock_host.unlink(missing_ok=True)
 
 
@@ -233,7 +242,14 @@ def restore_healthy(lab: LabNodes, timeout: float) -> RestoreReport:
     started = time.monotonic()
     deadline = started + timeout
     if not lab.store.exists():
-        lifecycle.up(lab, timeout, seed_hosts=50, rng_seed=1, replace_existing=False)
+        lifecycle.up(
+            lab,
+            timeout,
+            seed_hosts=50,
+            rng_seed=1,
+            replace_existing=False,
+            pg_major=pglayout.major_from_env(),
+        )
         return RestoreReport(time.monotonic() - started, ("the lab was not up: started it",))
     # what the diagnosis faults changed, also where they leave the lab "healthy" (paused replay)
     actions: list[str] = [f"undid {u}" for u in diagnosis_faults.undo(lab)]
@@ -250,6 +266,7 @@ def restore_healthy(lab: LabNodes, timeout: float) -> RestoreReport:
                 seed_hosts=state.seed_hosts,
                 rng_seed=state.seed_rng,
                 replace_existing=False,
+                pg_major=state.pg_major,
             )
             return RestoreReport(time.monotonic() - started, rebuilt=f"repair failed: {err}")
     undo_readiness_faults(lab)

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from clusterstate.parsers.pcmk_values import Role
 from clusterstate.parsers.pgsql_ra import PgsqlStatus, ReplicationState
 from lab import postgres, settle
-from lab.config import PG_BIN, PG_OS_USER, PGDATA
+from lab.config import PG_OS_USER, PGDATA
 from lab.nodes import LabNodes
-from lab.procs import ProcRef, exe_of, netns_inode, start_time
+from lab.procs import ProcRef, netns_inode, runs_file, start_time
 from lab.settle import Check, promoted_node
 from lab.status import LabStatus, agent_text
 
@@ -126,7 +126,8 @@ def postmaster(lab: LabNodes, node: str) -> ProcRef:
     if pid is None or state.netns_inode is None:
         raise ScenarioError(f"{node}: PostgreSQL is not running (no postmaster.pid)")
     start = start_time(pid)
-    ours = exe_of(pid) == postgres.POSTGRES_EXE and netns_inode(pid) == state.netns_inode
+    server = lab.postgres().server_on_host(spec)
+    ours = runs_file(pid, server) and netns_inode(pid) == state.netns_inode
     if start is None or not ours:
         raise ScenarioError(f"{node}: postmaster.pid names {pid}, not a PostgreSQL of this node")
     return ProcRef(pid, start)
@@ -138,7 +139,7 @@ def kill9_postgres(lab: LabNodes, node: str) -> int:
     inode = lab.load_state().node(node).netns_inode
     assert inode is not None
     # Its children notice the dead postmaster and exit on their own; wait for that.
-    postgres.wait_no_server(inode, timeout=20)
+    postgres.wait_no_server(inode, lab.postgres().server_on_host(lab.node(node)), timeout=20)
     return ref.pid
 
 
@@ -149,7 +150,7 @@ def crm(lab: LabNodes, node: str, *argv: str) -> None:
 def pg_ctl(lab: LabNodes, node: str, *args: str) -> None:
     lab.run(
         node,
-        [str(PG_BIN / "pg_ctl"), "-D", str(PGDATA), *args],
+        [lab.postgres().tool("pg_ctl"), "-D", str(PGDATA), *args],
         user=PG_OS_USER,
         timeout=60,
         check=True,

@@ -205,7 +205,7 @@ def fail_monitor(lab: LabNodes, node: str | None = None) -> ScenarioResult:
         wait_for(lab, lambda s: [m for c in checks for m in c(s)], "fail-monitor")
         inode = lab.load_state().node(t.node).netns_inode
         assert inode is not None
-        postgres.wait_no_server(inode, timeout=30)
+        postgres.wait_no_server(inode, lab.postgres().server_on_host(spec), timeout=30)
     finally:
         hidden.unlink(missing_ok=True)
     return result(

@@ -61,6 +61,10 @@ class LabState:
     seed_now: str = ""  # ISO timestamp the cfdb seed used as "now"
     seed_rng: int = 0
     time_to_healthy_s: float | None = None
+    # The PostgreSQL major its hubs run (lab.pglayout), chosen at `up`; a state written before
+    # labs could run another major is a 15 lab.
+    pg_major: int = 15
+    pg_version: str = ""  # as `postgres --version` said at `up`, e.g. "18.6"
 
     def node(self, name: str) -> NodeProcesses:
         return self.nodes.get(name, NodeProcesses())
@@ -110,6 +114,7 @@ def to_json(state: LabState) -> dict[str, Any]:
         ],
         "seed": {"hosts": state.seed_hosts, "now": state.seed_now, "rng": state.seed_rng},
         "time_to_healthy_s": state.time_to_healthy_s,
+        "postgres": {"major": state.pg_major, "version": state.pg_version},
     }
 
 
@@ -140,6 +145,7 @@ def from_json(data: Any) -> LabState:
             for t in data.get("tracked", [])
         )
         seed = data.get("seed", {})
+        pg = data.get("postgres", {})
         return LabState(
             lab_id=int(data["lab_id"]),
             root=str(data["root"]),
@@ -151,6 +157,8 @@ def from_json(data: Any) -> LabState:
             seed_now=str(seed.get("now", "")),
             seed_rng=int(seed.get("rng", 0)),
             time_to_healthy_s=data.get("time_to_healthy_s"),
+            pg_major=int(pg.get("major", 15)),
+            pg_version=str(pg.get("version", "")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise StateError(f"malformed lab state: {err}") from err

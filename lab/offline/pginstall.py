@@ -91,20 +91,25 @@ def pg_install(major: int) -> PgInstall:
     return PgInstall(major, bin_dir, version)
 
 
+def run_as_db_user(argv: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """`argv` as the database user (when root), from /, with a bare C environment."""
+    return subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        cwd="/",
+        env={"PATH": "/usr/bin:/bin", "LANG": "C"},
+        **db_user_ids(),
+    )
+
+
 def server_version(bin_dir: Path) -> str:
     """`postgres --version` run as the database user: proves the binary and its libraries load
     for that user from where they are."""
     try:
-        done = subprocess.run(
-            [str(bin_dir / "postgres"), "--version"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-            cwd="/",
-            env={"PATH": "/usr/bin:/bin", "LANG": "C"},
-            **db_user_ids(),
-        )
+        done = run_as_db_user([str(bin_dir / "postgres"), "--version"], timeout=30)
     except OSError as exc:
         raise PgUnavailable(f"{bin_dir}/postgres cannot run: {exc}") from exc
     found = re.search(r"\(PostgreSQL\) (\d+\.\d+)", done.stdout)

@@ -6,7 +6,8 @@ host; `lab.product.stack` brings it all up, as the e2e tests do. The demo prints
 and the commands that break things, then stays in the foreground and prints what reaches a human
 and what the remediators do, until Ctrl-C (or `make demo-down` from another terminal); then it
 stops everything it started and tears the lab down. It uses lab id 0, the one `make lab-up` uses
-(`--lab-id N`, or `--lab-id free` for the first free id in 1..20, as the tests use).
+(`--lab-id N`, or `--lab-id free` for the first free id in 1..20, as the tests use). Its hubs run
+PostgreSQL 15, or 18 laid out as on a CFEngine hub with `--pg 18` (`make demo PG=18`).
 
 Its own files (token, journals, Prometheus' data, pid file) live beside the lab's directory, not
 in it. If the lab is stopped or rebuilt under it (`lab restore` rebuilds when it cannot repair by
@@ -30,6 +31,7 @@ from typing import Any
 from lab.cluster import Lab, claim_free_lab
 from lab.config import CFENGINE_DIR
 from lab.errors import LabError
+from lab.pglayout import MAJORS
 from lab.product.stack import ProductStack, StackError, StackSettings
 
 DEMO_LAB_ID = 0
@@ -58,7 +60,7 @@ def banner(stack: ProductStack, ready_seconds: float) -> str:
     lab_cmd = f"{py} -m lab" + ("" if lab_id == DEMO_LAB_ID else f" --id {lab_id}")
     lines = [
         f"\ncfha demo is running (ready in {ready_seconds:.0f} s): two CFEngine hubs, hub1 and "
-        "hub2, with pacemaker and PostgreSQL, and cfha on both.\n",
+        f"hub2, with pacemaker and PostgreSQL {stack.lab.postgres().major}, and cfha on both.\n",
         "Open:",
     ]
     for node, hub in stack.hubs.items():
@@ -177,7 +179,7 @@ def bring_back(stack: ProductStack, stop: threading.Event) -> None:
             return
 
 
-def run(lab_id: str, dry_run: bool) -> int:
+def run(lab_id: str, dry_run: bool, pg_major: int | None = None) -> int:
     lab = claim_lab(lab_id)
     print(f"lab {lab.lab_id}", flush=True)
     stop = threading.Event()
@@ -193,7 +195,7 @@ def run(lab_id: str, dry_run: bool) -> int:
     try:
         started = time.monotonic()
         print("starting the lab cluster and cfha (about 30 s)...", flush=True)
-        lab.up()
+        lab.up(pg_major=pg_major)
         settings = StackSettings(
             workdir=demo_dir(lab) / "product", dry_run=dry_run, local_ports=LOCAL_PORTS
         )
@@ -259,13 +261,20 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the remediators decide, plan and audit everything, and execute nothing",
     )
+    parser.add_argument(
+        "--pg",
+        type=int,
+        choices=MAJORS,
+        default=None,
+        help="the hubs' PostgreSQL major (default: CFHA_LAB_PG, else 15)",
+    )
     args = parser.parse_args(argv)
     if args.lab_id != "free" and not args.lab_id.isdigit():
         parser.error("--lab-id: a number or 'free'")
     if args.down:
         return down(int(args.lab_id) if args.lab_id.isdigit() else DEMO_LAB_ID)
     try:
-        return run(args.lab_id, args.dry_run)
+        return run(args.lab_id, args.dry_run, args.pg)
     except (LabError, StackError) as err:
         print(f"demo: {err}", file=sys.stderr)
         return 1

@@ -19,10 +19,18 @@ CFHA, HCE, PGE = full_scrape.CFHA, full_scrape.HCE, full_scrape.PGE
 
 
 def full_scrape_case(
-    hosts: int, node: str, role: str, cfha: list[float], raw: list[float]
+    hosts: int,
+    node: str,
+    role: str,
+    cfha: list[float],
+    raw: list[float],
+    *,
+    pg_version: str = "15.18",
+    peer_failures: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """One case of full_scrape.run: scrape_probe's JSON plus the memory read by `probe`, through
-    the module's own `summarise`. The peers are the same in every case."""
+    """One case of full_scrape.run: scrape_probe's JSON plus the memory and the peer's failed
+    collectors read by `probe`, through the module's own `summarise`. The peers' times are the
+    same in every case."""
     measured = {
         "scrapes": {CFHA: cfha, HCE: [0.0350, 0.0370, 0.0390], PGE: [0.0080, 0.0081, 0.0085]},
         "raw_total": raw,
@@ -36,17 +44,24 @@ def full_scrape_case(
         "memory": {CFHA: {"VmRSS": 62 * MIB, "VmHWM": 63 * MIB},
                    HCE: {"VmRSS": 16 * MIB, "VmHWM": 17 * MIB},
                    PGE: {"VmRSS": 17 * MIB, "VmHWM": 17 * MIB}},
+        "peer_failures": {PGE: peer_failures or {}},
     }  # fmt: skip
-    return {"cfdb_hosts": hosts, "node": node, "role": role, **full_scrape.summarise(measured)}
+    pg = {"lab": 7, "pg_major": int(pg_version.split(".", maxsplit=1)[0]), "pg_version": pg_version}
+    return {"cfdb_hosts": hosts, "node": node, "role": role, **pg,
+            **full_scrape.summarise(measured)}  # fmt: skip
 
 
 def full_scrape_result() -> dict[str, Any]:
-    """Peers 37.0 + 8.1 = 45.1 ms. Case 1: cfha 38.0 ms (0.84 x the peers, met), raw probes
-    43.5 ms (0.87, met). Case 2: cfha 50.0 ms (1.11 x the peers, missed), raw probes 40.0 ms
+    """Peers 37.0 + 8.1 = 45.1 ms. Case 1 (PostgreSQL 15): cfha 38.0 ms (0.84 x the peers, met),
+    raw probes 43.5 ms (0.87, met). Case 2 (PostgreSQL 18, where prometheus-postgres-exporter's
+    bgwriter collector fails): cfha 50.0 ms (1.11 x the peers, missed), raw probes 40.0 ms
     (1.25, met)."""
-    return {"runs": 3, "lab": 7, "cases": [
+    error = 'pq: column \\"checkpoints_timed\\" does not exist'
+    bgwriter = {"bgwriter": {"count": 8, "error": error}}
+    return {"runs": 3, "cases": [
         full_scrape_case(50, "hub1", "primary", [0.036, 0.038, 0.040], [0.043, 0.0435, 0.044]),
-        full_scrape_case(10_000, "hub2", "standby", [0.049, 0.050, 0.062], [0.039, 0.040, 0.041]),
+        full_scrape_case(10_000, "hub2", "standby", [0.049, 0.050, 0.062], [0.039, 0.040, 0.041],
+                         pg_version="18.6", peer_failures=bgwriter),
     ]}  # fmt: skip
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from tests.e2e.matrix import (
@@ -159,6 +160,36 @@ def job_problems(jobs: Iterable[Mapping[str, Any]], scenario: Scenario, roles: R
 
 def executed_steps(job: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [s for s in job.get("steps") or [] if s.get("started_at") is not None]
+
+
+# PostgreSQL's own programs, as the remediator runs them: by path, behind setpriv and env (a bare
+# word such as `-U postgres` is a user, not a program).
+POSTGRES_PROGRAMS = frozenset(
+    ("postgres", "pg_ctl", "initdb", "psql", "pg_controldata", "pg_rewind", "pg_basebackup")
+)
+
+
+def postgres_programs(jobs: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Every PostgreSQL program (its path) that an executed step of `jobs` ran, sorted."""
+    return sorted(
+        {
+            str(arg)
+            for job in jobs
+            for step in executed_steps(job)
+            for arg in step.get("argv") or []
+            if "/" in str(arg) and str(arg).rsplit("/", 1)[-1] in POSTGRES_PROGRAMS
+        }
+    )
+
+
+def foreign_postgres_programs(programs: Iterable[str], bin_dir: Path) -> list[str]:
+    """A program run from elsewhere than the lab's PostgreSQL (another major, or the host's
+    Debian programs on a lab laid out as CFEngine does) is a problem."""
+    return [
+        f"ran {program}, not the lab's PostgreSQL ({bin_dir})"
+        for program in programs
+        if Path(program).parent != bin_dir
+    ]
 
 
 def forbidden_actions(

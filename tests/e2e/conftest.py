@@ -2,7 +2,8 @@
 
 `product` starts cfha (exporters, remediators, Prometheus, Alertmanager, sink: `lab.product.stack`)
 on `lab_cluster` once for the module; `e2e_report` collects one record per scenario and writes
-artifacts/e2e-report.json and .md when the module ends, also when scenarios failed.
+artifacts/e2e-report-pg<major>.json and .md (the lab's PostgreSQL major) when the module ends,
+also when scenarios failed.
 """
 
 from __future__ import annotations
@@ -35,10 +36,10 @@ def product(lab_cluster: Lab, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture(scope="module")
-def e2e_report() -> Iterator[list[report.ScenarioRecord]]:
+def e2e_report(lab_cluster: Lab) -> Iterator[list[report.ScenarioRecord]]:
     records: list[report.ScenarioRecord] = []
     started = time.time()
     yield records
     if records:
-        json_path, md_path = report.write(records, ARTIFACTS, started)
+        json_path, md_path = report.write(records, ARTIFACTS, started, lab_cluster.postgres())
         print(f"\ne2e report: {json_path} {md_path}")

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.pglayout import LabPostgres
 from tests.e2e import checks
 from tests.e2e.matrix import BASELINE, REQUEST, Scenario
 from tests.e2e.observe import Timeline
@@ -51,6 +52,7 @@ class ScenarioRecord:
     alerts: list[dict[str, Any]] = field(default_factory=list)
     rows: dict[str, int] = field(default_factory=dict)
     forbidden: list[str] = field(default_factory=list)
+    postgres_programs: list[str] = field(default_factory=list)  # run by executed steps
     standby_goal_met: bool | None = None
     cause: str = ""
     """The cause the matrix expects; `causes`: what the target was diagnosed with, in order."""
@@ -101,6 +103,8 @@ def summarise(
 ) -> None:
     """Fill the record's timings, actions and alerts from what was observed."""
     fault = r.fault_at
+    jobs = list(jobs)
+    r.postgres_programs = checks.postgres_programs(jobs)
     firsts = sorted((at, d) for d, at in got.items() if d[4] == "firing" and d[1:4] not in BASELINE)
     if firsts:
         at, first = firsts[0]
@@ -195,6 +199,7 @@ def markdown(records: list[ScenarioRecord], meta: Mapping[str, Any]) -> str:
         "# cfha end-to-end report",
         "",
         f"Run {meta['started']} on {meta['machine']}; {meta['runtime_seconds']:.0f} s in all.",
+        f"The lab's hubs ran {meta['postgres']}.",
         "Seconds from the fault. detect: first notification at any receiver; remediate: the "
         "executed job, start to end; streaming: the target streams again; recover: healthy "
         "and every alert resolved.",
@@ -235,6 +240,8 @@ def markdown(records: list[ScenarioRecord], meta: Mapping[str, Any]) -> str:
     for r in records:
         lines.append(f"- **{r.name}**: first notification {r.first_notification or '-'}.")
         lines.append(f"  Actions: {_actions(r)}. Refused: {_refusals(r)}.")
+        if r.postgres_programs:
+            lines.append(f"  PostgreSQL programs run: {', '.join(r.postgres_programs)}.")
         for problem in r.problems:
             lines.append(f"  - problem: {problem}")
     lines += ["", "## Alerts (seconds from the fault)", ""]
@@ -247,10 +254,15 @@ def markdown(records: list[ScenarioRecord], meta: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(records: list[ScenarioRecord], directory: Path, started: float) -> tuple[Path, Path]:
-    """artifacts/e2e-report.json and .md; returns both paths."""
+def write(
+    records: list[ScenarioRecord], directory: Path, started: float, pg: LabPostgres
+) -> tuple[Path, Path]:
+    """artifacts/e2e-report-pg<major>.json and .md (one pair per PostgreSQL major the lab ran, so
+    `make test` keeps both); returns both paths."""
     directory.mkdir(parents=True, exist_ok=True)
     meta = {
+        "postgres": f"PostgreSQL {pg.version or pg.major} ({pg.layout}'s layout, {pg.bin_dir})",
+        "postgres_major": pg.major,
         "started": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(started)),
         "machine": f"{platform.node()} ({platform.system()} {platform.release()}, "
         f"{platform.machine()})",
@@ -258,7 +270,8 @@ def write(records: list[ScenarioRecord], directory: Path, started: float) -> tup
         "standby_goal_seconds": STANDBY_GOAL_SECONDS,
     }
     data = {"meta": meta, "scenarios": [asdict(r) | {"passed": r.passed} for r in records]}
-    json_path, md_path = directory / "e2e-report.json", directory / "e2e-report.md"
+    stem = directory / f"e2e-report-pg{pg.major}"
+    json_path, md_path = stem.with_suffix(".json"), stem.with_suffix(".md")
     json_path.write_text(json.dumps(data, indent=1) + "\n")
     md_path.write_text(markdown(records, meta))
     return json_path, md_path

@@ -236,6 +236,9 @@ class Run:
         )
         r.forbidden = forbidden
         r.problems += forbidden
+        r.problems += checks.foreign_postgres_programs(
+            checks.postgres_programs(jobs), self.lab.postgres().bin_dir
+        )
         wait_for(
             lambda: all(rows_on(self.lab, n, r.marker) >= 0 for n in self.lab.node_names),
             30,

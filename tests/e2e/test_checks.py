@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from lab.loopback import free_port
+from lab.pglayout import for_major
 from lab.product import stackconfig
 from remediator.policy import load_policy
 from tests.e2e import checks, report
@@ -235,6 +236,27 @@ def test_timeline_streaming_and_health() -> None:
     assert t.healthy_again(0) == 8
 
 
+def test_postgres_programs_are_read_from_executed_steps() -> None:
+    as_user = ["setpriv", "--reuid=105", "--", "env", "USER=postgres"]
+    resync = a_job("resync_standby", "hub2", "succeeded", steps=[
+        step("controldata", [*as_user, "/var/cfengine/bin/pg_controldata", "/d"], "hub2"),
+        step("rewind_dry_run", [*as_user, "/var/cfengine/bin/pg_rewind", "-n"], "hub2"),
+        step("basebackup", [*as_user, "/usr/lib/postgresql/15/bin/pg_basebackup", "-U",
+                            "postgres"], "hub2"),
+        {**step("start", ["/var/cfengine/bin/pg_ctl"], "hub2"), "started_at": None},  # skipped
+    ])  # fmt: skip
+    programs = checks.postgres_programs([resync])
+    assert programs == [
+        "/usr/lib/postgresql/15/bin/pg_basebackup",
+        "/var/cfengine/bin/pg_controldata",
+        "/var/cfengine/bin/pg_rewind",
+    ]
+    assert checks.foreign_postgres_programs(programs, Path("/var/cfengine/bin")) == [
+        "ran /usr/lib/postgresql/15/bin/pg_basebackup, not the lab's PostgreSQL (/var/cfengine/bin)"
+    ]
+    assert checks.foreign_postgres_programs(programs[1:], Path("/var/cfengine/bin")) == []
+
+
 def test_report_files(tmp_path: Path) -> None:
     s = SCENARIOS["stop-standby"]
     t = Timeline(start=0)
@@ -245,18 +267,24 @@ def test_report_files(tmp_path: Path) -> None:
         ("cfha-ticket", "CfHaPgDown", "hub2", "", "firing"): 118.0,
         ("cfha-ticket", "CfHaPgDown", "hub2", "", "resolved"): 160.0,
     }
+    start = step("start", ["/var/cfengine/bin/pg_ctl"], "hub2", at=142.0)
     cleanup = a_job("resource_cleanup", "cfpgsql@hub2", "succeeded", started_at=140.0,
                     finished_at=145.5, alertname="CfHaFailCountAtThreshold", created_at=139.0,
-                    steps=[step("cleanup", ["crm_resource"], "hub2", at=141.0)])  # fmt: skip
+                    steps=[step("cleanup", ["crm_resource"], "hub2", at=141.0), start])  # fmt: skip
     r = report.ScenarioRecord(name=s.name, fault_at=100.0, resolved_at=170.0, target="hub2")
     report.summarise(r, scenario=s, roles=ROLES, t=t, got=got, jobs=[cleanup], direct_ids=set())
     assert (r.detect_seconds, r.remediate_seconds, r.streaming_seconds) == (18.0, 5.5, 45.0)
     assert (r.healthy_seconds, r.recover_seconds, r.standby_goal_met) == (46.0, 70.0, True)
     assert r.first_notification == "CfHaPgDown hub2 -> cfha-ticket"
-    json_path, md_path = report.write([r], tmp_path, started=0.0)
+    json_path, md_path = report.write([r], tmp_path, started=0.0, pg=for_major(18, "18.6"))
+    assert json_path.name == "e2e-report-pg18.json"
     data = json.loads(json_path.read_text())
     assert data["scenarios"][0]["passed"] is True
-    assert "| stop-standby | hub2 | 18.0 | 5.5 | 45.0 | 46.0 | 70.0 |" in md_path.read_text()
+    assert data["meta"]["postgres_major"] == 18
+    text = md_path.read_text()
+    assert "| stop-standby | hub2 | 18.0 | 5.5 | 45.0 | 46.0 | 70.0 |" in text
+    assert "ran PostgreSQL 18.6 (CFEngine's layout, /var/cfengine/bin)" in text
+    assert "PostgreSQL programs run: /var/cfengine/bin/pg_ctl." in text
 
 
 def test_lab_policy_shortens_waits_only() -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from lab import cfdb
 from lab.cfhub import collect_once
-from lab.config import PG_BIN, LabConfig
+from lab.config import LabConfig
+from lab.offline.pginstall import DEBIAN_BIN
 from lab.render import ha_info_json
 from tests.support.lab_fixtures import temporary_postgres
 
@@ -22,7 +23,7 @@ HUBS = cfdb.hubs_from_ha_info(ha_info_json(LabConfig.for_id(9)), ("hub1", "hub2"
 
 @pytest.fixture(scope="module")
 def pg_dsn() -> Iterator[str]:
-    if not (PG_BIN / "initdb").exists() or shutil.which("setpriv") is None:
+    if not (DEBIAN_BIN / "initdb").exists() or shutil.which("setpriv") is None:
         pytest.skip("PostgreSQL 15 server binaries not installed")
     with temporary_postgres() as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:

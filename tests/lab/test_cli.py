@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lab.cli import _jsonable, main
 from lab.scenarios import SCENARIOS
 
@@ -37,3 +39,18 @@ def test_json_keys_are_strings():
         "fail_counts": {"hub2/cfpgsql": 1},
         "rows": [["a", 1]],
     }
+
+
+def test_up_takes_only_the_majors_the_lab_runs(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["--id", "20", "up", "--pg", "17"])
+    assert exited.value.code == 2
+    assert "argument --pg: invalid choice: 17 (choose from 15, 18)" in capsys.readouterr().err
+
+
+def test_a_bad_cfha_lab_pg_is_a_clear_error(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("lab.config.DEFAULT_ROOT_BASE", tmp_path)
+    monkeypatch.setenv("CFHA_LAB_PG", "16")
+    assert main(["--id", "20", "up"]) == 1
+    assert "CFHA_LAB_PG='16'" in capsys.readouterr().err
+    assert not (tmp_path / "cfha-lab-20").exists()

@@ -12,6 +12,7 @@ import pytest
 from lab import render
 from lab.config import MAX_LAB_ID, LabConfig, LabConfigError, check_lab_id, lab_id_from_env
 from lab.nodeinit import mount_plan
+from lab.pglayout import for_major
 
 
 def test_every_lab_id_gives_distinct_short_names_and_subnets():
@@ -67,8 +68,13 @@ def test_corosync_conf_lists_both_nodes_with_two_node_quorum():
     assert "name: hub2" in text and "ring0_addr: 10.250.2.2" in text
 
 
-def test_pgsql_params_follow_the_cfengine_guide():
-    params = render.pgsql_params(LabConfig.for_id(1))
+@pytest.mark.parametrize(
+    ("major", "bin_dir"), [(15, "/usr/lib/postgresql/15/bin"), (18, "/var/cfengine/bin")]
+)
+def test_pgsql_params_follow_the_cfengine_guide(major: int, bin_dir: str):
+    params = render.pgsql_params(LabConfig.for_id(1), for_major(major).bin_dir)
+    assert params["pgctl"] == f"{bin_dir}/pg_ctl"
+    assert params["psql"] == f"{bin_dir}/psql"
     assert params["pgdata"] == "/var/cfengine/state/pg/data"
     assert params["tmpdir"] == "/var/cfengine/state/pg/tmp"
     assert params["rep_mode"] == "async"
@@ -79,7 +85,7 @@ def test_pgsql_params_follow_the_cfengine_guide():
 
 
 def test_cib_has_the_cfengine_resources_and_passes_crm_verify(tmp_path):
-    text = render.cib_xml(LabConfig.for_id(1))
+    text = render.cib_xml(LabConfig.for_id(1), for_major(18).bin_dir)
     for needle in (
         '<clone id="mscfpgsql">',
         '<primitive id="cfpgsql" class="ocf" provider="heartbeat" type="pgsql">',

@@ -28,9 +28,10 @@ from typing import Any
 import pytest
 
 from lab.cluster import Lab, claim_free_lab
-from lab.config import PG_BIN, PG_OS_USER
+from lab.config import PG_OS_USER
 from lab.lifecycle import unavailable_reason
 from lab.node import user_argv, user_env
+from lab.offline.pginstall import DEBIAN_BIN
 
 _shared: dict[str, tuple[Lab, int]] = {}
 
@@ -113,7 +114,7 @@ def temporary_postgres(port: int = 5432) -> Iterator[str]:
 
     try:
         run(
-            str(PG_BIN / "initdb"),
+            str(DEBIAN_BIN / "initdb"),
             "-D",
             str(data),
             "-U",
@@ -125,7 +126,7 @@ def temporary_postgres(port: int = 5432) -> Iterator[str]:
             "--no-sync",
         )
         run(
-            str(PG_BIN / "pg_ctl"),
+            str(DEBIAN_BIN / "pg_ctl"),
             "-D",
             str(data),
             "-l",
@@ -140,7 +141,7 @@ def temporary_postgres(port: int = 5432) -> Iterator[str]:
         if (data / "postmaster.pid").exists():
             subprocess.run(
                 _as_postgres(
-                    [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+                    [str(DEBIAN_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
                 ),
                 env=env,
                 capture_output=True,
