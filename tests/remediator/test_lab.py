@@ -211,9 +211,24 @@ def step_outcomes(job: dict[str, Any]) -> dict[str, str]:
     return {s["name"]: s["outcome"] for s in job["steps"]}
 
 
-def test_stop_standby_is_healed_by_resync(lab: Lab, hubs: dict[str, Hub]) -> None:
-    job = resync_heals(lab, hubs, "stop-standby", "CfHaPgStandbyNotStreaming")
-    assert step_outcomes(job)["verify"] == "ok"
+def test_a_killed_standby_is_not_resynced_but_cleaned_up(lab: Lab, hubs: dict[str, Hub]) -> None:
+    """Diagnose before cure (issue 16): a standby killed with its data intact is started again
+    by a cleanup; the re-sync request is refused by its diagnosis and touches nothing."""
+    note = mark_rows(lab, lab.primary())
+    target = lab.inject("stop-standby").node
+    answers = send_to_both(hubs, alert("CfHaPgStandbyNotStreaming", "resync_standby", node=target))
+    job = hubs[target].wait_job(answers[target]["accepted"][0])
+    assert (job["state"], job["refused_by"]) == ("refused", "diagnosis"), job["detail"]
+    assert "not_running_data_intact" in job["detail"] and "resource_cleanup" in job["detail"]
+    assert not [s for s in job["steps"] if s["duration"] is not None]  # nothing ran
+    assert lab.status().nodes[target].pgdata_present
+
+    answers = send_to_both(hubs, cleanup_alert(node=target, resource="cfpgsql"))
+    job = hubs[target].wait_job(answers[target]["accepted"][0])
+    assert job["state"] == "succeeded", json.dumps(job, indent=1)[-4000:]
+    assert lab.wait_healthy(timeout=120).healthy
+    assert rows_on(lab, target, note) == 50
+    report("stop-standby", job)
 
 
 def test_wipe_standby_is_recloned(lab: Lab, hubs: dict[str, Hub]) -> None:
