@@ -89,6 +89,10 @@ def banner(stack: ProductStack, ready_seconds: float) -> str:
         f"  {lab_cmd} inject ban             # a leftover cli-ban -> cleared after 75 s",
         f"  {lab_cmd} inject maintenance     # maintenance-mode: remediation holds back",
         f"  {lab_cmd} inject two-primaries   # split brain: pages, the remediator refuses",
+        f"  {lab_cmd} inject replication-auth-rejected  # the primary rejects the standby:"
+        " the cause pages, no re-sync",
+        f"  {lab_cmd} inject passive-hub-files  # keys, ha.cfg, Mission Portal's config drift on"
+        " the passive hub: tickets",
         f"  {lab_cmd} status                 # what the cluster looks like now",
         f"  {lab_cmd} restore                # back to healthy by hand",
         "",

@@ -79,13 +79,6 @@ def kill_primary(primary: str, standby: str) -> tuple[Expect, ...]:
     )
 
 
-def ban(standby: str) -> tuple[Expect, ...]:
-    return (
-        expect("CfHaLeftoverCliConstraint", standby, "cfha-ticket", "cfha-remediator,cfha-ticket"),
-        expect("CfHaDegraded", "", "cfha-ticket", "cfha-ticket"),
-    )
-
-
 def deliveries(notifications: Iterable[Notification]) -> set[Delivery]:
     """Every alert of every POST as (am, receiver, alertname, node, route, status)."""
     out = set()

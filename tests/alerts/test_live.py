@@ -1,10 +1,13 @@
 """The alert rules on the live lab: a real Prometheus (the lab copy of the rules, see
 alerts/README.md) scrapes cfha-exporter in both hubs, two real Alertmanagers deliver to a webhook
-sink. For `stop-standby`, `kill-primary` and `ban`, the expected alerts arrive at the expected
-receivers and no others, and they resolve after the lab is restored. The lab runs without
-fencing: the shipped configuration keeps every remediation request away from the remediator
-while the humans get the remediable alerts all the same (tests/alerts/livecheck.py). Also:
-every metric the rules use appears in the exporters' real output.
+sink. For `stop-standby` and `kill-primary`, the expected alerts arrive at the expected
+receivers and no others, and they resolve after the lab is restored. (`ban` ran here too; its
+100 s went to the suite's 45-minute budget: the e2e matrix fires and delivers the same rule from
+the same exporters, and tests/alerts/test_inhibition.py routes it through the shipped
+configuration in a real Alertmanager.) The lab runs without fencing: the shipped configuration
+keeps every remediation request away from the remediator while the humans get the remediable
+alerts all the same (tests/alerts/livecheck.py). Also: every metric the rules use appears in the
+exporters' real output.
 
 It runs on the session's shared lab (`lab_cluster`), restores it before each scenario and after
 the last one.
@@ -270,11 +273,6 @@ def test_kill_primary(live: Live) -> None:
         livecheck.kill_primary(primary, standby),
         lambda: live.lab.inject("kill-primary"),
     )
-
-
-def test_ban(live: Live) -> None:
-    standby = live.lab.standby()
-    run_scenario(live, "ban", livecheck.ban(standby), lambda: live.lab.inject("ban"))
 
 
 def test_every_metric_the_rules_use_is_in_the_real_output(live: Live) -> None:

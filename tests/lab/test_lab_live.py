@@ -32,7 +32,7 @@ from tests.e2e.matrix import SCENARIOS as E2E_SCENARIOS
 pytestmark = pytest.mark.lab
 
 # Each scenario's state is re-checked after this long: it must not heal by itself.
-STABLE_S = float(os.environ.get("CFHA_LAB_STABLE_S", "5"))
+STABLE_S = float(os.environ.get("CFHA_LAB_STABLE_S", "3"))
 
 
 def _poll(what: str, probe: Callable[[], bool], timeout: float = 20.0) -> None:
