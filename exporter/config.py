@@ -10,8 +10,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
-
 from exporter.collectors.cfengine import CfengineConfig
 from exporter.collectors.corosync import CorosyncConfig
 from exporter.collectors.daemons import DaemonsConfig
@@ -25,56 +23,52 @@ from exporter.collectors.pgsql_agent import PgsqlAgentConfig
 from exporter.collectors.postgres import PostgresConfig
 from exporter.collectors.readiness import ReadinessConfig
 from exporter.collectors.verdict import VerdictConfig
-from servicekit.config import (
-    ConfigError,
-    StrictModel,
-    parse_listen_address,
-    read_yaml,
-    validation_messages,
-)
+from servicekit.config import ConfigError, parse_listen_address, read_yaml
+from servicekit.settings import Settings, parse_settings, setting
 
 __all__ = ["ConfigError", "ExporterConfig", "load_config", "parse_listen_address"]
 
 DEFAULT_LISTEN_ADDRESS = ":9732"
 
 
-class WebConfig(StrictModel):
-    listen_address: str = DEFAULT_LISTEN_ADDRESS
-
-    @field_validator("listen_address")
-    @classmethod
-    def _valid_address(cls, value: str) -> str:
-        parse_listen_address(value)
-        return value
+def _listen_address(value: str, _: object) -> str:
+    parse_listen_address(value)
+    return value
 
 
-class CollectorsConfig(StrictModel):
-    postgres: PostgresConfig = Field(default_factory=PostgresConfig)
-    pacemaker: PacemakerConfig = Field(default_factory=PacemakerConfig)
-    corosync: CorosyncConfig = Field(default_factory=CorosyncConfig)
-    pgsql_agent: PgsqlAgentConfig = Field(default_factory=PgsqlAgentConfig)
-    diagnosis: DiagnosisConfig = Field(default_factory=DiagnosisConfig)
-    hub: HubConfig = Field(default_factory=HubConfig)
-    cfengine: CfengineConfig = Field(default_factory=CfengineConfig)
-    keys: KeysConfig = Field(default_factory=KeysConfig)
-    mission_portal: MissionPortalConfigSettings = Field(default_factory=MissionPortalConfigSettings)
-    daemons: DaemonsConfig = Field(default_factory=DaemonsConfig)
-    disk: DiskConfig = Field(default_factory=DiskConfig)
-    readiness: ReadinessConfig = Field(default_factory=ReadinessConfig)
-    verdict: VerdictConfig = Field(default_factory=VerdictConfig)
+class WebConfig(Settings):
+    listen_address: str = setting(default=DEFAULT_LISTEN_ADDRESS, check=_listen_address)
 
 
-class ExporterConfig(StrictModel):
-    cluster: str | None = Field(
+class CollectorsConfig(Settings):
+    postgres: PostgresConfig = setting(default_factory=PostgresConfig)
+    pacemaker: PacemakerConfig = setting(default_factory=PacemakerConfig)
+    corosync: CorosyncConfig = setting(default_factory=CorosyncConfig)
+    pgsql_agent: PgsqlAgentConfig = setting(default_factory=PgsqlAgentConfig)
+    diagnosis: DiagnosisConfig = setting(default_factory=DiagnosisConfig)
+    hub: HubConfig = setting(default_factory=HubConfig)
+    cfengine: CfengineConfig = setting(default_factory=CfengineConfig)
+    keys: KeysConfig = setting(default_factory=KeysConfig)
+    mission_portal: MissionPortalConfigSettings = setting(
+        default_factory=MissionPortalConfigSettings
+    )
+    daemons: DaemonsConfig = setting(default_factory=DaemonsConfig)
+    disk: DiskConfig = setting(default_factory=DiskConfig)
+    readiness: ReadinessConfig = setting(default_factory=ReadinessConfig)
+    verdict: VerdictConfig = setting(default_factory=VerdictConfig)
+
+
+class ExporterConfig(Settings):
+    cluster: str | None = setting(
         default=None,
         description="Cluster name for the `cluster` label; default: pacemaker's cluster-name.",
     )
-    node: str | None = Field(
+    node: str | None = setting(
         default=None,
         description="This hub's pacemaker node name; default: `uname -n` (the pgsql agent's rule).",
     )
-    web: WebConfig = Field(default_factory=WebConfig)
-    collectors: CollectorsConfig = Field(default_factory=CollectorsConfig)
+    web: WebConfig = setting(default_factory=WebConfig)
+    collectors: CollectorsConfig = setting(default_factory=CollectorsConfig)
 
     @property
     def node_name(self) -> str:
@@ -85,12 +79,8 @@ def load_config(path: Path | None) -> ExporterConfig:
     """Read and validate the config file (None: all defaults). Raises ConfigError."""
     if path is None:
         return ExporterConfig()
-    data = read_yaml(path)
-    return config_from_mapping(data if data is not None else {}, str(path))
+    return config_from_mapping(read_yaml(path), str(path))
 
 
 def config_from_mapping(data: Any, source: str = "<config>") -> ExporterConfig:
-    try:
-        return ExporterConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(source, validation_messages(exc)) from exc
+    return parse_settings(ExporterConfig, data, source)

@@ -27,6 +27,7 @@ from exporter.collectors.pacemaker import PacemakerCollector
 from exporter.collectors.pgsql_agent import PgsqlAgentCollector
 from exporter.collectors.postgres import PostgresCollector
 from exporter.collectors.readiness import ReadinessCollector
+from exporter.collectors.settings import CollectorSettings
 from exporter.collectors.verdict import VerdictCollector
 from exporter.config import ExporterConfig
 from exporter.scrape import (
@@ -37,7 +38,6 @@ from exporter.scrape import (
     Scraper,
     ScrapeRegistryAdapter,
 )
-from servicekit.config import CollectorSettings
 from servicekit.metrics import MetricSpec
 
 

@@ -12,16 +12,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from clusterstate.timezone import valid_zone_name
-from servicekit.config import (
-    ConfigError,
-    StrictModel,
-    parse_listen_address,
-    read_yaml,
-    validation_messages,
-)
+from servicekit.config import ConfigError, parse_listen_address, read_yaml
 
 __all__ = [
     "ConfigError",
@@ -36,6 +30,21 @@ __all__ = [
 
 DEFAULT_LISTEN_ADDRESS = "127.0.0.1:9735"
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]+\Z")  # \Z: `$` also matches before a final newline
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors (a typo must never silently fall back to a default)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def validation_messages(exc: ValidationError) -> list[str]:
+    """Every pydantic error as 'dotted.path: message'."""
+    messages = []
+    for error in exc.errors(include_url=False):
+        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        messages.append(f"{path}: {error['msg']}")
+    return messages
 
 
 class TlsConfig(StrictModel):

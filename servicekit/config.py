@@ -1,7 +1,8 @@
 """Configuration plumbing shared by both services (the exporter and the remediator).
 
-YAML files are validated up front with pydantic; unknown keys are errors, and every problem is
-reported at once as 'dotted.path: message' in one `ConfigError`.
+YAML files are validated up front (the exporter: `servicekit.settings`; the remediator: pydantic);
+unknown keys are errors, and every problem is reported at once as 'dotted.path: message' in one
+`ConfigError`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class ConfigError(Exception):
@@ -22,33 +22,6 @@ class ConfigError(Exception):
         )
         self.source = source
         self.errors = errors
-
-
-class StrictModel(BaseModel):
-    """Unknown keys are errors (a typo must never silently fall back to a default)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CollectorSettings(StrictModel):
-    """What every collector accepts."""
-
-    enabled: bool = True
-    deadline_seconds: float = Field(
-        default=5.0,
-        gt=0,
-        le=60,
-        description="The scrape waits this long for the collector, then reports `timeout`.",
-    )
-
-
-def validation_messages(exc: ValidationError) -> list[str]:
-    """Every pydantic error as 'dotted.path: message'."""
-    messages = []
-    for error in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        messages.append(f"{path}: {error['msg']}")
-    return messages
 
 
 def read_yaml(path: Path) -> Any:

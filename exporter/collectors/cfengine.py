@@ -24,8 +24,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.cfengine import (
     DIGESTED,
     FILE_STATE_HELP,
@@ -39,9 +37,10 @@ from clusterstate.cfengine import (
     read_cfengine_files,
     read_local_addresses,
 )
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 __all__ = [
     "HA_ENABLED",
@@ -56,7 +55,7 @@ __all__ = [
 
 
 class CfengineConfig(CollectorSettings):
-    workdir: Path = Field(
+    workdir: Path = setting(
         default=Path("/var/cfengine"),
         description="CFEngine's work directory; the HA files are read relative to it.",
     )

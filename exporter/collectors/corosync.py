@@ -20,35 +20,33 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from pydantic import Field, model_validator
-
 from clusterstate.corosync import CorosyncDown, CorosyncReader, CorosyncSettings, CorosyncState
 from clusterstate.tools import CommandRunner
 from exporter.collectors import corosync_metrics as m
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError
-from servicekit.config import CollectorSettings
 from servicekit.metrics import MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 
 class CorosyncConfig(CollectorSettings):
     quorumtool_path: str = "/usr/sbin/corosync-quorumtool"
     cfgtool_path: str = "/usr/sbin/corosync-cfgtool"
     cmapctl_path: str = "/usr/sbin/corosync-cmapctl"
-    command_timeout_seconds: float = Field(
+    command_timeout_seconds: float = setting(
         default=1.0, gt=0, le=20, description="Timeout of each of the (up to three) tools."
     )
-    nodelist_max_age_seconds: float = Field(
+    nodelist_max_age_seconds: float = setting(
         default=60.0, ge=0, le=3600, description="Re-read corosync's nodelist this often."
     )
 
-    @model_validator(mode="after")
-    def _timeouts_fit(self) -> CorosyncConfig:
+    def problems(self) -> list[str]:
         if 3 * self.command_timeout_seconds >= self.deadline_seconds:
-            raise ValueError(
+            return [
                 f"three tools of command_timeout_seconds ({self.command_timeout_seconds:g}) "
                 f"each must fit in deadline_seconds ({self.deadline_seconds:g})"
-            )
-        return self
+            ]
+        return []
 
     @property
     def reader_settings(self) -> CorosyncSettings:

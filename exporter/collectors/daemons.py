@@ -16,8 +16,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.daemons import (
     DAEMON_STATE_HELP,
     DAEMON_STATES,
@@ -25,13 +23,14 @@ from clusterstate.daemons import (
     Daemons,
     read_daemons,
 )
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 
 class DaemonsConfig(CollectorSettings):
-    pid_directory: Path = Field(
+    pid_directory: Path = setting(
         default=Path("/var/cfengine"),
         description="Where CFEngine's daemons write their pid files (its work directory).",
     )

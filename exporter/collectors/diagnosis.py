@@ -28,42 +28,41 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.diagnosis import Diagnosis
 from clusterstate.diagnosis_read import DiagnosisReader, DiagnosisSettings
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.pg_messages import CAUSE_HELP, Cause
 from clusterstate.postgres import PgFacts
 from clusterstate.tools import CommandRunner
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError, CollectorResult, facts_of
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 CAUSES = tuple(c.value for c in Cause)
 
 
 class DiagnosisConfig(CollectorSettings):
-    pg_bin_dir: str | None = Field(
+    pg_bin_dir: str | None = setting(
         default=None,
         description="Where pg_controldata is; default: the directory of the pgsql resource's "
         "pgctl (CFEngine: /var/cfengine/bin).",
     )
-    replication_password_file: Path | None = Field(
+    replication_password_file: Path | None = setting(
         default=None,
         description="The replication user's password for the handshake, only if the standby's "
         "primary_conninfo and its OS user's ~/.pgpass hold it where this exporter cannot read.",
     )
-    wait_seconds: float = Field(
+    wait_seconds: float = setting(
         default=1.0,
         gt=0,
         le=10,
         description="How long a scrape waits for the diagnosis; a slower one (an unanswered "
         "handshake) is published by the next scrape.",
     )
-    handshake_timeout_seconds: int = Field(default=2, ge=2, le=10)
-    controldata_timeout_seconds: float = Field(default=2.0, gt=0, le=10)
-    log_max_bytes: int = Field(default=256 * 1024, ge=4096, le=16 * 2**20)
+    handshake_timeout_seconds: int = setting(default=2, ge=2, le=10)
+    controldata_timeout_seconds: float = setting(default=2.0, gt=0, le=10)
+    log_max_bytes: int = setting(default=256 * 1024, ge=4096, le=16 * 2**20)
 
     @property
     def reader_settings(self) -> DiagnosisSettings:

@@ -27,8 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.disk import (
     DEFAULT_ARCHIVE_DIRECTORY,
     CloneSize,
@@ -37,29 +35,30 @@ from clusterstate.disk import (
     read_clone_size,
 )
 from clusterstate.pg import PgError, PgSession, PgSettings
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError
-from servicekit.config import CollectorSettings
 from servicekit.metrics import MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 DEFAULT_CONNINFO = "host=/tmp dbname=cfdb"
 
 
 class DiskConfig(CollectorSettings):
-    data_directory: Path = Field(
+    data_directory: Path = setting(
         default=Path("/var/cfengine/state/pg/data"), description="PostgreSQL's data directory."
     )
-    archive_directory: str = Field(
+    archive_directory: str = setting(
         default=DEFAULT_ARCHIVE_DIRECTORY,
         min_length=1,
         description="The WAL archive, relative to the data directory (archive_command's target).",
     )
-    workdir: Path = Field(default=Path("/var/cfengine"), description="CFEngine's work directory.")
-    conninfo: str | None = Field(
+    workdir: Path = setting(default=Path("/var/cfengine"), description="CFEngine's work directory.")
+    conninfo: str | None = setting(
         default=None,
         description="libpq connection string for the sizes; default: the postgres collector's.",
     )
-    password_file: Path | None = Field(default=None, description="As for the postgres collector.")
-    sizes_interval_seconds: float = Field(
+    password_file: Path | None = setting(default=None, description="As for the postgres collector.")
+    sizes_interval_seconds: float = setting(
         default=60.0, ge=0, le=3600, description="Read the data sizes at most this often."
     )
 

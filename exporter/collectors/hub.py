@@ -23,8 +23,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.cfdb import (
     HORIZON_SOURCES,
     HubFacts,
@@ -39,9 +37,10 @@ from clusterstate.cfdb_sql import AGENT_STATUSES, ERROR_MESSAGES, LAST_REPORT, O
 from clusterstate.cfengine import HA_INFO, read_local_addresses
 from clusterstate.parsers.pgsql_ra import PgsqlStatus
 from clusterstate.pg import PgSession
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 __all__ = ["HubCollector", "HubConfig", "HubFacts", "HubMember", "hub_name"]
 
@@ -49,42 +48,42 @@ DEFAULT_CONNINFO = "host=/tmp dbname=cfdb"  # CFEngine's PostgreSQL: its socket 
 
 
 class HubConfig(CollectorSettings):
-    conninfo: str | None = Field(
+    conninfo: str | None = setting(
         default=None,
         description="libpq connection string of this hub's cfdb; default: the postgres "
         "collector's (one database, configured once).",
     )
-    password_file: Path | None = Field(
+    password_file: Path | None = setting(
         default=None,
         description="File holding the password; never logged. Default: the postgres "
         "collector's, when `conninfo` is not set here.",
     )
-    connect_timeout_seconds: int = Field(default=2, ge=2, le=30)
-    statement_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
-    horizon_seconds: int = Field(
+    connect_timeout_seconds: int = setting(default=2, ge=2, le=30)
+    statement_timeout_seconds: float = setting(default=2.0, gt=0, le=30)
+    horizon_seconds: int = setting(
         default=900,
         ge=60,
         le=30 * 86400,
         description="A host whose last report is older is 'not reporting'. Used when Mission "
         "Portal's own setting (blueHostHorizon in the cfsettings database) cannot be read.",
     )
-    settings_database: str | None = Field(
+    settings_database: str | None = setting(
         default="cfsettings",
         description="Mission Portal's settings database on the same server, for its "
         "blueHostHorizon (read every 5 minutes); null to use `horizon_seconds` only.",
     )
-    window_seconds: int = Field(
+    window_seconds: int = setting(
         default=900,
         ge=60,
         le=7 * 86400,
         description="Collection outcomes and connection errors are counted over this window.",
     )
-    ha_info_path: Path | None = Field(
+    ha_info_path: Path | None = setting(
         default=Path("/var/cfengine") / HA_INFO,
         description="ha_info.json (the copy the agent reads, under inputs), for the HA hubs' "
         "host keys (their own last report time); null to skip.",
     )
-    hub_names: dict[str, str] = Field(
+    hub_names: dict[str, str] = setting(
         default_factory=dict,
         description="Hub IP -> pacemaker node name. Default: this hub's own address is this "
         "node, others are named by their inventory 'Host name' (up to the first dot).",

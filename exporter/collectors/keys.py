@@ -17,18 +17,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.cfengine_keys import PPKEYS, PPKEYS_HUBS, TrustKeys, TrustKeysReader
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 DIRECTORY_STATES = ("ok", "missing", "unreadable")
 
 
 class KeysConfig(CollectorSettings):
-    workdir: Path = Field(
+    workdir: Path = setting(
         default=Path("/var/cfengine"),
         description="CFEngine's work directory, holding ppkeys/ and ppkeys_hubs/.",
     )

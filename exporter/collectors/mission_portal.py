@@ -17,8 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.digest import Digester
 from clusterstate.mission_portal import (
     CONFIG_STATE_HELP,
@@ -28,21 +26,22 @@ from clusterstate.mission_portal import (
     MissionPortalConfig,
     read_mission_portal_config,
 )
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 
 class MissionPortalConfigSettings(CollectorSettings):
-    workdir: Path = Field(
+    workdir: Path = setting(
         default=Path("/var/cfengine"),
         description="CFEngine's work directory (Mission Portal's files are under httpd/htdocs).",
     )
-    notification_scripts: Path = Field(
+    notification_scripts: Path = setting(
         default=DEFAULT_NOTIFICATION_SCRIPTS,
         description="The alert notification scripts directory ha.cf syncs as well.",
     )
-    digest_key_file: Path | None = Field(
+    digest_key_file: Path | None = setting(
         default=None,
         description="A file holding a secret key for the digests (the same on both hubs); "
         "without one, a digest of a file with a weak password lets a guess be checked.",

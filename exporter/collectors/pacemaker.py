@@ -24,8 +24,6 @@ import time
 from collections.abc import Callable
 from typing import ClassVar
 
-from pydantic import Field, field_validator, model_validator
-
 from clusterstate.pacemaker import PacemakerDown, PacemakerReader, PacemakerSettings
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.pgsql_ra import DEFAULT_PGSQL_RESOURCE
@@ -33,53 +31,49 @@ from clusterstate.timezone import valid_zone_name
 from clusterstate.tools import CommandRunner
 from exporter.collectors.pacemaker_metrics import CRM_MON_FORMAT, METRICS
 from exporter.collectors.pacemaker_write import write_local, write_state
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError
-from servicekit.config import CollectorSettings
 from servicekit.metrics import MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 
 class PacemakerConfig(CollectorSettings):
-    crm_mon_path: str = Field(default="/usr/sbin/crm_mon", description="crm_mon to run.")
-    cibadmin_path: str = Field(default="/usr/sbin/cibadmin", description="cibadmin to run.")
-    crm_mon_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
-    cibadmin_timeout_seconds: float = Field(default=1.5, gt=0, le=60)
-    cib_max_age_seconds: float = Field(
+    crm_mon_path: str = setting(default="/usr/sbin/crm_mon", description="crm_mon to run.")
+    cibadmin_path: str = setting(default="/usr/sbin/cibadmin", description="cibadmin to run.")
+    crm_mon_timeout_seconds: float = setting(default=3.0, gt=0, le=60)
+    cibadmin_timeout_seconds: float = setting(default=1.5, gt=0, le=60)
+    cib_max_age_seconds: float = setting(
         default=60.0,
         ge=0,
         le=3600,
         description="Re-read the CIB configuration at least this often (and whenever crm_mon "
         "reports a configuration change).",
     )
-    database_resource: str = Field(
+    database_resource: str = setting(
         default=DEFAULT_PGSQL_RESOURCE,
         min_length=1,
         description="The pgsql primitive (or its promotable clone) that is 'the database'.",
     )
-    vip_resource: str = Field(
+    vip_resource: str = setting(
         default="cfvirtip", min_length=1, description="The floating IP primitive (or its group)."
     )
-    time_zone: str | None = Field(
+    time_zone: str | None = setting(
         default=None,
         description="IANA zone (or zone file) crm_mon prints its local times in (also passed to "
         "it as TZ); default: $TZ, else /etc/localtime. Set it to read a saved CIB from another "
         "zone.",
+        check=lambda value, _: valid_zone_name(value),
     )
 
-    @field_validator("time_zone")
-    @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        return None if value is None else valid_zone_name(value)
-
-    @model_validator(mode="after")
-    def _timeouts_fit(self) -> PacemakerConfig:
+    def problems(self) -> list[str]:
         # crm_mon and cibadmin run one after the other within the collector's deadline
         total = self.crm_mon_timeout_seconds + self.cibadmin_timeout_seconds
         if total >= self.deadline_seconds:
-            raise ValueError(
+            return [
                 f"crm_mon_timeout_seconds + cibadmin_timeout_seconds ({total:g}) must be "
                 f"less than deadline_seconds ({self.deadline_seconds:g})"
-            )
-        return self
+            ]
+        return []
 
     @property
     def reader_settings(self) -> PacemakerSettings:

@@ -25,8 +25,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.host import AgentScripts, PgsqlLock, pgsql_lock
 from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.parsers.described import DescribedEnum
@@ -38,18 +36,19 @@ from clusterstate.parsers.pgsql_ra import (
     ReplicationState,
     SyncState,
 )
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError, CollectorResult
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 
 class PgsqlAgentConfig(CollectorSettings):
-    lock_path: str | None = Field(
+    lock_path: str | None = setting(
         default=None,
         description="PGSQL.lock to watch; default: <tmpdir>/PGSQL.lock with the database "
         "resource's tmpdir parameter from the CIB.",
     )
-    agent_script_path: str | None = Field(
+    agent_script_path: str | None = setting(
         default=None,
         description="The pgsql agent script; default: the database resource's OCF agent "
         "(ocf:heartbeat:pgsql -> /usr/lib/ocf/resource.d/heartbeat/pgsql).",

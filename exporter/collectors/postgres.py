@@ -17,8 +17,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.pg import PgSession, PgSettings
 from clusterstate.postgres import (
     RECEIVER_STATE_HELP,
@@ -30,22 +28,23 @@ from clusterstate.postgres import (
     PgFacts,
 )
 from clusterstate.postgres_read import PostgresUnreadable, read_postgres
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorError
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 
 class PostgresConfig(CollectorSettings):
-    conninfo: str = Field(
+    conninfo: str = setting(
         default="host=/tmp dbname=cfdb",
         description="libpq connection string of this hub's PostgreSQL (CFEngine: socket in /tmp).",
     )
-    password_file: Path | None = Field(
+    password_file: Path | None = setting(
         default=None, description="File holding the password; never logged."
     )
-    connect_timeout_seconds: int = Field(default=2, ge=2, le=30)
-    statement_timeout_seconds: float = Field(default=2.0, gt=0, le=30)
-    expected_standbys: list[str] = Field(
+    connect_timeout_seconds: int = setting(default=2, ge=2, le=30)
+    statement_timeout_seconds: float = setting(default=2.0, gt=0, le=30)
+    expected_standbys: list[str] = setting(
         default_factory=list,
         description="Standby names (application_name = pacemaker node name) the primary must "
         "serve; an absent one is published as disconnected.",

@@ -19,17 +19,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.cfdb import HubFacts
 from clusterstate.cfengine import CfengineFiles
 from clusterstate.cfengine_keys import TrustKeys
 from clusterstate.disk import reclone_room
 from clusterstate.pacemaker_state import PacemakerState
 from exporter.collectors.disk import DiskFacts
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorResult, facts_of
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 from .readiness_model import (
     HUB_KEY_STATE_HELP,
@@ -42,7 +41,7 @@ from .readiness_model import (
 
 
 class ReadinessConfig(CollectorSettings):
-    reclone_headroom_factor: float = Field(
+    reclone_headroom_factor: float = setting(
         default=1.2,
         ge=1,
         description="A re-clone needs this many times the data it copies as free space (the "

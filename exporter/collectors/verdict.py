@@ -19,8 +19,6 @@ import math
 from collections.abc import Mapping
 from typing import ClassVar
 
-from pydantic import Field
-
 from clusterstate.cfdb import HubFacts
 from clusterstate.cfengine import CfengineFiles
 from clusterstate.corosync import CorosyncState
@@ -31,9 +29,10 @@ from clusterstate.pacemaker_state import PacemakerState
 from clusterstate.postgres import PgFacts
 from exporter.collectors.pgsql_agent import PgsqlAgentFacts
 from exporter.collectors.readiness_model import ReadinessFacts
+from exporter.collectors.settings import CollectorSettings
 from exporter.scrape import CollectorResult, facts_of
-from servicekit.config import CollectorSettings
 from servicekit.metrics import Kind, MetricSpec, MetricWriter
+from servicekit.settings import setting
 
 from .verdict_model import ROLE_HELP, ROLES, CollectorStatus, Thresholds, Verdict, VerdictInputs
 from .verdict_reasons import CODES
@@ -41,15 +40,15 @@ from .verdict_rules import evaluate
 
 
 class VerdictConfig(CollectorSettings):
-    max_lag_bytes: int = Field(
+    max_lag_bytes: int = setting(
         default=64 * 2**20,
         ge=0,
         description="Replication lag (WAL bytes not replayed) above which the hub is degraded.",
     )
-    max_lag_seconds: float = Field(
+    max_lag_seconds: float = setting(
         default=60.0, ge=0, description="Replay lag in seconds above which the hub is degraded."
     )
-    hub_report_stale_seconds: float | None = Field(
+    hub_report_stale_seconds: float | None = setting(
         default=None,
         gt=0,
         description="An HA hub whose own last report in cfdb is older than the newest report "
@@ -57,7 +56,7 @@ class VerdictConfig(CollectorSettings):
         "blueHostHorizon where it can be read, else collectors.hub.horizon_seconds).",
     )
 
-    inventory_settle_seconds: float = Field(
+    inventory_settle_seconds: float = setting(
         default=300.0,
         ge=0,
         description="A hub's HA inventory collected this soon after a promotion may predate it: "

@@ -11,20 +11,13 @@ from __future__ import annotations
 
 import re
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    field_validator,
-    model_validator,
-)
-
-from servicekit.config import ConfigError, StrictModel, read_yaml, validation_messages
+from servicekit.config import read_yaml
+from servicekit.settings import Settings, parse_settings, setting
 
 TLS_VERSIONS = {"TLS12": ssl.TLSVersion.TLSv1_2, "TLS13": ssl.TLSVersion.TLSv1_3}
 CLIENT_AUTH_MODES = {
@@ -49,9 +42,9 @@ ALLOWED_HEADERS: dict[str, tuple[str, ...]] = {
 BCRYPT_HASH = re.compile(r"\$2[abxy]\$(\d\d)\$[./A-Za-z0-9]{53}")
 
 
-def _readable_file(path: Path, info: ValidationInfo) -> Path:
+def _readable_file(path: Path, context: Mapping[str, Any]) -> Path:
     # Relative paths are relative to the web config file, as in exporter-toolkit.
-    base = info.context.get("base") if isinstance(info.context, dict) else None
+    base = context.get("base")
     if base is not None and not path.is_absolute():
         path = Path(base) / path
     try:
@@ -62,7 +55,7 @@ def _readable_file(path: Path, info: ValidationInfo) -> Path:
     return path
 
 
-def _bcrypt_hash(value: str) -> str:
+def _bcrypt_hash(value: str, _: object) -> str:
     import bcrypt  # noqa: PLC0415 - only with basic auth: 0.4 MiB the exporter need not carry
 
     match = BCRYPT_HASH.fullmatch(value)
@@ -77,39 +70,49 @@ def _bcrypt_hash(value: str) -> str:
     return value
 
 
-def _user_name(value: str) -> str:
+def _user_name(value: str, _: object) -> str:
     if not value or ":" in value:
         raise ValueError("a user name must be non-empty and without ':' (basic auth splits there)")
     return value
 
 
-UserName = Annotated[str, AfterValidator(_user_name)]
-ReadableFile = Annotated[Path, AfterValidator(_readable_file)]
-BcryptHash = Annotated[str, AfterValidator(_bcrypt_hash)]
+def _client_auth_type(value: str, _: object) -> str:
+    if value in UNSUPPORTED_CLIENT_AUTH:
+        raise ValueError(
+            f"{value} is not supported (Python cannot request a client certificate "
+            f"without verifying it): {UNSUPPORTED_CLIENT_AUTH[value]}"
+        )
+    if value not in CLIENT_AUTH_MODES:
+        raise ValueError(f"must be one of {', '.join(CLIENT_AUTH_MODES)}")
+    return value
 
 
-class TlsServerConfig(StrictModel):
+def _headers(value: dict[str, str], _: object) -> dict[str, str]:
+    problems = []
+    for name, header_value in value.items():
+        if name not in ALLOWED_HEADERS:
+            problems.append(f"header {name!r} cannot be configured")
+        elif ALLOWED_HEADERS[name] and header_value not in ALLOWED_HEADERS[name]:
+            problems.append(f"{name} must be one of {', '.join(ALLOWED_HEADERS[name])}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return value
+
+
+UserName = Annotated[str, _user_name]
+ReadableFile = Annotated[Path, _readable_file]
+BcryptHash = Annotated[str, _bcrypt_hash]
+
+
+class TlsServerConfig(Settings):
     cert_file: ReadableFile
     key_file: ReadableFile
-    client_auth_type: str = "NoClientCert"
+    client_auth_type: str = setting(default="NoClientCert", check=_client_auth_type)
     client_ca_file: ReadableFile | None = None
     min_version: Literal["TLS12", "TLS13"] = "TLS12"
     max_version: Literal["TLS12", "TLS13"] = "TLS13"
 
-    @field_validator("client_auth_type")
-    @classmethod
-    def _auth_type(cls, value: str) -> str:
-        if value in UNSUPPORTED_CLIENT_AUTH:
-            raise ValueError(
-                f"{value} is not supported (Python cannot request a client certificate "
-                f"without verifying it): {UNSUPPORTED_CLIENT_AUTH[value]}"
-            )
-        if value not in CLIENT_AUTH_MODES:
-            raise ValueError(f"must be one of {', '.join(CLIENT_AUTH_MODES)}")
-        return value
-
-    @model_validator(mode="after")
-    def _consistent(self) -> TlsServerConfig:
+    def problems(self) -> list[str]:
         problems = []
         verifying = self.client_auth_type != "NoClientCert"
         if verifying and self.client_ca_file is None:
@@ -123,37 +126,22 @@ class TlsServerConfig(StrictModel):
                 build_ssl_context(self)
             except (ssl.SSLError, OSError, ValueError) as exc:
                 problems.append(f"cannot use the certificate, key or CA: {_ssl_reason(exc)}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
+        return problems
 
 
-class HttpServerConfig(StrictModel):
-    http2: bool = Field(
+class HttpServerConfig(Settings):
+    http2: bool = setting(
         default=True,
         description="Accepted for compatibility; this server answers HTTP/1.1, which "
         "Prometheus speaks, so the setting has nothing to switch.",
     )
-    headers: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("headers")
-    @classmethod
-    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
-        problems = []
-        for name, header_value in value.items():
-            if name not in ALLOWED_HEADERS:
-                problems.append(f"header {name!r} cannot be configured")
-            elif ALLOWED_HEADERS[name] and header_value not in ALLOWED_HEADERS[name]:
-                problems.append(f"{name} must be one of {', '.join(ALLOWED_HEADERS[name])}")
-        if problems:
-            raise ValueError("; ".join(problems))
-        return value
+    headers: dict[str, str] = setting(default_factory=dict, check=_headers)
 
 
-class WebConfigFile(StrictModel):
+class WebConfigFile(Settings):
     tls_server_config: TlsServerConfig | None = None
-    http_server_config: HttpServerConfig = Field(default_factory=HttpServerConfig)
-    basic_auth_users: dict[UserName, BcryptHash] = Field(default_factory=dict)
+    http_server_config: HttpServerConfig = setting(default_factory=HttpServerConfig)
+    basic_auth_users: dict[UserName, BcryptHash] = setting(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -194,12 +182,7 @@ def _ssl_reason(exc: BaseException) -> str:
 def web_security_from_mapping(
     data: Any, source: str = "<web config>", base: Path | None = None
 ) -> WebSecurity:
-    try:
-        parsed = WebConfigFile.model_validate(
-            data if data is not None else {}, context={"base": base}
-        )
-    except ValidationError as exc:
-        raise ConfigError(source, validation_messages(exc)) from exc
+    parsed = parse_settings(WebConfigFile, data, source, {"base": base})
     tls = parsed.tls_server_config
     return WebSecurity(
         ssl_context=build_ssl_context(tls) if tls is not None else None,

@@ -16,6 +16,7 @@ from exporter.collectors.pgsql_agent import PgsqlAgentCollector, PgsqlAgentConfi
 from exporter.scrape import CollectorError, CollectorResult
 from lab.offline.cibstates import PCMK_TZ, CibStates
 from servicekit.metrics import MetricWriter, exposition_text
+from servicekit.settings import parse_settings
 from tests.support.metrics_text import sample_value
 from tests.support.runners import CibFileRunner
 
@@ -24,7 +25,9 @@ NOW = 1_800_000_000.0
 
 def pacemaker_result(cib: Path, **config: object) -> CollectorResult:
     collector = PacemakerCollector(
-        PacemakerConfig.model_validate({"time_zone": PCMK_TZ, **config}), "hub1", CibFileRunner(cib)
+        parse_settings(PacemakerConfig, {"time_zone": PCMK_TZ, **config}, "test"),
+        "hub1",
+        CibFileRunner(cib),
     )
     facts = collector.collect(MetricWriter())
     return CollectorResult("pacemaker", True, 0.0, 0.0, facts=facts)

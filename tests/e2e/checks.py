@@ -127,13 +127,15 @@ def unresolved(got: Mapping[Delivery, float]) -> list[Delivery]:
 
 def job_matches(spec: JobSpec, job: Mapping[str, Any], roles: Roles) -> bool:
     hub_ok = spec.hub == "any" or job.get("hub") == roles[spec.hub]
-    refused_ok = spec.state != "refused" or job.get("refused_by") in spec.refused_by
+    state = job.get("state")
+    cancelled_ok = spec.may_be_cancelled and state == "cancelled"
+    refused_ok = state != "refused" or job.get("refused_by") in spec.refused_by
     return (
         hub_ok
+        and (state == spec.state or cancelled_ok)
         and refused_ok
         and job.get("action") == spec.action
         and job.get("target") == spec.target.format(**roles)
-        and job.get("state") == spec.state
     )
 
 

@@ -155,6 +155,21 @@ def test_jobs_against_the_design() -> None:
         a_job("clear_cli_constraints", target, "refused", hub="hub2", refused_by="nothing_to_do"),
     ]
     assert checks.job_problems(both, ban, ROLES) == []
+    # the alert resolved while the second hub waited for the lock: its job is cancelled, not run
+    cancelled = [both[0], a_job("clear_cli_constraints", target, "cancelled", hub="hub2")]
+    assert checks.job_problems(cancelled, ban, ROLES) == []
+    # a cancellation the design does not allow is not in the design
+    cleanup_cancelled = a_job("resource_cleanup", "cfpgsql@hub2", "cancelled")
+    assert checks.job_problems([refused, resync, cleanup_cancelled], s, ROLES) == [
+        "job not in the design: hub2: resource_cleanup cfpgsql@hub2 cancelled"
+    ]
+    # a refusal for another reason is still wrong
+    locked_out = a_job("clear_cli_constraints", target, "refused", hub="hub2", refused_by="guard")
+    assert checks.job_problems([both[0], locked_out], ban, ROLES) == [
+        "job not in the design: hub2: clear_cli_constraints cli-ban-mscfpgsql-on-hub2 refused "
+        "(guard)",
+        "missing job: clear_cli_constraints cli-ban-mscfpgsql-on-hub2 refused",
+    ]
 
 
 def test_forbidden_actions() -> None:

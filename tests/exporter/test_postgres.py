@@ -17,13 +17,14 @@ from exporter.scrape import CollectorError, ScheduledCollector, Scraper
 from lab.loopback import free_port
 from lab.offline.pgpair import MONITOR_ROLE, SECRET_PASSWORD, SECRET_ROLE, PgPair
 from servicekit.metrics import MetricWriter
+from servicekit.settings import parse_settings
 from tests.support.metrics_text import sample_value, scrape_text
 
 
 def collector(pair: PgPair, node: str, **overrides: object) -> PostgresCollector:
     server = pair.primary if node == "hub1" else pair.standby
     settings = {"conninfo": server.conninfo(), "expected_standbys": ["hub2"], **overrides}
-    return PostgresCollector(PostgresConfig.model_validate(settings), node)
+    return PostgresCollector(parse_settings(PostgresConfig, settings, "test"), node)
 
 
 def collect(c: PostgresCollector) -> tuple[PgFacts, str]:

@@ -237,8 +237,9 @@ def test_metrics_filters_by_name_from_the_query_string() -> None:
 
 
 def test_the_exporter_process_imports_no_web_framework() -> None:
-    """The real CLI serving every URL: neither Flask nor Werkzeug is ever imported, and Jinja2
-    only once the status page is rendered."""
+    """The real CLI serving every URL: neither Flask nor Werkzeug is ever imported, nor pydantic
+    (its settings are plain dataclasses: the memory goal), and Jinja2 only once the status page
+    is rendered."""
     script = textwrap.dedent(
         """
         import json, os, signal, sys, threading, urllib.request
@@ -246,7 +247,7 @@ def test_the_exporter_process_imports_no_web_framework() -> None:
         from exporter.registry import COLLECTORS, DERIVED
         from lab.loopback import free_port
 
-        FRAMEWORKS = ("flask", "werkzeug", "jinja2", "markupsafe")
+        FRAMEWORKS = ("flask", "werkzeug", "pydantic", "pydantic_core", "jinja2", "markupsafe")
         port = free_port()
         base = f"http://127.0.0.1:{port}"
 
