@@ -134,10 +134,16 @@ class Scenario:
 # A cleanup heals a stopped standby ~40 s after the fault; CfHaPgStandbyNotStreaming (45 s) was
 # pending since the fault. When the standby streams a second too late, it fires: a page that
 # resolves by itself, and a re-sync request that the remediator must refuse: nothing_to_do, or
-# diagnosis while it is still stopped with intact data (a cleanup's cause, not a re-sync's).
+# diagnosis while it is still stopped with intact data (a cleanup's cause, not a re-sync's);
+# or, when the page resolves while the request waits behind the cleanup, cancelled unrun.
 _LATE_RESYNC = remediable("CfHaPgStandbyNotStreaming", "T", PAGER)
 _LATE_RESYNC_JOB = job(
-    "resync_standby", "{T}", "refused", "nothing_to_do,diagnosis", required=False
+    "resync_standby",
+    "{T}",
+    "refused",
+    "nothing_to_do,diagnosis",
+    required=False,
+    may_be_cancelled=True,
 )
 
 MATRIX: tuple[Scenario, ...] = (
@@ -258,10 +264,25 @@ MATRIX: tuple[Scenario, ...] = (
         # its episode is a duplicate; the re-sync request heals the standby
         tolerated_jobs=(
             job("resource_cleanup", "cfpgsql@{T}", "succeeded", required=False),
-            job("resource_cleanup", "cfpgsql@{T}", "refused", "nothing_to_do", required=False),
+            job(
+                "resource_cleanup",
+                "cfpgsql@{T}",
+                "refused",
+                "nothing_to_do",
+                required=False,
+                may_be_cancelled=True,
+            ),
             job("resync_standby", "{T}", "succeeded", required=False),
-            # stopped with intact data: the cleanup's cause; a re-sync is refused for it
-            job("resync_standby", "{T}", "refused", "nothing_to_do,diagnosis", required=False),
+            # stopped with intact data: the cleanup's cause; a re-sync is refused for it (or
+            # cancelled unrun when its alert resolves first, as any tolerated refusal may be)
+            job(
+                "resync_standby",
+                "{T}",
+                "refused",
+                "nothing_to_do,diagnosis",
+                required=False,
+                may_be_cancelled=True,
+            ),
         ),
         end_by_hand="maintenance-off",
         gated=True,
@@ -303,7 +324,15 @@ MATRIX: tuple[Scenario, ...] = (
         ),
         tolerated_jobs=(
             _LATE_RESYNC_JOB,
-            job("resync_standby", "{O}", "refused", "target_not_primary", hub="O", required=False),
+            job(
+                "resync_standby",
+                "{O}",
+                "refused",
+                "target_not_primary",
+                hub="O",
+                required=False,
+                may_be_cancelled=True,
+            ),
         ),
         heals=False,
         gated=True,
