@@ -279,7 +279,9 @@ def observed(lab_cluster: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iter
             prom,
             'max(cfha_ha_degraded_reason{reason="replication_not_streaming"}) == 1 '
             "and on () max(cfha_pacemaker_failed_actions) > 0 "
-            "and on () count(cfha_pacemaker_location_constraint_expiry_timestamp_seconds)",
+            "and on () count(cfha_pacemaker_location_constraint_expiry_timestamp_seconds) "
+            # the slot too: the degraded state was once judged a scrape before it was seen
+            f'and on () count(cfha_pg_slot_retained_wal_bytes{{slot="{SLOT}"}})',
             90,
             "the degraded state in Prometheus",
         )
