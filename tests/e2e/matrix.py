@@ -274,15 +274,8 @@ MATRIX: tuple[Scenario, ...] = (
             ),
             job("resync_standby", "{T}", "succeeded", required=False),
             # stopped with intact data: the cleanup's cause; a re-sync is refused for it (or
-            # cancelled unrun when its alert resolves first, as any tolerated refusal may be)
-            job(
-                "resync_standby",
-                "{T}",
-                "refused",
-                "nothing_to_do,diagnosis",
-                required=False,
-                may_be_cancelled=True,
-            ),
+            # cancelled unrun when its alert resolves first), as for a late one
+            _LATE_RESYNC_JOB,
         ),
         end_by_hand="maintenance-off",
         gated=True,
